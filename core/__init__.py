@@ -1,0 +1,1 @@
+"""fitscope's engine: config, data, models and training. Imports torch and numpy, never a UI."""

@@ -1,0 +1,69 @@
+"""Side-by-side timings, in one process: the engine against a bare PyTorch loop."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from core.config import FitConfig
+from core.engine import DONE, Engine
+from core.trainer import Trainer
+
+
+def bare_loop_rate(cfg: FitConfig, steps: int) -> float:
+    """Steps/s of the lesson's plain loop on the same data, net and optimiser."""
+    trainer = Trainer(cfg)  # the same device and thread settings as the engine gets
+    model, opt, loss_fn = trainer.model, trainer.optimizer, trainer.loss_fn
+    x, y = trainer.data.x_train, trainer.data.y_train
+    _sync(trainer.device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        loss = loss_fn(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    loss.item()  # wait for the device
+    return steps / (time.perf_counter() - t0)
+
+
+def engine_rate(cfg: FitConfig, steps: int, publish_hz: float = 20.0) -> tuple[float, int]:
+    """Steps/s of the background engine flat out, and how many snapshots it published."""
+    engine = Engine(cfg.with_value("train.steps", steps), publish_hz=publish_hz)
+    count = [0]
+    engine.subscribe(lambda s: count.__setitem__(0, count[0] + 1))
+    t0 = time.perf_counter()
+    engine.start()
+    snap = engine.wait_for(lambda s: s.state == DONE, timeout=600)
+    wall = time.perf_counter() - t0
+    engine.stop()
+    return snap.step / wall, count[0]
+
+
+def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5) -> dict:
+    bare, eng, pubs = [], [], []
+    bare_loop_rate(cfg, steps // 10)  # warm-up
+    for _ in range(rounds):  # interleaved, so drift on a shared machine hits both alike
+        bare.append(bare_loop_rate(cfg, steps))
+        rate, n = engine_rate(cfg, steps)
+        eng.append(rate)
+        pubs.append(n)
+    b, e = statistics.median(bare), statistics.median(eng)
+    return {
+        "device": str(Trainer(cfg).device),
+        "threads": torch.get_num_threads(),
+        "steps": steps,
+        "rounds": rounds,
+        "bare_steps_per_s": round(b, 1),
+        "engine_steps_per_s": round(e, 1),
+        "ratio": round(e / b, 3),
+        "snapshots_per_s": round(statistics.median(pubs) / (steps / e), 1),
+    }
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+

@@ -1,0 +1,332 @@
+"""Typed, frozen run settings and the one path that validates them.
+
+Every way a value arrives (a TOML file, ``--set key=value``, a form field in the app) goes
+through :func:`coerce`, so the same bad value gets the same message everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ACTIVATIONS = ("relu", "softplus", "tanh", "sigmoid", "gelu", "silu", "elu", "leaky_relu", "identity")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+LOSSES = ("mse", "l1", "huber")
+NOISE_KINDS = ("uniform", "gaussian", "none")
+SAMPLINGS = ("grid", "random")
+SPLITS = ("none", "random", "extrapolate")
+MAX_POINTS = 1_000_000
+MAX_LAYERS = 8
+MAX_UNITS = 1024
+
+
+class ConfigError(ValueError):
+    """A rejected setting: which field, what value, and what would have been accepted."""
+
+    def __init__(self, field: str, value: Any, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        super().__init__(f"{field}: {_show(value)} is not valid — {allowed}")
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    target: str = "cubic"
+    points: int = 300
+    x_min: float = -1.0
+    x_max: float = 1.0
+    sampling: str = "grid"
+    noise: str = "uniform"
+    noise_level: float = 0.2
+    split: str = "none"
+    test_fraction: float = 0.2
+    file: str = ""
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden: tuple[int, ...] = (10, 10)
+    activation: str = "relu"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    optimizer: str = "sgd"
+    lr: float = 0.2
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    batch_size: int = 0  # 0 = full batch, as the lesson
+    steps: int = 300
+    loss: str = "mse"
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def get(self, key: str) -> Any:
+        section, name = _split_key(key)
+        return getattr(getattr(self, section), name)
+
+    def with_values(self, values: dict[str, Any]) -> "FitConfig":
+        """A new config with ``values`` (dotted keys, raw or typed) applied and validated."""
+        merged = to_dict(self)
+        for key, raw in values.items():
+            section, name = _split_key(key)
+            merged[section][name] = raw
+        return from_dict(merged)
+
+    def with_value(self, key: str, raw: Any) -> "FitConfig":
+        return self.with_values({key: raw})
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def keys() -> list[str]:
+    return [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    if key not in _FIELDS:
+        raise ConfigError(key, key, "unknown setting; known settings: " + ", ".join(keys()))
+    section, name = key.split(".")
+    return section, name
+
+
+# ---- field parsers: (raw value) -> typed value, or ConfigError ----------------------------
+
+def _int(lo: int, hi: int) -> Callable[[str, Any], int]:
+    allowed = f"expected a whole number from {lo} to {hi}"
+
+    def parse(key: str, raw: Any) -> int:
+        value = raw
+        if isinstance(raw, str):
+            text = raw.strip().replace("_", "")
+            if not re.fullmatch(r"[+-]?\d+", text):
+                raise ConfigError(key, raw, allowed)
+            value = int(text)
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise ConfigError(key, raw, allowed)
+        if not lo <= value <= hi:
+            raise ConfigError(key, raw, allowed)
+        return value
+
+    return parse
+
+
+def _float(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> Callable[[str, Any], float]:
+    left, right = ("(" if lo_open else "["), (")" if hi_open else "]")
+    allowed = f"expected a number in {left}{lo:g}, {hi:g}{right}"
+
+    def parse(key: str, raw: Any) -> float:
+        if isinstance(raw, bool):
+            raise ConfigError(key, raw, allowed)
+        try:
+            value = float(raw.strip()) if isinstance(raw, str) else float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(key, raw, allowed) from None
+        if not math.isfinite(value):
+            raise ConfigError(key, raw, allowed)
+        if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
+            raise ConfigError(key, raw, allowed)
+        return value
+
+    return parse
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, Any], str]:
+    allowed = "expected one of: " + ", ".join(options)
+
+    def parse(key: str, raw: Any) -> str:
+        value = raw.strip().lower() if isinstance(raw, str) else raw
+        if value not in options:
+            raise ConfigError(key, raw, allowed)
+        return value
+
+    return parse
+
+
+def _hidden(key: str, raw: Any) -> tuple[int, ...]:
+    allowed = (f"expected a list of 1 to {MAX_LAYERS} layer sizes, each from 1 to {MAX_UNITS}, "
+               "e.g. [10, 10] or 10,10")
+    items = raw
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        items = [raw]
+    elif isinstance(raw, str):
+        text = raw.strip().strip("[]()").strip()
+        items = [part.strip() for part in re.split(r"[,\s]+", text)] if text else []
+    if not isinstance(items, (list, tuple)) or not 1 <= len(items) <= MAX_LAYERS:
+        raise ConfigError(key, raw, allowed)
+    unit = _int(1, MAX_UNITS)
+    try:
+        return tuple(unit(key, item) for item in items)
+    except ConfigError:
+        raise ConfigError(key, raw, allowed) from None
+
+
+def _batch(key: str, raw: Any) -> int:
+    if isinstance(raw, str) and raw.strip().lower() == "full":
+        return 0
+    try:
+        return _int(0, MAX_POINTS)(key, raw)
+    except ConfigError:
+        raise ConfigError(key, raw, f"expected 'full' or 0 (full batch), or a batch size from 1 to {MAX_POINTS}") from None
+
+
+_DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def _device(key: str, raw: Any) -> str:
+    value = raw.strip().lower() if isinstance(raw, str) else raw
+    if not isinstance(value, str) or not _DEVICE_RE.fullmatch(value):
+        raise ConfigError(key, raw, "expected auto, cpu, cuda, cuda:N or mps")
+    return value
+
+
+def _target(key: str, raw: Any) -> str:
+    from core import targets  # the formula parser lives with the targets
+
+    if not isinstance(raw, str):
+        raise ConfigError(key, raw, "expected a preset name or a formula in x")
+    targets.check(raw.strip())
+    return raw.strip()
+
+
+def _path(key: str, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ConfigError(key, raw, "expected a file path (CSV, .npy or .npz), or empty for a generated target")
+    return raw.strip()
+
+
+_FIELDS: dict[str, Callable[[str, Any], Any]] = {
+    "data.target": _target,
+    "data.points": _int(1, MAX_POINTS),
+    "data.x_min": _float(-1e6, 1e6),
+    "data.x_max": _float(-1e6, 1e6),
+    "data.sampling": _choice(SAMPLINGS),
+    "data.noise": _choice(NOISE_KINDS),
+    "data.noise_level": _float(0, 1e6),
+    "data.split": _choice(SPLITS),
+    "data.test_fraction": _float(0, 0.9, lo_open=True),
+    "data.file": _path,
+    "data.seed": _int(0, 2**31 - 1),
+    "model.hidden": _hidden,
+    "model.activation": _choice(ACTIVATIONS),
+    "train.optimizer": _choice(OPTIMIZERS),
+    "train.lr": _float(0, 100, lo_open=True),
+    "train.momentum": _float(0, 1, hi_open=True),
+    "train.weight_decay": _float(0, 10),
+    "train.batch_size": _batch,
+    "train.steps": _int(1, 100_000_000),
+    "train.loss": _choice(LOSSES),
+    "train.device": _device,
+}
+
+
+def coerce(key: str, raw: Any) -> Any:
+    """Parse and check one value for ``key``; raises ConfigError."""
+    _split_key(key)
+    return _FIELDS[key](key, raw)
+
+
+def from_dict(d: dict[str, Any]) -> FitConfig:
+    """Build a validated config from nested ``{section: {name: value}}`` (missing = default)."""
+    if not isinstance(d, dict):
+        raise ConfigError("config", d, "expected a table of sections: data, model, train")
+    sections: dict[str, Any] = {}
+    for section, cls in SECTIONS.items():
+        given = d.get(section, {})
+        if not isinstance(given, dict):
+            raise ConfigError(section, given, f"expected a [{section}] table")
+        for name in given:
+            _split_key(f"{section}.{name}")
+        values = {name: coerce(f"{section}.{name}", raw) for name, raw in given.items()}
+        sections[section] = cls(**values)
+    for extra in d:
+        if extra not in SECTIONS:
+            raise ConfigError(extra, extra, "unknown section; known sections: data, model, train")
+    cfg = FitConfig(**sections)
+    if cfg.data.x_min >= cfg.data.x_max:
+        raise ConfigError("data.x_max", cfg.data.x_max, f"expected a number greater than data.x_min ({cfg.data.x_min:g})")
+    if not cfg.data.file:
+        from core import targets
+
+        targets.check_range(cfg.data.target, cfg.data.x_min, cfg.data.x_max)
+    return cfg
+
+
+def to_dict(cfg: FitConfig) -> dict[str, dict[str, Any]]:
+    out = dataclasses.asdict(cfg)
+    out["model"]["hidden"] = list(cfg.model.hidden)
+    return out
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """``"train.lr=0.1"`` -> ``("train.lr", "0.1")``; the value is checked later."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ConfigError("--set", text, "expected KEY=VALUE, e.g. train.lr=0.1")
+    key = key.strip()
+    _split_key(key)
+    return key, value.strip()
+
+
+def apply_assignments(cfg: FitConfig, assignments: list[str]) -> FitConfig:
+    return cfg.with_values(dict(parse_assignment(a) for a in assignments))
+
+
+def to_toml(cfg: FitConfig) -> str:
+    lines = []
+    for section, values in to_dict(cfg).items():
+        lines.append(f"[{section}]")
+        for name, value in values.items():
+            lines.append(f"{name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to TOML")
+
+
+def from_toml(text: str, source: str = "config") -> FitConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "(file)", f"not valid TOML: {exc}") from None
+    return from_dict(data)
+
+
+def load(path: str | Path) -> FitConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("--config", str(path), f"cannot read the file: {exc.strerror}") from None
+    return from_toml(text, source=str(path))

@@ -1,0 +1,115 @@
+"""The data a run trains on: sampled x, target, noise, train/test split, as tensors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from core import targets
+from core.config import ConfigError, DataConfig
+
+GRID_POINTS = 400  # where the fit curve is drawn
+
+
+@dataclass(frozen=True)
+class Dataset:
+    x_train: torch.Tensor  # [n, 1]
+    y_train: torch.Tensor
+    x_test: torch.Tensor  # [m, 1], m may be 0
+    y_test: torch.Tensor
+    x_range: tuple[float, float]
+    notes: tuple[str, ...] = field(default=())
+
+    def to(self, device: torch.device) -> "Dataset":
+        return Dataset(self.x_train.to(device), self.y_train.to(device), self.x_test.to(device),
+                       self.y_test.to(device), self.x_range, self.notes)
+
+
+@dataclass(frozen=True)
+class DataView:
+    """Plain, read-only numpy copies of a dataset for drawing."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    notes: tuple[str, ...]
+    grid: np.ndarray  # where the fit is drawn
+    truth: np.ndarray | None  # the noiseless target on the grid, when there is one
+
+
+def _frozen(t: torch.Tensor) -> np.ndarray:
+    a = t.detach().to("cpu", torch.float64).numpy().reshape(-1).copy()
+    a.setflags(write=False)
+    return a
+
+
+def grid(x_range: tuple[float, float]) -> torch.Tensor:
+    return torch.linspace(x_range[0], x_range[1], GRID_POINTS)[:, None]
+
+
+def view(ds: Dataset, target: str | None) -> DataView:
+    xs = [_frozen(ds.x_train), _frozen(ds.x_test)]
+    ys = [_frozen(ds.y_train), _frozen(ds.y_test)]
+    y_all = np.concatenate(ys)
+    lo, hi = (float(y_all.min()), float(y_all.max())) if y_all.size else (-1.0, 1.0)
+    g = grid(ds.x_range)
+    truth = None
+    if target is not None:
+        truth = targets.evaluate(target, g).to(torch.float64).numpy().reshape(-1).copy()
+        truth[~np.isfinite(truth)] = np.nan
+        truth.setflags(write=False)
+    return DataView(xs[0], ys[0], xs[1], ys[1], ds.x_range, (lo, hi), ds.notes, _frozen(g), truth)
+
+
+def generate(cfg: DataConfig) -> Dataset:
+    """Sample the target on CPU, using the global RNG in the lesson's order (x, then noise).
+
+    The caller seeds (and isolates) the global RNG so the weights drawn next match the lesson.
+    """
+    n = cfg.points
+    if cfg.sampling == "grid":
+        x = torch.unsqueeze(torch.linspace(cfg.x_min, cfg.x_max, n), dim=1)
+    else:
+        x = cfg.x_min + (cfg.x_max - cfg.x_min) * torch.rand(n, 1)
+    y = targets.evaluate(cfg.target, x)
+    if cfg.noise == "uniform":
+        y = y + cfg.noise_level * torch.rand(x.size())
+    elif cfg.noise == "gaussian":
+        y = y + cfg.noise_level * torch.randn(x.size())
+    notes: list[str] = []
+    finite = torch.isfinite(y).reshape(-1)
+    if not bool(finite.all()):
+        bad = x.reshape(-1)[~finite]
+        count = int((~finite).sum())
+        if count == n:
+            raise ConfigError("data.target", cfg.target, f"it has no finite value at the {n} sampled points")
+        notes.append(f"dropped {count} of {n} points where the target is not finite "
+                     f"(x in [{float(bad.min()):.3g}, {float(bad.max()):.3g}])")
+        x, y = x[finite], y[finite]
+    return split(x, y, cfg, (cfg.x_min, cfg.x_max), tuple(notes))
+
+
+def split(x: torch.Tensor, y: torch.Tensor, cfg: DataConfig, x_range: tuple[float, float],
+          notes: tuple[str, ...]) -> Dataset:
+    n = x.shape[0]
+    if cfg.split == "none":
+        test = torch.zeros(n, dtype=torch.bool)
+    elif cfg.split == "random":
+        # a generator of its own, so the split does not shift the weights' RNG stream
+        gen = torch.Generator().manual_seed(cfg.seed)
+        order = torch.randperm(n, generator=gen)
+        test = torch.zeros(n, dtype=torch.bool)
+        test[order[: int(round(n * cfg.test_fraction))]] = True
+    else:  # extrapolate: hold out the outer part of the range, half on each side
+        lo, hi = x_range
+        margin = (hi - lo) * cfg.test_fraction / 2
+        flat = x.reshape(-1)
+        test = (flat < lo + margin) | (flat > hi - margin)
+    if bool(test.all()):
+        raise ConfigError("data.test_fraction", cfg.test_fraction, "it leaves no training points; use a smaller fraction")
+    return Dataset(x[~test], y[~test], x[test], y[test], x_range, notes)

@@ -1,0 +1,95 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+
+
+def fitscope(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_run_trains_writes_files_and_plain_progress(tmp_path):
+    r = fitscope("run", "--out", str(tmp_path / "run"), "--set", "train.device=cpu")
+    assert r.returncode == 0, r.stderr
+    progress = [line for line in r.stdout.splitlines() if line.startswith("step ")]
+    assert len(progress) == 10 and progress[-1].startswith("step 300/300")
+    assert "Loss=0.0047" in r.stdout  # the final chart, as the lesson titles it
+    assert "final loss 0.00470" in r.stdout and "300 steps" in r.stdout and "cpu" in r.stdout
+    files = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert files == ["config.toml", "metrics.csv", "model.pt"]
+    lines = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert lines[0] == "step,train_loss,seconds" and len(lines) == 301
+    import torch
+
+    state = torch.load(tmp_path / "run" / "model.pt")
+    assert state["0.weight"].shape == (10, 1)
+    # the written config runs again as a --config
+    r2 = fitscope("run", "--quiet", "--config", str(tmp_path / "run" / "config.toml"), "--steps", "5")
+    assert r2.returncode == 0 and "5 steps" in r2.stdout
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--set", "model.hidden=[0]"], "model.hidden: '[0]'"),
+    (["--set", "train.lr=-1"], "train.lr: '-1'"),
+    (["--set", "data.points=abc"], "data.points: 'abc'"),
+    (["--set", "nope.key=1"], "unknown setting"),
+    (["--set", "train.lr"], "KEY=VALUE"),
+    (["--set", "train.device=cuda:3"], "train.device"),
+    (["--config", "/does/not/exist.toml"], "cannot read"),
+    (["--steps", "zero"], "invalid int value"),
+    (["--bogus"], "unrecognized arguments"),
+])
+def test_bad_input_is_one_clear_line_and_exit_2(args, fragment):
+    r = fitscope("run", *args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert fragment in lines[0] and "Traceback" not in r.stderr
+
+
+def test_divergence_exits_3():
+    r = fitscope("run", "--set", "train.lr=60", "--quiet")
+    assert r.returncode == 3
+    assert "diverged at step" in r.stderr
+
+
+def test_ctrl_c_exits_130_after_writing_results(tmp_path):
+    out = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--steps", "100000000", "--out", str(out)],
+                         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=30)
+    assert p.returncode == 130, stderr
+    assert "interrupted at step" in stderr
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert len(rows) > 10
+    assert (out / "model.pt").stat().st_size > 0 and (out / "config.toml").exists()
+
+
+def test_help_explains_options_with_defaults():
+    r = fitscope("run", "--help")
+    assert r.returncode == 0
+    for option in ("--config", "--set", "--steps", "--out", "--quiet"):
+        assert option in r.stdout
+    assert "default" in r.stdout
+    top = fitscope("--help")
+    assert "run" in top.stdout and "bench" in top.stdout
+
+
+def test_bench_json_reports_the_ratio():
+    r = fitscope("bench", "--json", "--rounds", "1", "--set", "train.steps=300")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    for key in ("engine_steps_per_s", "bare_steps_per_s", "ratio"):
+        assert result[key] > 0
+    assert abs(result["ratio"] - result["engine_steps_per_s"] / result["bare_steps_per_s"]) < 0.01

@@ -1,0 +1,1 @@
+"""fitscope's front ends: the Textual app and the headless command line."""

@@ -1,0 +1,112 @@
+"""The `fitscope` command: the app by default; run, bench, compare and demo headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from core import config as config_mod
+from core.config import ConfigError, FitConfig
+
+DESCRIPTION = """\
+fitscope — a keyboard-driven terminal lab for fitting functions with small neural networks.
+With no command it opens the app on the lesson's experiment (y = x³ − x² + noise, MLP 1-10-10-1,
+ReLU, SGD lr 0.2, MSE, 300 full-batch steps)."""
+
+SET_HELP = ("override one setting, e.g. --set train.lr=0.1 --set model.hidden=[32,32]; repeatable. Keys: "
+            + ", ".join(config_mod.keys()))
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one clear line on stderr and exit 2, no usage dump."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="read settings from a TOML file (default: the lesson's experiment)")
+    p.add_argument("--set", dest="sets", metavar="KEY=VALUE", action="append", default=[], help=SET_HELP)
+    p.add_argument("--steps", type=int, metavar="N", help="training steps (same as --set train.steps=N; default 300)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fitscope", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    _config_args(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="train headless: progress, final chart and summary",
+                         description="Train without the UI: a progress bar on a terminal (a line every 10 %% "
+                                     "otherwise), then the final scatter-plus-fit chart and a summary. "
+                                     "Exit codes: 0 done, 2 bad arguments or config, 3 diverged, 130 interrupted.")
+    _config_args(run)
+    run.add_argument("--out", metavar="DIR", help="write config.toml, metrics.csv and model.pt to DIR (default: write nothing)")
+    run.add_argument("--quiet", action="store_true", help="no progress and no chart, only the summary (default: off)")
+
+    bench = sub.add_parser("bench", help="measure the engine against a bare PyTorch loop, side by side",
+                           description="Time the engine (publishing snapshots at 20/s) and the lesson's bare "
+                                       "loop on the same config in one process, interleaved, and print the ratio.")
+    _config_args(bench)
+    bench.add_argument("--json", action="store_true", help="print one JSON object instead of text (default: text)")
+    bench.add_argument("--rounds", type=int, default=5, metavar="N", help="interleaved rounds; medians are reported (default: 5)")
+    return parser
+
+
+def load_config(args: argparse.Namespace) -> FitConfig:
+    cfg = config_mod.load(args.config) if args.config else FitConfig()
+    cfg = config_mod.apply_assignments(cfg, args.sets)
+    if args.steps is not None:
+        cfg = cfg.with_value("train.steps", args.steps)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args)
+        if args.command == "run":
+            from tui import headless
+
+            return headless.run(cfg, args.out, args.quiet)
+        if args.command == "bench":
+            return _bench(cfg, args)
+        from tui.app import run_app
+
+        return run_app(cfg)
+    except ConfigError as exc:
+        print(f"fitscope: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
+    from core.bench import engine_vs_bare
+
+    result = engine_vs_bare(cfg, rounds=max(1, args.rounds))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"engine {result['engine_steps_per_s']:,.0f} steps/s · bare loop {result['bare_steps_per_s']:,.0f} steps/s"
+              f" · ratio {result['ratio']:.3f} (goal ≥ 0.9) · {result['snapshots_per_s']:.0f} snapshots/s · "
+              f"{result['device']}, {result['threads']} thread(s), medians of {result['rounds']} rounds")
+    return 0
+
+
+def entry() -> None:
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `fitscope run | head`: not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,145 @@
+"""`fitscope run` without a UI: progress on the console, then the final chart and a summary."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import plotext
+
+from core.config import FitConfig
+from core.engine import DIVERGED, DONE, ERROR, STOPPED, Engine, Snapshot
+from core.model import shape_text
+from tui.plotting import draw_fit
+
+EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_ERROR = 0, 2, 3, 130, 1
+
+
+def use_color(stream) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def chart_text(snap: Snapshot, width: int, height: int, color: bool) -> str:
+    plotext.clear_figure()
+    plotext.plot_size(width, height)
+    if not color:
+        plotext.theme("clear")
+    draw_fit(plotext, snap, width=width, color=color)
+    text = plotext.build()
+    return text if color else plotext.uncolorize(text)
+
+
+def terminal_size(stream) -> tuple[int, int]:
+    if stream.isatty():
+        size = shutil.get_terminal_size((80, 24))
+        return size.columns, size.lines
+    return 80, 24
+
+
+def fmt_loss(loss: float | None) -> str:
+    if loss is None:
+        return "n/a"
+    return f"{loss:.5f}" if abs(loss) < 1000 else f"{loss:.3e}"
+
+
+def summary(snap: Snapshot) -> str:
+    cfg = snap.config
+    parts = [f"final loss {fmt_loss(snap.train_loss)}"]
+    if snap.test_loss is not None:
+        parts.append(f"test loss {fmt_loss(snap.test_loss)}")
+    rate = snap.step / snap.elapsed if snap.elapsed > 0 else 0.0
+    parts += [f"{snap.step} steps", f"{rate:,.0f} steps/s", snap.device, f"{snap.elapsed:.2f} s"]
+    head = (f"{cfg.data.target} · {shape_text(cfg.model)} {cfg.model.activation} · "
+            f"{cfg.train.optimizer} lr {cfg.train.lr:g}")
+    return head + "\n" + " · ".join(parts)
+
+
+class _Progress:
+    """A live bar on a terminal; otherwise a plain line every 10 % of the run."""
+
+    def __init__(self, out, budget: int, quiet: bool):
+        self.out, self.budget, self.quiet = out, budget, quiet
+        self.tty = out.isatty()
+        self.next_tenth = 1
+        self._bar = None
+        if self.tty and not quiet:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn
+
+            console = Console(file=out, no_color="NO_COLOR" in os.environ)
+            self._bar = Progress(TextColumn("step {task.completed:>7.0f}/{task.total:.0f}"), BarColumn(),
+                                 TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]} steps/s"),
+                                 console=console, transient=True)
+            self._task = self._bar.add_task("train", total=budget, loss="—", rate="0")
+            self._bar.start()
+
+    def update(self, snap: Snapshot) -> None:
+        if self.quiet:
+            return
+        if self._bar is not None:
+            loss = "—" if snap.train_loss is None else f"{snap.train_loss:.5f}"
+            self._bar.update(self._task, completed=snap.step, loss=loss, rate=f"{snap.steps_per_s:,.0f}")
+            return
+        h = snap.history
+        while self.next_tenth <= 10 and snap.step >= self.budget * self.next_tenth / 10:
+            # the loss at the 10 % mark itself, from the history, whenever the snapshot came
+            mark = int(np.ceil(self.budget * self.next_tenth / 10))
+            i = min(int(np.searchsorted(h.step, mark)), len(h) - 1)
+            loss = f"{h.loss[i]:.5f}" if len(h) else "—"
+            self.out.write(f"step {int(h.step[i]) if len(h) else mark}/{self.budget}  loss {loss}  {snap.steps_per_s:,.0f} steps/s\n")
+            self.out.flush()
+            self.next_tenth += 1
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def run(cfg: FitConfig, out_dir: str | None, quiet: bool, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    engine = Engine(cfg)
+    progress = _Progress(out, cfg.train.steps, quiet)
+    interrupted = False
+    try:
+        engine.start()
+        last_seq = 0
+        while True:
+            snap = engine.wait_for(lambda s: s.seq != last_seq, timeout=0.2)
+            last_seq = snap.seq
+            progress.update(snap)
+            if snap.state in (DONE, DIVERGED, ERROR, STOPPED):
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        engine.stop()
+        progress.close()
+    snap = engine.latest
+    if out_dir:
+        try:
+            path = engine.save(Path(out_dir)).result()
+            if not quiet:
+                out.write(f"saved config.toml, metrics.csv, model.pt to {path}\n")
+        except OSError as exc:
+            err.write(f"fitscope: cannot write to {out_dir}: {exc}\n")
+            return EXIT_ERROR
+    if not quiet and snap.step > 0 and snap.state != ERROR:
+        width, height = terminal_size(out)
+        out.write(chart_text(snap, width, max(10, height - 4), use_color(out)) + "\n")
+    out.write(summary(snap) + "\n")
+    if interrupted:
+        err.write(f"fitscope: interrupted at step {snap.step}\n")
+        return EXIT_INTERRUPTED
+    if snap.state == DIVERGED:
+        err.write(f"fitscope: {snap.message}: the loss became NaN or infinite (try a lower train.lr)\n")
+        return EXIT_DIVERGED
+    if snap.state == ERROR:
+        err.write(f"fitscope: {snap.message}\n")
+        return EXIT_ERROR
+    return EXIT_OK
+
+

@@ -1,0 +1,98 @@
+"""Drawing a snapshot with plotext; works on the plotext module and on a PlotextPlot's ``plt``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.engine import Snapshot
+from core.history import HistoryView
+
+FIT_COLOR = "red+"
+DATA_COLOR = "cyan"
+TEST_COLOR = "orange"
+TRUTH_COLOR = "gray"
+
+
+def downsample(x: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ~2*width points: keep the min and max of each bucket so spikes survive."""
+    n = len(x)
+    limit = max(4, 2 * width)
+    if n <= limit:
+        return x, y
+    buckets = limit // 2
+    edges = np.linspace(0, n, buckets + 1).astype(int)
+    xs, ys = [], []
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b <= a:
+            continue
+        seg = y[a:b]
+        if not np.isfinite(seg).any():
+            continue
+        for k in sorted({a + int(np.nanargmin(seg)), a + int(np.nanargmax(seg))}):
+            xs.append(x[k])
+            ys.append(y[k])
+    return np.asarray(xs), np.asarray(ys)
+
+
+def scatter_sample(x: np.ndarray, y: np.ndarray, limit: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """For drawing only: an even subsample of a large scatter (training uses every point)."""
+    if len(x) <= limit:
+        return x, y
+    idx = np.linspace(0, len(x) - 1, limit).astype(int)
+    return x[idx], y[idx]
+
+
+def y_limits(snap: Snapshot) -> tuple[float, float]:
+    lo, hi = snap.data.y_range
+    if snap.data.truth is not None and np.isfinite(snap.data.truth).any():
+        lo = min(lo, float(np.nanmin(snap.data.truth)))
+        hi = max(hi, float(np.nanmax(snap.data.truth)))
+    pad = 0.08 * (hi - lo or 1.0)
+    return lo - pad, hi + pad
+
+
+def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker: str = "braille",
+             color: bool = True) -> None:
+    """Data as a scatter, the fit as a strong line, the truth faint; axes fixed to the data."""
+    plt.clear_data()
+    data = snap.data
+    c = (lambda name: name) if color else (lambda name: None)
+    # without colour, markers tell the series apart
+    fit_marker, truth_marker = (marker, marker) if color else ("hd", "dot")
+    x, y = scatter_sample(data.x_train, data.y_train)
+    if len(x):
+        plt.scatter(x, y, marker=marker, color=c(DATA_COLOR), label="data")
+    if len(data.x_test):
+        xt, yt = scatter_sample(data.x_test, data.y_test)
+        plt.scatter(xt, yt, marker="x" if marker == "braille" else marker, color=c(TEST_COLOR), label="test")
+    if show_truth and data.truth is not None:
+        ok = np.isfinite(data.truth)
+        plt.plot(data.grid[ok], data.truth[ok], marker=truth_marker, color=c(TRUTH_COLOR), label="truth")
+    pred = snap.y_pred
+    ok = np.isfinite(pred)
+    if ok.any():
+        plt.plot(snap.x_grid[ok], pred[ok], marker=fit_marker, color=c(FIT_COLOR), label="fit")
+    plt.xlim(*data.x_range)
+    plt.ylim(*y_limits(snap))
+    loss = "—" if snap.train_loss is None else f"{snap.train_loss:.4f}"
+    title = f"Loss={loss}"
+    if snap.test_loss is not None:
+        title += f"  test={snap.test_loss:.4f}"
+    plt.title(title)
+
+
+def draw_loss(plt, history: HistoryView, *, width: int, log_y: bool = True, marker: str = "braille",
+              color: bool = True, test: tuple[tuple[int, float], ...] = ()) -> None:
+    plt.clear_data()
+    if len(history) == 0:
+        return
+    x, y = downsample(history.step.astype(float), history.hi, width)
+    ok = np.isfinite(y) & ((y > 0) if log_y else True)
+    plt.plot(x[ok], y[ok], marker=marker, color=FIT_COLOR if color else None, label="train")
+    if test:
+        ts = np.array([t[0] for t in test], float)
+        tl = np.array([t[1] for t in test], float)
+        tx, ty = downsample(ts, tl, width)
+        okt = np.isfinite(ty) & ((ty > 0) if log_y else True)
+        plt.plot(tx[okt], ty[okt], marker=marker, color=TEST_COLOR if color else None, label="test")
+    plt.yscale("log" if log_y else "linear")

@@ -50,7 +50,6 @@ class DataConfig:
     noise_level: float = 0.2
     split: str = "none"
     test_fraction: float = 0.2
-    file: str = ""
     seed: int = 0
 
 
@@ -210,12 +209,6 @@ def _target(key: str, raw: Any) -> str:
     return raw.strip()
 
 
-def _path(key: str, raw: Any) -> str:
-    if not isinstance(raw, str):
-        raise ConfigError(key, raw, "expected a file path (CSV, .npy or .npz), or empty for a generated target")
-    return raw.strip()
-
-
 _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "data.target": _target,
     "data.points": _int(1, MAX_POINTS),
@@ -226,7 +219,6 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "data.noise_level": _float(0, 1e6),
     "data.split": _choice(SPLITS),
     "data.test_fraction": _float(0, 0.9, lo_open=True),
-    "data.file": _path,
     "data.seed": _int(0, 2**31 - 1),
     "model.hidden": _hidden,
     "model.activation": _choice(ACTIVATIONS),
@@ -266,10 +258,9 @@ def from_dict(d: dict[str, Any]) -> FitConfig:
     cfg = FitConfig(**sections)
     if cfg.data.x_min >= cfg.data.x_max:
         raise ConfigError("data.x_max", cfg.data.x_max, f"expected a number greater than data.x_min ({cfg.data.x_min:g})")
-    if not cfg.data.file:
-        from core import targets
+    from core import targets
 
-        targets.check_range(cfg.data.target, cfg.data.x_min, cfg.data.x_max)
+    targets.check_range(cfg.data.target, cfg.data.x_min, cfg.data.x_max)
     return cfg
 
 

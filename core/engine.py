@@ -54,19 +54,28 @@ Subscriber = Callable[[Snapshot], None]
 
 class Engine:
     def __init__(self, cfg: FitConfig, *, publish_hz: float = 20.0, pace: float | None = None,
-                 history_cap: int = 10_000):
+                 history_cap: int = 10_000, threaded: bool = True):
         self.publish_interval = 1.0 / publish_hz
         self.history_cap = history_cap
         self._pace = pace
         self._q: queue.Queue = queue.Queue()
         self._wake = threading.Event()
         self._subs: list[Subscriber] = []
+        self._open = True
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
         self._changed = threading.Condition(self._lock)
         self._seq = 0
-        self._state = READY
+        self._state = self._last_state = READY
+        self._last_pub = time.monotonic()
+        self._rate_mark = (self._last_pub, 0)
         self._setup_error: BaseException | None = None
+        self._threaded = threaded
+        self._thread: threading.Thread | None = None
+        if not threaded:  # commands run at once in the caller's thread; pump() trains
+            self._setup(cfg)
+            self._publish("")
+            return
         # The trainer is built on the engine thread: tensors made on one thread and stepped on
         # another ran ~10 % slower here (measured with the bench).
         self._thread = threading.Thread(target=self._main, args=(cfg,), name="fitscope-engine", daemon=True)
@@ -103,7 +112,7 @@ class Engine:
         """Write config, metrics and weights to ``path`` (default: a new runs/ directory)
         between two steps; the future gives the directory, or the error."""
         fut: Future = Future()
-        if self._thread.is_alive():
+        if self._threaded and self._thread.is_alive():
             self._send("save", (path, fut))
         else:  # the engine has stopped: nothing else touches the trainer now
             self._command("save", (path, fut))
@@ -115,7 +124,8 @@ class Engine:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop training and end the thread; returns once it has ended."""
         self._send("close")
-        self._thread.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     @property
     def latest(self) -> Snapshot:
@@ -142,6 +152,10 @@ class Engine:
         return self.wait_for(lambda s: s.state != RUNNING and self._q.empty(), timeout)
 
     def _send(self, kind: str, arg=None) -> None:
+        if not self._threaded:
+            if self._open:
+                self._open = self._tick([(kind, arg)], run=False)
+            return
         self._q.put((kind, arg))
         self._wake.set()
 
@@ -173,47 +187,60 @@ class Engine:
         self._rate_windowed = False
 
     def _loop(self) -> None:
-        last_pub, last_state = time.monotonic(), self._state
-        rate_mark = (last_pub, self._trainer.steps_done)
+        while self._tick(self._next_commands()):
+            pass
+
+    def _next_commands(self) -> list:
+        self._wake.clear()
+        commands = []
         try:
+            commands.append(self._q.get(block=self._state != RUNNING))
             while True:
-                block = self._state != RUNNING
-                self._wake.clear()
-                commands = []
-                try:
-                    commands.append(self._q.get(block=block))
-                    while True:
-                        commands.append(self._q.get_nowait())
-                except queue.Empty:
-                    pass
-                message, stepped = None, False
-                for i, (kind, arg) in enumerate(commands):
-                    if kind == "close":
-                        if self._state == RUNNING:
-                            self._state = STOPPED
-                        self._publish("stopped")
-                        self._finish_saves(commands[i + 1:])
-                        return
-                    msg, did = self._command(kind, arg)
-                    message = msg if msg is not None else message
-                    stepped = stepped or did
-                    rate_mark = (time.monotonic(), self._trainer.steps_done)
-                if self._state == RUNNING:
-                    stepped = self._run_chunk() or stepped
-                now = time.monotonic()
-                if self._state == RUNNING and now - rate_mark[0] >= 0.25:
-                    self._rate = (self._trainer.steps_done - rate_mark[1]) / (now - rate_mark[0])
-                    rate_mark = (now, self._trainer.steps_done)
-                    self._rate_windowed = True
-                elif self._state == RUNNING and not self._rate_windowed and self._elapsed > 0:
-                    self._rate = self._trainer.steps_done / self._elapsed  # until a full window
-                due = stepped and now - last_pub >= self.publish_interval
-                if message is not None or self._state != last_state or due or (stepped and self._state != RUNNING):
-                    self._publish(message or "")
-                    last_pub, last_state = now, self._state
+                commands.append(self._q.get_nowait())
+        except queue.Empty:
+            pass
+        return commands
+
+    def _tick(self, commands: list, run: bool = True) -> bool:
+        """Handle commands, train one chunk if running, publish if due; False once closed."""
+        try:
+            message, stepped = None, False
+            for i, (kind, arg) in enumerate(commands):
+                if kind == "close":
+                    if self._state == RUNNING:
+                        self._state = STOPPED
+                    self._publish("stopped")
+                    self._finish_saves(commands[i + 1:])
+                    return False
+                msg, did = self._command(kind, arg)
+                message = msg if msg is not None else message
+                stepped = stepped or did
+                self._rate_mark = (time.monotonic(), self._trainer.steps_done)
+            if run and self._state == RUNNING:
+                stepped = self._run_chunk() or stepped
+            now = time.monotonic()
+            mark_t, mark_steps = self._rate_mark
+            if self._state == RUNNING and now - mark_t >= 0.25:
+                self._rate = (self._trainer.steps_done - mark_steps) / (now - mark_t)
+                self._rate_mark = (now, self._trainer.steps_done)
+                self._rate_windowed = True
+            elif self._state == RUNNING and not self._rate_windowed and self._elapsed > 0:
+                self._rate = self._trainer.steps_done / self._elapsed  # until a full window
+            due = stepped and now - self._last_pub >= self.publish_interval
+            if message is not None or self._state != self._last_state or due or (stepped and self._state != RUNNING):
+                self._publish(message or "")
         except Exception as exc:  # a failed step must reach the UI, not kill the process silently
             self._state = ERROR
             self._publish(f"error: {type(exc).__name__}: {exc}")
+        return True
+
+    def pump(self, chunks: int = 1) -> Snapshot:
+        """Manual engines only: train ``chunks`` chunks now, in the caller's thread (for tests)."""
+        if self._threaded:
+            raise RuntimeError("pump() is for an Engine(threaded=False)")
+        for _ in range(chunks):
+            self._tick([])
+        return self.latest
 
     def _finish_saves(self, pending: list) -> None:
         """Saves asked for just as the engine closed still happen: results are never lost."""
@@ -342,6 +369,7 @@ class Engine:
 
     def _publish(self, message: str) -> None:
         t = self._trainer
+        self._last_pub, self._last_state = time.monotonic(), self._state
         self._read_test()
         pred = t.predict()
         pred.setflags(write=False)

@@ -34,7 +34,7 @@ class Trainer:
         """Fresh weights and optimiser from the config's seed; step count back to 0."""
         dataset, model = build(self.cfg)
         self.data = dataset.to(self.device)
-        self.view = data_mod.view(dataset, None if self.cfg.data.file else self.cfg.data.target)
+        self.view = data_mod.view(dataset, self.cfg.data.target)
         self.model = model.to(self.device)
         self.optimizer = make_optimizer(self.model.parameters(), self.cfg.train, self.device)
         self.loss_fn = make_loss(self.cfg.train)

@@ -52,26 +52,27 @@ def y_limits(snap: Snapshot) -> tuple[float, float]:
 
 
 def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker: str = "braille",
-             color: bool = True) -> None:
+             color: bool = True, legend: bool = True) -> None:
     """Data as a scatter, the fit as a strong line, the truth faint; axes fixed to the data."""
     plt.clear_data()
     data = snap.data
     c = (lambda name: name) if color else (lambda name: None)
+    lab = (lambda name: name) if legend else (lambda name: None)
     # without colour, markers tell the series apart
     fit_marker, truth_marker = (marker, marker) if color else ("hd", "dot")
     x, y = scatter_sample(data.x_train, data.y_train)
     if len(x):
-        plt.scatter(x, y, marker=marker, color=c(DATA_COLOR), label="data")
+        plt.scatter(x, y, marker=marker, color=c(DATA_COLOR), label=lab("data"))
     if len(data.x_test):
         xt, yt = scatter_sample(data.x_test, data.y_test)
-        plt.scatter(xt, yt, marker="x" if marker == "braille" else marker, color=c(TEST_COLOR), label="test")
+        plt.scatter(xt, yt, marker="x" if marker == "braille" else marker, color=c(TEST_COLOR), label=lab("test"))
     if show_truth and data.truth is not None:
         ok = np.isfinite(data.truth)
-        plt.plot(data.grid[ok], data.truth[ok], marker=truth_marker, color=c(TRUTH_COLOR), label="truth")
+        plt.plot(data.grid[ok], data.truth[ok], marker=truth_marker, color=c(TRUTH_COLOR), label=lab("truth"))
     pred = snap.y_pred
     ok = np.isfinite(pred)
     if ok.any():
-        plt.plot(snap.x_grid[ok], pred[ok], marker=fit_marker, color=c(FIT_COLOR), label="fit")
+        plt.plot(snap.x_grid[ok], pred[ok], marker=fit_marker, color=c(FIT_COLOR), label=lab("fit"))
     plt.xlim(*data.x_range)
     plt.ylim(*y_limits(snap))
     loss = "—" if snap.train_loss is None else f"{snap.train_loss:.4f}"
@@ -82,17 +83,17 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
 
 
 def draw_loss(plt, history: HistoryView, *, width: int, log_y: bool = True, marker: str = "braille",
-              color: bool = True, test: tuple[tuple[int, float], ...] = ()) -> None:
+              color: bool = True, test: tuple[tuple[int, float], ...] = (), legend: bool = True) -> None:
     plt.clear_data()
     if len(history) == 0:
         return
     x, y = downsample(history.step.astype(float), history.hi, width)
     ok = np.isfinite(y) & ((y > 0) if log_y else True)
-    plt.plot(x[ok], y[ok], marker=marker, color=FIT_COLOR if color else None, label="train")
+    plt.plot(x[ok], y[ok], marker=marker, color=FIT_COLOR if color else None, label="train" if legend else None)
     if test:
         ts = np.array([t[0] for t in test], float)
         tl = np.array([t[1] for t in test], float)
         tx, ty = downsample(ts, tl, width)
         okt = np.isfinite(ty) & ((ty > 0) if log_y else True)
-        plt.plot(tx[okt], ty[okt], marker=marker, color=TEST_COLOR if color else None, label="test")
+        plt.plot(tx[okt], ty[okt], marker=marker, color=TEST_COLOR if color else None, label=lab("test"))
     plt.yscale("log" if log_y else "linear")

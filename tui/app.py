@@ -1,0 +1,353 @@
+"""The Textual app: turns keys and form edits into engine commands, and snapshots into pixels."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from rich.markup import escape
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Log, Static
+
+from core import device as device_mod
+from core.config import ACTIVATIONS, ConfigError, FitConfig
+from core.config import keys as config_keys
+from core.engine import DIVERGED, DONE, ERROR, PAUSED, READY, RUNNING, STOPPED, Engine, Snapshot
+from core.model import shape_text
+from core.targets import describe
+from tui.messages import RunSaved, SettingSubmitted
+from tui.screens import HelpScreen
+from tui.widgets.charts import FitChart, LossChart
+from tui.widgets.settings import LIVE_KEYS, SettingsPanel
+
+PACES: list[tuple[float | None, str]] = [
+    (10, "10/s"), (30, "30/s"), (100, "watch"), (300, "300/s"), (1000, "1k/s"), (3000, "3k/s"), (None, "flat out")]
+WATCH = 2  # the lesson's 300 steps unfold over ~3 s
+REDRAW_HZ = 10
+LOG_EVERY = 0.5  # seconds between loss-log lines while running
+STATE_ICON = {READY: "■ ready", RUNNING: "▶ running", PAUSED: "❚❚ paused", DONE: "✓ done",
+              DIVERGED: "✗ diverged", STOPPED: "■ stopped", ERROR: "✗ error"}
+PANELS = ("#settings", "#fit", "#log")
+
+EngineFactory = Callable[[FitConfig], Engine]
+
+
+class FitscopeApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "fitscope"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("space", "toggle_run", "run/pause"),
+        Binding("n", "step", "step"),
+        Binding("left_square_bracket", "pace(-1)", "slower", show=False),
+        Binding("right_square_bracket", "pace(1)", "faster", show=False),
+        Binding("r", "reset", "reset"),
+        Binding("d", "new_data", "new data", show=False),
+        Binding("a", "activation(1)", "activation"),
+        Binding("A", "activation(-1)", "previous activation", show=False),
+        Binding("plus,equals_sign", "lr(2.0)", "lr×2", show=False),
+        Binding("minus,underscore", "lr(0.5)", "lr÷2", show=False),
+        Binding("t", "truth", "truth", show=False),
+        Binding("l", "log_axis", "log/lin", show=False),
+        Binding("e", "save_run", "save", show=False),
+        Binding("ctrl+s", "screenshot_svg", "screenshot", show=False),
+        Binding("tab", "panel(1)", "next panel", show=False, priority=True),
+        Binding("shift+tab", "panel(-1)", "previous panel", show=False, priority=True),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, cfg: FitConfig | None = None, *, engine_factory: EngineFactory | None = None,
+                 autostart: bool = False, pace: int = WATCH):
+        super().__init__()
+        self.cfg = cfg or FitConfig()
+        self.pace_index = pace
+        self.engine = (engine_factory or self._default_engine)(self.cfg)
+        self.autostart = autostart
+        self._drawn_seq = -1
+        self._last_log = 0.0
+        self._last_state = ""
+        self._last_message = ""
+
+    def _default_engine(self, cfg: FitConfig) -> Engine:
+        return Engine(cfg, pace=PACES[self.pace_index][0])
+
+    # ---- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status")
+        with Horizontal(id="main"):
+            yield SettingsPanel(self.cfg, id="settings")
+            with Vertical(id="right"):
+                yield FitChart(id="fit")
+                with Horizontal(id="bottom"):
+                    yield LossChart(id="loss")
+                    yield Log(id="log", max_lines=2000)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for selector, title in (("#settings", "Settings"), ("#fit", "Fit"), ("#loss", "Loss"), ("#log", "Log")):
+            self.query_one(selector).border_title = title
+        self._legends()
+        self.engine.set_pace(PACES[self.pace_index][0])
+        self.query_one("#fit").focus()
+        self.set_interval(1 / REDRAW_HZ, self.refresh_view)
+        self._log("   step  loss      steps/s")
+        if self.autostart:
+            self.engine.start()
+        self.refresh_view()
+
+    def on_resize(self, event) -> None:
+        self.screen.set_class(event.size.width < 70, "narrow")
+        self.screen.set_class(event.size.height < 18, "short")
+        self.screen.set_class(event.size.height < 30 or event.size.width < 100, "compact")
+
+    # ---- drawing ----------------------------------------------------------------------------
+    def refresh_view(self) -> None:
+        """Redraw from the latest snapshot only, and only when it changed (≤ REDRAW_HZ a second)."""
+        snap = self.engine.latest
+        if snap.seq == self._drawn_seq:
+            return
+        self._drawn_seq = snap.seq
+        self.query_one("#status", Static).update(self._status_line(snap))
+        self._legends()
+        fit = self.query_one(FitChart)
+        if fit.display and fit.size.area:
+            fit.draw(snap)
+        loss = self.query_one(LossChart)
+        if loss.display and loss.size.area:
+            loss.draw(snap)
+        self._log_snapshot(snap)
+
+    def _legends(self) -> None:
+        """Legends live in the border, so they never cover the data."""
+        fit = self.query_one(FitChart)
+        truth = "  [dim]┄ truth[/]" if fit.show_truth else ""
+        fit.border_subtitle = f"[cyan]⠂ data[/]  [bold red]━ fit[/]{truth}"
+        if self.engine.latest.test_loss is not None:
+            fit.border_subtitle += "  [yellow]x test[/]"
+        loss = self.query_one(LossChart)
+        loss.border_subtitle = ("log" if loss.log_y else "linear") + " y"
+
+    def _experiment(self, cfg: FitConfig) -> str:
+        target = describe(cfg.data.target)
+        if cfg.data.target == "cubic":
+            target = "cubic x³−x²"
+        return (f"{target} · {shape_text(cfg.model)} {cfg.model.activation} · "
+                f"{cfg.train.optimizer} lr {cfg.train.lr:g}")
+
+    def _status_line(self, snap: Snapshot) -> str:
+        state = [STATE_ICON.get(snap.state, snap.state), f"step {snap.step:,}/{snap.budget:,}"]
+        if snap.state == RUNNING or snap.steps_per_s:
+            state.append(f"{snap.steps_per_s:,.0f} steps/s")
+        if snap.test_loss is not None:
+            state.append(f"test {snap.test_loss:.4g}")
+        state.append(f"pace {PACES[self.pace_index][1]}")
+        right = "  ".join(state)
+        left = f"fitscope  {self._experiment(snap.config)} · {snap.device}"
+        width = self.size.width - 2
+        if len(left) + len(right) + 2 > width:  # narrow: the state matters more than the recipe
+            cfg = snap.config
+            left = (f"{describe(cfg.data.target)} {shape_text(cfg.model)} {cfg.model.activation} "
+                    f"{cfg.train.optimizer} {cfg.train.lr:g}")
+        gap = max(2, width - len(left) - len(right))
+        return escape(left) + " " * gap + escape(right)
+
+    def _log(self, line: str) -> None:
+        self.query_one("#log", Log).write_line(line)
+
+    def _log_snapshot(self, snap: Snapshot) -> None:
+        now = time.monotonic()
+        loss = "—" if snap.train_loss is None else f"{snap.train_loss:.5f}"
+        line = f"{snap.step:>7}  {loss}  {snap.steps_per_s:>6,.0f}/s"
+        if snap.test_loss is not None:
+            line += f"  test {snap.test_loss:.5f}"
+        if snap.state != self._last_state and snap.state != RUNNING and self._last_state:
+            self._log(f"{line}  {snap.state}")
+        elif snap.state == RUNNING and now - self._last_log >= LOG_EVERY:
+            self._log(line)
+            self._last_log = now
+        if snap.message and snap.message != self._last_message and snap.message not in ("running", "paused", "reset"):
+            self._log(snap.message)
+            if snap.state in (DIVERGED, ERROR):
+                self.notify(snap.message, severity="error")
+        self._last_message = snap.message
+        self._last_state = snap.state
+
+    # ---- actions ----------------------------------------------------------------------------
+    def action_toggle_run(self) -> None:
+        self.engine.toggle()
+
+    def action_step(self) -> None:
+        self.engine.step(1)
+
+    def action_pace(self, delta: int) -> None:
+        self.pace_index = max(0, min(len(PACES) - 1, self.pace_index + delta))
+        self.engine.set_pace(PACES[self.pace_index][0])
+        self.notify(f"pace: {PACES[self.pace_index][1]}", timeout=1.5)
+        self._drawn_seq = -1  # the header shows the pace
+
+    def action_reset(self) -> None:
+        self._apply_reset(self.cfg, "reset weights")
+
+    def action_new_data(self) -> None:
+        self._change("data.seed", self.cfg.data.seed + 1)
+
+    def action_activation(self, delta: int) -> None:
+        i = ACTIVATIONS.index(self.cfg.model.activation)
+        self._change("model.activation", ACTIVATIONS[(i + delta) % len(ACTIVATIONS)])
+
+    def action_lr(self, factor: float) -> None:
+        self._change("train.lr", f"{self.cfg.train.lr * factor:.6g}")
+
+    def action_truth(self) -> None:
+        fit = self.query_one(FitChart)
+        fit.show_truth = not fit.show_truth
+        self._drawn_seq = -1
+        self._legends()
+
+    def action_log_axis(self) -> None:
+        loss = self.query_one(LossChart)
+        loss.log_y = not loss.log_y
+        self._drawn_seq = -1
+
+    def action_save_run(self) -> None:
+        future = self.engine.save()
+
+        def done(f):  # runs on the engine thread: post_message is thread-safe
+            exc = f.exception()
+            self.post_message(RunSaved(None if exc else str(f.result()), str(exc) if exc else None))
+
+        future.add_done_callback(done)
+
+    def on_run_saved(self, msg: RunSaved) -> None:
+        if msg.error:
+            self.notify(f"save failed: {msg.error}", severity="error")
+        else:
+            self.notify(f"saved run to {msg.path}/ (config.toml, metrics.csv, model.pt)")
+
+    def action_screenshot_svg(self) -> None:
+        try:
+            path = self.save_screenshot(filename=time.strftime("fitscope-%Y%m%d-%H%M%S.svg"))
+        except OSError as exc:
+            self.notify(f"screenshot failed: {exc}", severity="error")
+            return
+        self.notify(f"screenshot saved to {path}")
+        self._log(f"screenshot saved to {path}")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_panel(self, delta: int) -> None:
+        visible = [p for p in PANELS if self.query_one(p).display]
+        current = next((p for p in visible if self._within(self.query_one(p))), None)
+        i = visible.index(current) if current in visible else -1
+        self.action_focus_panel(visible[(i + delta) % len(visible)].lstrip("#"))
+
+    def action_focus_panel(self, name: str) -> None:
+        panel = self.query_one(f"#{name}")
+        if name == "settings":
+            fields = [w for w in panel.query(".field") if w.focusable]
+            if fields:
+                fields[0].focus()
+                return
+        panel.focus()
+
+    def _within(self, panel) -> bool:
+        node = self.focused
+        while node is not None:
+            if node is panel:
+                return True
+            node = node.parent
+        return False
+
+    def action_quit(self) -> None:
+        self.engine.stop()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self.engine.stop()
+
+    # ---- settings ---------------------------------------------------------------------------
+    def on_setting_submitted(self, msg: SettingSubmitted) -> None:
+        self._change(msg.key, msg.raw)
+
+    def _change(self, key: str, raw) -> None:
+        """One path for every edit: validate with the core's config, then apply live or by reset."""
+        panel = self.query_one(SettingsPanel)
+        try:
+            new = self.cfg.with_value(key, raw)
+            if key == "train.device":
+                device_mod.resolve(new.train.device)
+        except ConfigError as exc:
+            panel.show_error(exc.field if exc.field in _KEYS else key, str(exc))
+            panel.show_config(self.cfg)  # the previous value stays
+            self.notify(str(exc), severity="error", timeout=4)
+            return
+        panel.clear_error(key)
+        if new == self.cfg:
+            panel.show_config(new)
+            return
+        if key in LIVE_KEYS:
+            self.cfg = new
+            self.engine.update(lr=new.train.lr, steps=new.train.steps)
+            self._log(f"{key} = {new.get(key)} (live)")
+        else:
+            self._apply_reset(new, f"{key} = {_short(new.get(key))}: reset")
+        panel.show_config(self.cfg)
+        self._drawn_seq = -1
+
+    def _apply_reset(self, cfg: FitConfig, why: str) -> None:
+        was_running = self.engine.latest.state == RUNNING
+        self.cfg = cfg
+        self.engine.reset(cfg)
+        if was_running:  # keep the experiment moving: see the curve react
+            self.engine.start()
+        self._log(why)
+
+    # ---- command palette: every action ------------------------------------------------------
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            action, _, arg = binding.action.partition("(")
+            method = getattr(self, f"action_{action}")
+            args = eval_args(arg.rstrip(")"))  # literal ints/floats from our own table
+            label = _PALETTE.get(binding.action, binding.description)
+            yield SystemCommand(label, f"key: {binding.key}", _bind(method, args))
+
+
+_KEYS = set(config_keys())
+_PALETTE = {
+    "toggle_run": "Run / pause", "step": "One step", "pace(-1)": "Slower pace", "pace(1)": "Faster pace",
+    "reset": "Reset weights", "new_data": "New data (next seed)", "activation(1)": "Next activation",
+    "activation(-1)": "Previous activation", "lr(2.0)": "Double learning rate", "lr(0.5)": "Halve learning rate",
+    "truth": "Show/hide true function", "log_axis": "Log/linear loss axis", "save_run": "Save run",
+    "screenshot_svg": "Save SVG screenshot", "panel(1)": "Next panel", "panel(-1)": "Previous panel",
+    "help": "Help: all keys", "quit": "Quit",
+}
+
+
+def eval_args(text: str) -> tuple:
+    text = text.strip()
+    if not text:
+        return ()
+    return (float(text) if "." in text else int(text),)
+
+
+def _bind(method, args):
+    return lambda: method(*args)
+
+
+def _short(value) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def run_app(cfg: FitConfig) -> int:
+    app = FitscopeApp(cfg, autostart=True)
+    app.run()
+    app.engine.stop()
+    return 0

@@ -1,0 +1,40 @@
+"""The fit chart and the loss chart: plotext through textual-plotext, redrawn from a snapshot."""
+
+from __future__ import annotations
+
+import os
+
+from textual_plotext import PlotextPlot
+
+from core.engine import Snapshot
+from tui.plotting import draw_fit, draw_loss
+
+
+def colour_on() -> bool:
+    return "NO_COLOR" not in os.environ
+
+
+class FitChart(PlotextPlot, can_focus=True):
+    """Data scatter, the fit as a strong line, the true function faint; axes fixed to the data."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.show_truth = True
+        self.marker = "braille"
+
+    def draw(self, snap: Snapshot) -> None:
+        draw_fit(self.plt, snap, width=max(10, self.size.width), show_truth=self.show_truth,
+                 marker=self.marker, color=colour_on(), legend=False)
+        self.refresh()
+
+
+class LossChart(PlotextPlot, can_focus=True):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.log_y = True
+
+    def draw(self, snap: Snapshot) -> None:
+        draw_loss(self.plt, snap.history, width=max(10, self.size.width), log_y=self.log_y,
+                  color=colour_on(), test=snap.test_history, legend=False)
+        self.plt.title("loss (log)" if self.log_y else "loss")
+        self.refresh()

@@ -1,0 +1,130 @@
+"""The settings panel: every config field, grouped Data / Model / Training."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Input, Label, Static
+
+from core import config as C
+from core.config import FitConfig
+from tui.messages import SettingSubmitted
+
+# keys the engine takes live; every other change resets the run
+LIVE_KEYS = {"train.lr", "train.steps"}
+
+GROUPS = {
+    "Data": ["data.target", "data.points", "data.x_min", "data.x_max", "data.sampling", "data.noise",
+             "data.noise_level", "data.split", "data.test_fraction", "data.seed"],
+    "Model": ["model.hidden", "model.activation"],
+    "Training": ["train.optimizer", "train.lr", "train.momentum", "train.weight_decay", "train.batch_size",
+                 "train.steps", "train.loss", "train.device"],
+}
+CHOICES = {
+    "data.sampling": C.SAMPLINGS, "data.noise": C.NOISE_KINDS, "data.split": C.SPLITS,
+    "model.activation": C.ACTIVATIONS, "train.optimizer": C.OPTIMIZERS, "train.loss": C.LOSSES,
+}
+
+
+LABELS = {"data.noise_level": "level", "data.test_fraction": "test frac", "train.weight_decay": "wt decay",
+          "train.batch_size": "batch", "train.optimizer": "optim", "model.activation": "act",
+          "data.sampling": "sampling", "train.momentum": "momentum"}
+
+
+def show(value) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+class ChoiceField(Static, can_focus=True):
+    """A select that never opens an overlay: ←/→ (or enter) cycle the options."""
+
+    BINDINGS = [
+        Binding("right,enter", "cycle(1)", "next", show=False),
+        Binding("left", "cycle(-1)", "previous", show=False),
+    ]
+
+    def __init__(self, key: str, options: tuple[str, ...], value: str, **kw):
+        super().__init__(**kw)
+        self.key, self.options, self.value = key, options, value
+
+    def render(self) -> str:
+        return f"‹ {self.value} ›"
+
+    def set_value(self, value: str) -> None:
+        self.value = value
+        self.refresh()
+
+    def action_cycle(self, delta: int) -> None:
+        i = (self.options.index(self.value) + delta) % len(self.options)
+        self.post_message(SettingSubmitted(self.key, self.options[i]))
+
+
+class SettingsPanel(VerticalScroll):
+    BINDINGS = [
+        Binding("down", "app.focus_next", "next field", show=False),
+        Binding("up", "app.focus_previous", "previous field", show=False),
+        Binding("escape", "leave", "back to chart", show=False),
+    ]
+
+    def __init__(self, cfg: FitConfig, **kw):
+        super().__init__(**kw)
+        self.cfg = cfg
+
+    def compose(self) -> ComposeResult:
+        for group, keys in GROUPS.items():
+            yield Label(group, classes="group")
+            for key in keys:
+                name = LABELS.get(key, key.split(".")[1])
+                mark = "" if key in LIVE_KEYS else " ↻"
+                value = self.cfg.get(key)
+                with Horizontal(classes="row"):
+                    yield Label(f"{name}{mark}", classes="field-label", id=f"label-{_id(key)}")
+                    if key in CHOICES:
+                        yield ChoiceField(key, CHOICES[key], value, id=f"field-{_id(key)}", classes="field")
+                    else:
+                        yield Input(show(value), id=f"field-{_id(key)}", classes="field", name=key)
+                yield Static("", id=f"error-{_id(key)}", classes="field-error")
+        yield Static("↻ applies with a reset", classes="hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.post_message(SettingSubmitted(event.input.name, event.value))
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        """Leaving an edited field applies it too, so an edit is never silently lost."""
+        if event.value != show(self.cfg.get(event.input.name)):
+            self.post_message(SettingSubmitted(event.input.name, event.value))
+
+    def field(self, key: str) -> Widget:
+        return self.query_one(f"#field-{_id(key)}")
+
+    def show_config(self, cfg: FitConfig) -> None:
+        self.cfg = cfg
+        for keys in GROUPS.values():
+            for key in keys:
+                widget = self.field(key)
+                if isinstance(widget, ChoiceField):
+                    widget.set_value(cfg.get(key))
+                elif not widget.has_focus or widget.value == "":
+                    widget.value = show(cfg.get(key))
+
+    def show_error(self, key: str, message: str) -> None:
+        self.query_one(f"#error-{_id(key)}", Static).update(message)
+        self.field(key).add_class("invalid")
+
+    def clear_error(self, key: str) -> None:
+        self.query_one(f"#error-{_id(key)}", Static).update("")
+        self.field(key).remove_class("invalid")
+
+    def action_leave(self) -> None:
+        self.app.action_focus_panel("chart")
+
+
+def _id(key: str) -> str:
+    return key.replace(".", "-")

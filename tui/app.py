@@ -29,7 +29,6 @@ REDRAW_HZ = 10
 LOG_EVERY = 0.5  # seconds between loss-log lines while running
 STATE_ICON = {READY: "■ ready", RUNNING: "▶ running", PAUSED: "❚❚ paused", DONE: "✓ done",
               DIVERGED: "✗ diverged", STOPPED: "■ stopped", ERROR: "✗ error"}
-PANELS = ("#settings", "#fit", "#log")
 
 EngineFactory = Callable[[FitConfig], Engine]
 
@@ -71,6 +70,8 @@ class FitscopeApp(App):
         self._last_log = 0.0
         self._last_state = ""
         self._last_message = ""
+        self._logged_step = 0
+        self._quitting = False
 
     def _default_engine(self, cfg: FitConfig) -> Engine:
         return Engine(cfg, pace=PACES[self.pace_index][0])
@@ -88,6 +89,14 @@ class FitscopeApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
+        # kept, so a modal screen on top or the app's teardown never breaks a query
+        main = self.screen
+        self.status_bar = main.query_one("#status", Static)
+        self.fit_chart = main.query_one(FitChart)
+        self.loss_chart = main.query_one(LossChart)
+        self.log_view = main.query_one("#log", Log)
+        self.settings = main.query_one(SettingsPanel)
+        self.panels = {"settings": self.settings, "fit": self.fit_chart, "log": self.log_view}
         for selector, title in (("#settings", "Settings"), ("#fit", "Fit"), ("#loss", "Loss"), ("#log", "Log")):
             self.query_one(selector).border_title = title
         self._legends()
@@ -111,24 +120,26 @@ class FitscopeApp(App):
         if snap.seq == self._drawn_seq:
             return
         self._drawn_seq = snap.seq
-        self.query_one("#status", Static).update(self._status_line(snap))
+        if self._quitting or not self.is_running:
+            return
+        self.status_bar.update(self._status_line(snap))
         self._legends()
-        fit = self.query_one(FitChart)
+        fit = self.fit_chart
         if fit.display and fit.size.area:
             fit.draw(snap)
-        loss = self.query_one(LossChart)
+        loss = self.loss_chart
         if loss.display and loss.size.area:
             loss.draw(snap)
         self._log_snapshot(snap)
 
     def _legends(self) -> None:
         """Legends live in the border, so they never cover the data."""
-        fit = self.query_one(FitChart)
+        fit = self.fit_chart
         truth = "  [dim]┄ truth[/]" if fit.show_truth else ""
         fit.border_subtitle = f"[cyan]⠂ data[/]  [bold red]━ fit[/]{truth}"
         if self.engine.latest.test_loss is not None:
             fit.border_subtitle += "  [yellow]x test[/]"
-        loss = self.query_one(LossChart)
+        loss = self.loss_chart
         loss.border_subtitle = ("log" if loss.log_y else "linear") + " y"
 
     def _experiment(self, cfg: FitConfig) -> str:
@@ -156,7 +167,7 @@ class FitscopeApp(App):
         return escape(left) + " " * gap + escape(right)
 
     def _log(self, line: str) -> None:
-        self.query_one("#log", Log).write_line(line)
+        self.log_view.write_line(line)
 
     def _log_snapshot(self, snap: Snapshot) -> None:
         now = time.monotonic()
@@ -166,9 +177,11 @@ class FitscopeApp(App):
             line += f"  test {snap.test_loss:.5f}"
         if snap.state != self._last_state and snap.state != RUNNING and self._last_state:
             self._log(f"{line}  {snap.state}")
-        elif snap.state == RUNNING and now - self._last_log >= LOG_EVERY:
+            self._logged_step = snap.step
+        elif (snap.state == RUNNING and now - self._last_log >= LOG_EVERY) or (
+                snap.state != RUNNING and snap.step != self._logged_step):  # e.g. steps by hand
             self._log(line)
-            self._last_log = now
+            self._last_log, self._logged_step = now, snap.step
         if snap.message and snap.message != self._last_message and snap.message not in ("running", "paused", "reset"):
             self._log(snap.message)
             if snap.state in (DIVERGED, ERROR):
@@ -203,13 +216,13 @@ class FitscopeApp(App):
         self._change("train.lr", f"{self.cfg.train.lr * factor:.6g}")
 
     def action_truth(self) -> None:
-        fit = self.query_one(FitChart)
+        fit = self.fit_chart
         fit.show_truth = not fit.show_truth
         self._drawn_seq = -1
         self._legends()
 
     def action_log_axis(self) -> None:
-        loss = self.query_one(LossChart)
+        loss = self.loss_chart
         loss.log_y = not loss.log_y
         self._drawn_seq = -1
 
@@ -242,13 +255,13 @@ class FitscopeApp(App):
             self.push_screen(HelpScreen())
 
     def action_panel(self, delta: int) -> None:
-        visible = [p for p in PANELS if self.query_one(p).display]
-        current = next((p for p in visible if self._within(self.query_one(p))), None)
+        visible = [name for name, p in self.panels.items() if p.display]
+        current = next((name for name in visible if self._within(self.panels[name])), None)
         i = visible.index(current) if current in visible else -1
-        self.action_focus_panel(visible[(i + delta) % len(visible)].lstrip("#"))
+        self.action_focus_panel(visible[(i + delta) % len(visible)])
 
     def action_focus_panel(self, name: str) -> None:
-        panel = self.query_one(f"#{name}")
+        panel = self.panels[name]
         if name == "settings":
             fields = [w for w in panel.query(".field") if w.focusable]
             if fields:
@@ -264,11 +277,13 @@ class FitscopeApp(App):
             node = node.parent
         return False
 
-    def action_quit(self) -> None:
+    async def action_quit(self) -> None:
+        self._quitting = True
         self.engine.stop()
         self.exit()
 
     def on_unmount(self) -> None:
+        self._quitting = True
         self.engine.stop()
 
     # ---- settings ---------------------------------------------------------------------------
@@ -277,14 +292,14 @@ class FitscopeApp(App):
 
     def _change(self, key: str, raw) -> None:
         """One path for every edit: validate with the core's config, then apply live or by reset."""
-        panel = self.query_one(SettingsPanel)
+        panel = self.settings
         try:
             new = self.cfg.with_value(key, raw)
             if key == "train.device":
                 device_mod.resolve(new.train.device)
         except ConfigError as exc:
             panel.show_error(exc.field if exc.field in _KEYS else key, str(exc))
-            panel.show_config(self.cfg)  # the previous value stays
+            panel.show_config(self.cfg, revert=key)  # the previous value stays
             self.notify(str(exc), severity="error", timeout=4)
             return
         panel.clear_error(key)

@@ -50,7 +50,10 @@ def make_parser() -> argparse.ArgumentParser:
                                        "loop on the same config in one process, interleaved, and print the ratio.")
     _config_args(bench)
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of text (default: text)")
-    bench.add_argument("--rounds", type=int, default=5, metavar="N", help="interleaved rounds; medians are reported (default: 5)")
+    bench.add_argument("--rounds", type=int, default=5, metavar="N", help="interleaved rounds; medians are reported (default: 5; 2 with --ui)")
+    bench.add_argument("--ui", action="store_true",
+                       help="open the app (headless, 120x40) over the engine training flat out and measure key "
+                            "latency (p99), training speed against the bare loop, and one chart redraw (default: off)")
     return parser
 
 
@@ -85,6 +88,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
     from core.bench import engine_vs_bare
+
+    if args.ui:
+        from tui.bench_ui import ui_bench
+
+        r = ui_bench(cfg, rounds=2 if args.rounds == 5 else max(1, args.rounds))
+        if args.json:
+            print(json.dumps(r))
+        else:
+            print(f"app open, training flat out: {r['app_steps_per_s']:,.0f} steps/s vs bare loop "
+                  f"{r['bare_steps_per_s']:,.0f} → train_ratio {r['train_ratio']:.3f} (goal ≥ 0.8)\n"
+                  f"key latency p99 {r['key_latency_p99_ms']:.1f} ms, median {r['key_latency_median_ms']:.1f} ms "
+                  f"(goal ≤ 50) over {r['keys_pressed']} keys; event-loop lag p99 {r['loop_lag_p99_ms']:.1f} ms\n"
+                  f"fit chart redraw {r['redraw_ms']:.1f} ms at {r['redraw_size']} (goal ≤ 15)")
+        return 0
 
     result = engine_vs_bare(cfg, rounds=max(1, args.rounds))
     if args.json:

@@ -86,9 +86,13 @@ def draw_loss(plt, history: HistoryView, *, width: int, log_y: bool = True, mark
               color: bool = True, test: tuple[tuple[int, float], ...] = (), legend: bool = True) -> None:
     plt.clear_data()
     if len(history) == 0:
+        plt.yscale("linear")  # plotext's log scale fails on an empty plot
         return
     x, y = downsample(history.step.astype(float), history.hi, width)
     ok = np.isfinite(y) & ((y > 0) if log_y else True)
+    if not ok.any():
+        plt.yscale("linear")
+        return
     plt.plot(x[ok], y[ok], marker=marker, color=FIT_COLOR if color else None, label="train" if legend else None)
     if test:
         ts = np.array([t[0] for t in test], float)

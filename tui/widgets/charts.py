@@ -14,7 +14,18 @@ def colour_on() -> bool:
     return "NO_COLOR" not in os.environ
 
 
-class FitChart(PlotextPlot, can_focus=True):
+class SafePlot(PlotextPlot):
+    """A plot whose drawing can never take the app down: a failure shows as text instead."""
+
+    def render(self):
+        try:
+            return super().render()
+        except Exception as exc:  # plotext has edge cases (empty log plots, odd sizes)
+            self.plt.clear_data()
+            return f"(chart unavailable: {type(exc).__name__})"
+
+
+class FitChart(SafePlot, can_focus=True):
     """Data scatter, the fit as a strong line, the true function faint; axes fixed to the data."""
 
     def __init__(self, **kw):
@@ -28,7 +39,7 @@ class FitChart(PlotextPlot, can_focus=True):
         self.refresh()
 
 
-class LossChart(PlotextPlot, can_focus=True):
+class LossChart(SafePlot, can_focus=True):
     def __init__(self, **kw):
         super().__init__(**kw)
         self.log_y = True

@@ -104,14 +104,15 @@ class SettingsPanel(VerticalScroll):
     def field(self, key: str) -> Widget:
         return self.query_one(f"#field-{_id(key)}")
 
-    def show_config(self, cfg: FitConfig) -> None:
+    def show_config(self, cfg: FitConfig, revert: str | None = None) -> None:
+        """Show ``cfg``; a field being edited keeps its text, unless it is ``revert``."""
         self.cfg = cfg
         for keys in GROUPS.values():
             for key in keys:
                 widget = self.field(key)
                 if isinstance(widget, ChoiceField):
                     widget.set_value(cfg.get(key))
-                elif not widget.has_focus or widget.value == "":
+                elif not widget.has_focus or key == revert:
                     widget.value = show(cfg.get(key))
 
     def show_error(self, key: str, message: str) -> None:

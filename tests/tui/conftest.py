@@ -1,0 +1,22 @@
+import pytest
+
+from core.config import FitConfig
+from core.engine import Engine
+from tui.app import FitscopeApp
+
+CPU = FitConfig().with_value("train.device", "cpu")
+
+
+def manual_app(cfg: FitConfig = CPU) -> FitscopeApp:
+    """The app over an engine stepped by hand: deterministic, and Pilot never waits on training."""
+    return FitscopeApp(cfg, engine_factory=lambda c: Engine(c, threaded=False))
+
+
+@pytest.fixture
+def app():
+    return manual_app()
+
+
+@pytest.fixture
+def make_app():
+    return manual_app

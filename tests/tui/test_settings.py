@@ -1,0 +1,88 @@
+import pytest
+from textual.widgets import Input
+
+from core.engine import RUNNING
+
+
+
+async def edit(pilot, key: str, text: str):
+    field = pilot.app.query_one(f"#field-{key.replace('.', '-')}", Input)
+    field.focus()
+    field.value = text
+    await pilot.press("enter")
+    await pilot.pause()
+    return field
+
+
+@pytest.mark.parametrize("key,text,fragment", [
+    ("train.lr", "abc", "expected a number"),       # garbage
+    ("train.lr", "-1", "(0, 100]"),                 # out of range
+    ("train.lr", "", "expected a number"),          # empty
+    ("data.points", "2.5", "whole number"),         # bad number
+    ("data.points", "0", "from 1 to 1000000"),
+    ("model.hidden", "[0]", "from 1 to 1024"),
+    ("model.hidden", "ten", "layer sizes"),
+    ("data.target", "y + 1", "unknown name 'y' at column 1"),
+    ("data.target", "__import__('os')", "not allowed"),
+    ("train.device", "cuda:9", "not available"),
+])
+async def test_invalid_values_show_the_error_keep_the_old_value_and_leave_training(key, text, fragment, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        before = app.engine.latest
+        field = await edit(pilot, key, text)
+        error = str(app.query_one(f"#error-{key.replace('.', '-')}").render())
+        assert key in error and fragment in error
+        assert app.cfg == before.config  # previous value kept
+        assert field.value != text or text == str(before.config.get(key))
+        assert app.engine.latest.step == before.step  # training untouched
+        assert field.has_class("invalid")
+        await edit(pilot, key, str(before.config.get(key)) if key != "model.hidden" else "10, 10")
+        assert str(app.query_one(f"#error-{key.replace('.', '-')}").render()) == ""
+
+
+async def test_live_change_applies_while_running_without_reset(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("space")
+        app.engine.pump(2)
+        step = app.engine.latest.step
+        await edit(pilot, "train.steps", "5000")
+        await edit(pilot, "train.lr", "0.05")
+        snap = app.engine.latest
+        assert snap.state == RUNNING and snap.step >= step and snap.budget == 5000
+        assert snap.config.train.lr == 0.05
+
+
+async def test_structural_change_resets_and_keeps_running(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("space")
+        app.engine.pump(2)
+        await edit(pilot, "model.hidden", "32, 32")
+        snap = app.engine.latest
+        assert snap.step == 0 and snap.config.model.hidden == (32, 32)
+        assert snap.state == RUNNING  # it was running: the new net runs at once
+        assert any("model.hidden = 32, 32: reset" in line for line in app.query_one("#log").lines)
+
+
+async def test_choice_field_cycles_with_arrows(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one("#field-train-optimizer").focus()
+        await pilot.press("right")
+        assert app.engine.latest.config.train.optimizer == "adam"
+        await pilot.press("left")
+        assert app.engine.latest.config.train.optimizer == "sgd"
+
+
+async def test_a_formula_target_trains(tmp_path, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await edit(pilot, "data.target", "sin(3*x) + 0.3*x**2")
+        assert app.engine.latest.config.data.target == "sin(3*x) + 0.3*x**2"
+        app.query_one("#fit").focus()
+        for _ in range(3):
+            await pilot.press("n")
+        assert app.engine.latest.step == 3

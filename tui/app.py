@@ -26,6 +26,7 @@ PACES: list[tuple[float | None, str]] = [
     (10, "10/s"), (30, "30/s"), (100, "watch"), (300, "300/s"), (1000, "1k/s"), (3000, "3k/s"), (None, "flat out")]
 WATCH = 2  # the lesson's 300 steps unfold over ~3 s
 REDRAW_HZ = 10
+BUSY_REDRAW_HZ = 4  # flat out, each frame takes the GIL from training: draw charts less often
 LOG_EVERY = 0.5  # seconds between loss-log lines while running
 STATE_ICON = {READY: "■ ready", RUNNING: "▶ running", PAUSED: "❚❚ paused", DONE: "✓ done",
               DIVERGED: "✗ diverged", STOPPED: "■ stopped", ERROR: "✗ error"}
@@ -71,6 +72,7 @@ class FitscopeApp(App):
         self._last_state = ""
         self._last_message = ""
         self._logged_step = 0
+        self._last_draw = 0.0
         self._quitting = False
 
     def _default_engine(self, cfg: FitConfig) -> Engine:
@@ -119,6 +121,11 @@ class FitscopeApp(App):
         snap = self.engine.latest
         if snap.seq == self._drawn_seq:
             return
+        now = time.monotonic()
+        flat_out = snap.state == RUNNING and PACES[self.pace_index][0] is None
+        if flat_out and now - self._last_draw < 1 / BUSY_REDRAW_HZ:
+            return
+        self._last_draw = now
         self._drawn_seq = snap.seq
         if self._quitting or not self.is_running:
             return
@@ -316,10 +323,10 @@ class FitscopeApp(App):
         self._drawn_seq = -1
 
     def _apply_reset(self, cfg: FitConfig, why: str) -> None:
-        was_running = self.engine.latest.state == RUNNING
+        was_running = self.engine.latest.state in (RUNNING, DONE)
         self.cfg = cfg
         self.engine.reset(cfg)
-        if was_running:  # keep the experiment moving: see the curve react
+        if was_running:  # keep the experiment moving: see the curve react to the change
             self.engine.start()
         self._log(why)
 

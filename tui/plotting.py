@@ -66,13 +66,14 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
     if len(data.x_test):
         xt, yt = scatter_sample(data.x_test, data.y_test)
         plt.scatter(xt, yt, marker="x" if marker == "braille" else marker, color=c(TEST_COLOR), label=lab("test"))
+    step = max(1, len(snap.x_grid) // (2 * max(width, 10)))  # ~2 points per column is all a line needs
     if show_truth and data.truth is not None:
-        ok = np.isfinite(data.truth)
-        plt.plot(data.grid[ok], data.truth[ok], marker=truth_marker, color=c(TRUTH_COLOR), label=lab("truth"))
-    pred = snap.y_pred
+        ok = np.isfinite(data.truth[::step])
+        plt.plot(data.grid[::step][ok], data.truth[::step][ok], marker=truth_marker, color=c(TRUTH_COLOR), label=lab("truth"))
+    pred = snap.y_pred[::step]
     ok = np.isfinite(pred)
     if ok.any():
-        plt.plot(snap.x_grid[ok], pred[ok], marker=fit_marker, color=c(FIT_COLOR), label=lab("fit"))
+        plt.plot(snap.x_grid[::step][ok], pred[ok], marker=fit_marker, color=c(FIT_COLOR), label=lab("fit"))
     plt.xlim(*data.x_range)
     plt.ylim(*y_limits(snap))
     loss = "—" if snap.train_loss is None else f"{snap.train_loss:.4f}"

@@ -23,7 +23,8 @@ async def edit(pilot, key: str, text: str):
     ("model.hidden", "[0]", "from 1 to 1024"),
     ("model.hidden", "ten", "layer sizes"),
     ("data.target", "y + 1", "unknown name 'y' at column 1"),
-    ("data.target", "__import__('os')", "not allowed"),
+    ("data.target", "__import__('os')", "unknown function '__import__'"),
+    ("data.target", "x.__class__", "attribute access is not allowed"),
     ("train.device", "cuda:9", "not available"),
 ])
 async def test_invalid_values_show_the_error_keep_the_old_value_and_leave_training(key, text, fragment, make_app):

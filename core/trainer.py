@@ -96,7 +96,3 @@ class Trainer:
         if self.data.x_test.shape[0] == 0:
             return None
         return float(self.loss_fn(self.model(self.data.x_test), self.data.y_test))
-
-    @torch.no_grad()
-    def train_loss(self) -> float:
-        return float(self.loss_fn(self.model(self.data.x_train), self.data.y_train))

@@ -15,7 +15,7 @@ from core.engine import DIVERGED, DONE, ERROR, STOPPED, Engine, Snapshot
 from core.model import shape_text
 from tui.plotting import draw_fit
 
-EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_ERROR = 0, 2, 3, 130, 1
+EXIT_OK, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_ERROR = 0, 3, 130, 1  # 2 (bad input) is cli's
 
 
 def use_color(stream) -> bool:

@@ -33,6 +33,9 @@ class ConfigError(ValueError):
         self.field, self.value, self.allowed = field, value, allowed
         super().__init__(f"{field}: {_show(value)} is not valid — {allowed}")
 
+    def __reduce__(self):  # so it survives the pipe from a process engine
+        return (ConfigError, (self.field, self.value, self.allowed))
+
 
 def _show(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else str(value)

@@ -340,6 +340,10 @@ class Engine:
     def _train(self, n: int) -> None:
         t = self._trainer
         first = t.steps_done + 1
+        # only a command that is still waiting may cut this chunk short (not the one that asked for it)
+        self._wake.clear()
+        if not self._q.empty():
+            self._wake.set()
         t0 = time.monotonic()
         losses = t.step(n, interrupt=self._wake)
         t1 = time.monotonic()

@@ -34,6 +34,15 @@ STATE_ICON = {READY: "■ ready", RUNNING: "▶ running", PAUSED: "❚❚ paused
 EngineFactory = Callable[[FitConfig], Engine]
 
 
+def _process_engine(cfg: FitConfig):
+    from core.process_engine import ProcessEngine
+
+    return ProcessEngine(cfg)
+
+
+ENGINES: dict[str, EngineFactory] = {"thread": lambda cfg: Engine(cfg), "process": _process_engine}
+
+
 class FitscopeApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "fitscope"
@@ -65,7 +74,7 @@ class FitscopeApp(App):
         super().__init__()
         self.cfg = cfg or FitConfig()
         self.pace_index = pace
-        self.engine = (engine_factory or self._default_engine)(self.cfg)
+        self.engine = (engine_factory or ENGINES["thread"])(self.cfg)
         self.autostart = autostart
         self._drawn_seq = -1
         self._last_log = 0.0
@@ -74,9 +83,6 @@ class FitscopeApp(App):
         self._logged_step = 0
         self._last_draw = 0.0
         self._quitting = False
-
-    def _default_engine(self, cfg: FitConfig) -> Engine:
-        return Engine(cfg, pace=PACES[self.pace_index][0])
 
     # ---- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -117,27 +123,28 @@ class FitscopeApp(App):
 
     # ---- drawing ----------------------------------------------------------------------------
     def refresh_view(self) -> None:
-        """Redraw from the latest snapshot only, and only when it changed (≤ REDRAW_HZ a second)."""
-        snap = self.engine.latest
-        if snap.seq == self._drawn_seq:
+        """Redraw from the latest snapshot only, and only what it changed (≤ REDRAW_HZ a second).
+
+        Each chart remembers the snapshot it last drew, so a chart that had no size yet (or was
+        hidden) is drawn as soon as it can be, even if no new snapshot comes.
+        """
+        if self._quitting or not self.is_running:
             return
+        snap = self.engine.latest
+        if snap.seq != self._drawn_seq:
+            self._drawn_seq = snap.seq
+            self.status_bar.update(self._status_line(snap))
+            self._legends()
+            self._log_snapshot(snap)
         now = time.monotonic()
         flat_out = snap.state == RUNNING and PACES[self.pace_index][0] is None
         if flat_out and now - self._last_draw < 1 / BUSY_REDRAW_HZ:
             return
-        self._last_draw = now
-        self._drawn_seq = snap.seq
-        if self._quitting or not self.is_running:
-            return
-        self.status_bar.update(self._status_line(snap))
-        self._legends()
-        fit = self.fit_chart
-        if fit.display and fit.size.area:
-            fit.draw(snap)
-        loss = self.loss_chart
-        if loss.display and loss.size.area:
-            loss.draw(snap)
-        self._log_snapshot(snap)
+        for chart in (self.fit_chart, self.loss_chart):
+            if chart.drawn_seq != snap.seq and chart.display and chart.size.area:
+                chart.draw(snap)
+                chart.drawn_seq = snap.seq
+                self._last_draw = now
 
     def _legends(self) -> None:
         """Legends live in the border, so they never cover the data."""
@@ -225,13 +232,13 @@ class FitscopeApp(App):
     def action_truth(self) -> None:
         fit = self.fit_chart
         fit.show_truth = not fit.show_truth
-        self._drawn_seq = -1
+        fit.drawn_seq = -1
         self._legends()
 
     def action_log_axis(self) -> None:
         loss = self.loss_chart
         loss.log_y = not loss.log_y
-        self._drawn_seq = -1
+        loss.drawn_seq = -1
 
     def action_save_run(self) -> None:
         future = self.engine.save()
@@ -368,8 +375,8 @@ def _short(value) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
 
 
-def run_app(cfg: FitConfig) -> int:
-    app = FitscopeApp(cfg, autostart=True)
+def run_app(cfg: FitConfig, engine: str = "thread") -> int:
+    app = FitscopeApp(cfg, autostart=True, engine_factory=ENGINES[engine])
     app.run()
     app.engine.stop()
     return 0

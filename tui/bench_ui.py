@@ -8,7 +8,7 @@ import time
 
 from core.bench import bare_loop_rate
 from core.config import FitConfig
-from tui.app import PACES, FitscopeApp
+from tui.app import ENGINES, PACES, FitscopeApp
 
 
 KEY_GAP = 0.2  # a fast typist's pace: five keys a second
@@ -19,8 +19,9 @@ def _p99(values: list[float]) -> float:
     return values[min(len(values) - 1, int(round(0.99 * (len(values) - 1))))]
 
 
-async def _measure(cfg: FitConfig, seconds: float) -> dict:
-    app = FitscopeApp(cfg.with_value("train.steps", 100_000_000), pace=len(PACES) - 1)  # flat out
+async def _measure(cfg: FitConfig, seconds: float, engine: str) -> dict:
+    app = FitscopeApp(cfg.with_value("train.steps", 100_000_000), pace=len(PACES) - 1,  # flat out
+                      engine_factory=ENGINES[engine])
     latencies, lags = [], []
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.2)
@@ -66,25 +67,31 @@ async def _measure(cfg: FitConfig, seconds: float) -> dict:
             "redraw_ms": statistics.median(redraw), "fit_chart_size": fit_size, "keys": len(latencies)}
 
 
-def ui_bench(cfg: FitConfig, seconds: float = 6.0, rounds: int = 2) -> dict:
-    bare, app_rates, results = [], [], []
+def ui_bench(cfg: FitConfig, seconds: float = 6.0, rounds: int = 2, engines=("thread", "process")) -> dict:
+    """Each engine kind in turn, interleaved with the bare loop, in one process."""
+    bare: list[float] = []
+    runs: dict[str, list[dict]] = {kind: [] for kind in engines}
     bare_loop_rate(cfg, 300)
-    for _ in range(rounds):  # interleaved: the bare loop and the app see the same machine
-        bare.append(bare_loop_rate(cfg, 3000))
-        r = asyncio.run(_measure(cfg, seconds))
-        results.append(r)
-        app_rates.append(r["app_steps_per_s"])
+    for _ in range(rounds):
+        for kind in engines:
+            bare.append(bare_loop_rate(cfg, 3000))
+            runs[kind].append(asyncio.run(_measure(cfg, seconds, kind)))
     bare.append(bare_loop_rate(cfg, 3000))
-    b, a = statistics.median(bare), statistics.median(app_rates)
-    return {
-        "bare_steps_per_s": round(b, 1),
-        "app_steps_per_s": round(a, 1),
-        "train_ratio": round(a / b, 3),
-        "key_latency_p99_ms": round(max(r["key_latency_p99_ms"] for r in results), 1),
-        "key_latency_median_ms": round(statistics.median(r["key_latency_median_ms"] for r in results), 1),
-        "loop_lag_p99_ms": round(max(r["loop_lag_p99_ms"] for r in results), 1),
-        "redraw_ms": round(statistics.median(r["redraw_ms"] for r in results), 2),
-        "redraw_size": "120x40 screen, fit chart {}x{}".format(*results[0]["fit_chart_size"]),
-        "keys_pressed": sum(r["keys"] for r in results),
-        "rounds": rounds,
-    }
+    b = statistics.median(bare)
+    out: dict = {"bare_steps_per_s": round(b, 1), "rounds": rounds}
+    for kind, results in runs.items():
+        a = statistics.median(r["app_steps_per_s"] for r in results)
+        out[kind] = {
+            "app_steps_per_s": round(a, 1),
+            "train_ratio": round(a / b, 3),
+            "key_latency_p99_ms": round(max(r["key_latency_p99_ms"] for r in results), 1),
+            "key_latency_median_ms": round(statistics.median(r["key_latency_median_ms"] for r in results), 1),
+            "loop_lag_p99_ms": round(max(r["loop_lag_p99_ms"] for r in results), 1),
+            "redraw_ms": round(statistics.median(r["redraw_ms"] for r in results), 2),
+            "keys_pressed": sum(r["keys"] for r in results),
+        }
+    first = engines[0]
+    out["engine"] = first  # the top-level fields describe the app's default engine
+    out.update({k: out[first][k] for k in ("train_ratio", "key_latency_p99_ms", "redraw_ms")})
+    out["redraw_size"] = "120x40 screen, fit chart {}x{}".format(*runs[first][0]["fit_chart_size"])
+    return out

@@ -152,3 +152,12 @@ def test_history_exact_below_cap():
     v = h.view()
     assert list(v.step) == [1, 2, 3] and list(v.loss) == [3.0, 2.0, 1.0]
     np.testing.assert_allclose(v.seconds, [0.1, 0.2, 0.3])
+
+
+def test_step_n_runs_exactly_n_steps(make_engine):
+    e = make_engine()
+    for _ in range(3):
+        e.step(40)
+    snap = e.wait_for(lambda s: s.step >= 120 and s.state == PAUSED, timeout=10)
+    time.sleep(0.1)
+    assert e.latest.step == 120 and snap.step == 120

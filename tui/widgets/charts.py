@@ -17,6 +17,8 @@ def colour_on() -> bool:
 class SafePlot(PlotextPlot):
     """A plot whose drawing can never take the app down: a failure shows as text instead."""
 
+    drawn_seq = -1  # the snapshot this chart last drew
+
     def render(self):
         try:
             return super().render()

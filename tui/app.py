@@ -375,7 +375,9 @@ def _short(value) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
 
 
-def run_app(cfg: FitConfig, engine: str = "thread") -> int:
+def run_app(cfg: FitConfig, engine: str = "process") -> int:
+    if engine == "process":  # a fresh interpreter loads torch: say so rather than show nothing
+        print("fitscope: starting the training engine…", flush=True)
     app = FitscopeApp(cfg, autostart=True, engine_factory=ENGINES[engine])
     app.run()
     app.engine.stop()

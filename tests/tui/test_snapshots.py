@@ -20,8 +20,12 @@ async def after_the_lesson(pilot):
     await pilot.pause()
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-def test_main_screen(snap_compare, size):
+@pytest.mark.parametrize("size,colour", [((80, 24), False), ((120, 40), True)])
+def test_main_screen(snap_compare, monkeypatch, size, colour):
+    if colour:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:  # without colour, markers tell the data, fit and truth apart
+        monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(trained_app(), terminal_size=size, run_before=after_the_lesson)
 
 

@@ -39,7 +39,7 @@ class ConfigError(ValueError):
 
 def _show(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 60 else text[:28] + "..." + text[-29:]  # the end names a file
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class DataConfig:
     noise_level: float = 0.2
     split: str = "none"
     test_fraction: float = 0.2
+    file: str = ""  # your own x,y data (CSV/text, .npy, .npz); empty = the target above
     seed: int = 0
 
 
@@ -212,6 +213,15 @@ def _target(key: str, raw: Any) -> str:
     return raw.strip()
 
 
+def _path(key: str, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ConfigError(key, raw, "expected a file path (CSV or text with two columns x, y; .npy; .npz), or empty")
+    value = raw.strip()
+    if value and not Path(value).expanduser().is_file():
+        raise ConfigError(key, raw, "no such file (expected a CSV or text file with columns x, y; .npy; .npz)")
+    return str(Path(value).expanduser()) if value else ""
+
+
 _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "data.target": _target,
     "data.points": _int(1, MAX_POINTS),
@@ -222,6 +232,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "data.noise_level": _float(0, 1e6),
     "data.split": _choice(SPLITS),
     "data.test_fraction": _float(0, 0.9, lo_open=True),
+    "data.file": _path,
     "data.seed": _int(0, 2**31 - 1),
     "model.hidden": _hidden,
     "model.activation": _choice(ACTIVATIONS),
@@ -261,9 +272,10 @@ def from_dict(d: dict[str, Any]) -> FitConfig:
     cfg = FitConfig(**sections)
     if cfg.data.x_min >= cfg.data.x_max:
         raise ConfigError("data.x_max", cfg.data.x_max, f"expected a number greater than data.x_min ({cfg.data.x_min:g})")
-    from core import targets
+    if not cfg.data.file:  # with a file the target is not used
+        from core import targets
 
-    targets.check_range(cfg.data.target, cfg.data.x_min, cfg.data.x_max)
+        targets.check_range(cfg.data.target, cfg.data.x_min, cfg.data.x_max)
     return cfg
 
 

@@ -1,35 +1,42 @@
-"""The data a run trains on: sampled x, target, noise, train/test split, as tensors."""
+"""The data a run trains on: sampled x, target, noise, or your own file; train/test split."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from core import targets
+from core import datafile, targets
 from core.config import ConfigError, DataConfig
 
 GRID_POINTS = 400  # where the fit curve is drawn
+IDENTITY = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
 class Dataset:
+    """Tensors in training units; ``x_scale``/``y_scale`` = (mean, sd) map them back to the data's
+    own units (identity for generated targets, which train in their own units as the lesson)."""
+
     x_train: torch.Tensor  # [n, 1]
     y_train: torch.Tensor
     x_test: torch.Tensor  # [m, 1], m may be 0
     y_test: torch.Tensor
-    x_range: tuple[float, float]
+    x_range: tuple[float, float]  # in the data's own units
     notes: tuple[str, ...] = field(default=())
+    x_scale: tuple[float, float] = IDENTITY
+    y_scale: tuple[float, float] = IDENTITY
 
     def to(self, device: torch.device) -> "Dataset":
         return Dataset(self.x_train.to(device), self.y_train.to(device), self.x_test.to(device),
-                       self.y_test.to(device), self.x_range, self.notes)
+                       self.y_test.to(device), self.x_range, self.notes, self.x_scale, self.y_scale)
 
 
 @dataclass(frozen=True)
 class DataView:
-    """Plain, read-only numpy copies of a dataset for drawing."""
+    """Plain, read-only numpy copies of a dataset for drawing, in the data's own units."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -42,8 +49,16 @@ class DataView:
     truth: np.ndarray | None  # the noiseless target on the grid, when there is one
 
 
-def _frozen(t: torch.Tensor) -> np.ndarray:
-    a = t.detach().to("cpu", torch.float64).numpy().reshape(-1).copy()
+def label(cfg: DataConfig) -> str:
+    """A short name for the data: the file's name, or the target."""
+    if cfg.file:
+        return Path(cfg.file).name
+    return targets.describe(cfg.target)
+
+
+def _frozen(t: torch.Tensor, scale: tuple[float, float] = IDENTITY) -> np.ndarray:
+    a = t.detach().to("cpu", torch.float64).numpy().reshape(-1)
+    a = a * scale[1] + scale[0] if scale != IDENTITY else a.copy()
     a.setflags(write=False)
     return a
 
@@ -53,8 +68,8 @@ def grid(x_range: tuple[float, float]) -> torch.Tensor:
 
 
 def view(ds: Dataset, target: str | None) -> DataView:
-    xs = [_frozen(ds.x_train), _frozen(ds.x_test)]
-    ys = [_frozen(ds.y_train), _frozen(ds.y_test)]
+    xs = [_frozen(ds.x_train, ds.x_scale), _frozen(ds.x_test, ds.x_scale)]
+    ys = [_frozen(ds.y_train, ds.y_scale), _frozen(ds.y_test, ds.y_scale)]
     y_all = np.concatenate(ys)
     lo, hi = (float(y_all.min()), float(y_all.max())) if y_all.size else (-1.0, 1.0)
     g = grid(ds.x_range)
@@ -71,6 +86,8 @@ def generate(cfg: DataConfig) -> Dataset:
 
     The caller seeds (and isolates) the global RNG so the weights drawn next match the lesson.
     """
+    if cfg.file:
+        return from_file(cfg)
     n = cfg.points
     if cfg.sampling == "grid":
         x = torch.unsqueeze(torch.linspace(cfg.x_min, cfg.x_max, n), dim=1)
@@ -91,11 +108,24 @@ def generate(cfg: DataConfig) -> Dataset:
         notes.append(f"dropped {count} of {n} points where the target is not finite "
                      f"(x in [{float(bad.min()):.3g}, {float(bad.max()):.3g}])")
         x, y = x[finite], y[finite]
-    return split(x, y, cfg, (cfg.x_min, cfg.x_max), tuple(notes))
+    test = _test_mask(x, cfg, (cfg.x_min, cfg.x_max))
+    return Dataset(x[~test], y[~test], x[test], y[test], (cfg.x_min, cfg.x_max), tuple(notes))
 
 
-def split(x: torch.Tensor, y: torch.Tensor, cfg: DataConfig, x_range: tuple[float, float],
-          notes: tuple[str, ...]) -> Dataset:
+def from_file(cfg: DataConfig) -> Dataset:
+    """x and y from a file, standardised for training (drawn back in their own units)."""
+    x, y, notes = datafile.load(cfg.file)
+    (mx, sx), (my, sy) = datafile.standardise(x), datafile.standardise(y)
+    xt = torch.tensor((x - mx) / sx, dtype=torch.float32)[:, None]
+    yt = torch.tensor((y - my) / sy, dtype=torch.float32)[:, None]
+    x_range = (float(x.min()), float(x.max()))
+    test = _test_mask(torch.tensor(x)[:, None], cfg, x_range)
+    notes = (*notes, f"loaded {x.size:,} points from {cfg.file}; trained standardised "
+                     f"(losses in units of y's sd, {sy:.3g})")
+    return Dataset(xt[~test], yt[~test], xt[test], yt[test], x_range, notes, (mx, sx), (my, sy))
+
+
+def _test_mask(x: torch.Tensor, cfg: DataConfig, x_range: tuple[float, float]) -> torch.Tensor:
     n = x.shape[0]
     if cfg.split == "none":
         test = torch.zeros(n, dtype=torch.bool)
@@ -112,4 +142,4 @@ def split(x: torch.Tensor, y: torch.Tensor, cfg: DataConfig, x_range: tuple[floa
         test = (flat < lo + margin) | (flat > hi - margin)
     if bool(test.all()):
         raise ConfigError("data.test_fraction", cfg.test_fraction, "it leaves no training points; use a smaller fraction")
-    return Dataset(x[~test], y[~test], x[test], y[test], x_range, notes)
+    return test

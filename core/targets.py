@@ -91,9 +91,9 @@ def check(target: str) -> ast.Expression:
     return tree
 
 
-def _fail(target: str, node: ast.AST, why: str) -> ConfigError:
+def _fail(target: str, node: ast.AST, why: str, hint: str = "") -> ConfigError:
     col = getattr(node, "col_offset", -1) + 1
-    return ConfigError(FIELD, target, f"{why} at column {col}")
+    return ConfigError(FIELD, target, f"{why} at column {col}{hint}")
 
 
 def _validate(node: ast.AST, target: str, depth: int) -> None:
@@ -128,10 +128,11 @@ def _validate(node: ast.AST, target: str, depth: int) -> None:
         return
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
+            _validate(node.func, target, depth + 1)  # says why: attribute access, lambda, ...
             raise _fail(target, node, "only plain function calls such as sin(x) are allowed")
         name = node.func.id
         if name not in _FUNCS:
-            raise _fail(target, node, f"unknown function '{name}' (allowed: {', '.join(sorted(_FUNCS))})")
+            raise _fail(target, node, f"unknown function '{name}'", f" (allowed: {', '.join(sorted(_FUNCS))})")
         if node.keywords:
             raise _fail(target, node, "keyword arguments are not allowed")
         arity = _FUNCS[name][0]

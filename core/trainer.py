@@ -34,7 +34,7 @@ class Trainer:
         """Fresh weights and optimiser from the config's seed; step count back to 0."""
         dataset, model = build(self.cfg)
         self.data = dataset.to(self.device)
-        self.view = data_mod.view(dataset, self.cfg.data.target)
+        self.view = data_mod.view(dataset, None if self.cfg.data.file else self.cfg.data.target)
         self.model = model.to(self.device)
         self.optimizer = make_optimizer(self.model.parameters(), self.cfg.train, self.device)
         self.loss_fn = make_loss(self.cfg.train)
@@ -43,7 +43,8 @@ class Trainer:
         self.batch_rng = torch.Generator().manual_seed(self.cfg.data.seed)
         self._order: torch.Tensor | None = None
         self._pos = 0
-        self.grid = data_mod.grid(self.view.x_range).to(self.device)
+        mx, sx = dataset.x_scale
+        self.grid = ((data_mod.grid(self.view.x_range) - mx) / sx).to(self.device)  # in training units
 
     def set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
@@ -89,7 +90,8 @@ class Trainer:
     def predict(self, x: torch.Tensor | None = None) -> np.ndarray:
         """The model's output on ``x`` (default: the dense grid the chart draws)."""
         x = self.grid if x is None else x.to(self.device)
-        return self.model(x).reshape(-1).to("cpu", torch.float64).numpy()
+        my, sy = self.data.y_scale
+        return self.model(x).reshape(-1).to("cpu", torch.float64).numpy() * sy + my
 
     @torch.no_grad()
     def test_loss(self) -> float | None:

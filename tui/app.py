@@ -11,12 +11,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Log, Static
 
+from core import datafile
 from core import device as device_mod
 from core.config import ACTIVATIONS, ConfigError, FitConfig
 from core.config import keys as config_keys
 from core.engine import DIVERGED, DONE, ERROR, PAUSED, READY, RUNNING, STOPPED, Engine, Snapshot
 from core.model import shape_text
-from core.targets import describe
+from core.data import label as data_label
 from tui.messages import RunSaved, SettingSubmitted
 from tui.screens import HelpScreen
 from tui.widgets.charts import FitChart, LossChart
@@ -82,6 +83,7 @@ class FitscopeApp(App):
         self._last_message = ""
         self._logged_step = 0
         self._last_draw = 0.0
+        self._shown_data = None
         self._quitting = False
 
     # ---- layout ---------------------------------------------------------------------------
@@ -131,6 +133,11 @@ class FitscopeApp(App):
         if self._quitting or not self.is_running:
             return
         snap = self.engine.latest
+        if snap.data is not self._shown_data:  # new data: say what was dropped or changed
+            self._shown_data = snap.data
+            for note in snap.data.notes:
+                self._log(note)
+                self.notify(note, timeout=6)
         if snap.seq != self._drawn_seq:
             self._drawn_seq = snap.seq
             self.status_bar.update(self._status_line(snap))
@@ -157,8 +164,8 @@ class FitscopeApp(App):
         loss.border_subtitle = ("log" if loss.log_y else "linear") + " y"
 
     def _experiment(self, cfg: FitConfig) -> str:
-        target = describe(cfg.data.target)
-        if cfg.data.target == "cubic":
+        target = data_label(cfg.data)
+        if cfg.data.target == "cubic" and not cfg.data.file:
             target = "cubic x³−x²"
         return (f"{target} · {shape_text(cfg.model)} {cfg.model.activation} · "
                 f"{cfg.train.optimizer} lr {cfg.train.lr:g}")
@@ -175,7 +182,7 @@ class FitscopeApp(App):
         width = self.size.width - 2
         if len(left) + len(right) + 2 > width:  # narrow: the state matters more than the recipe
             cfg = snap.config
-            left = (f"{describe(cfg.data.target)} {shape_text(cfg.model)} {cfg.model.activation} "
+            left = (f"{data_label(cfg.data)} {shape_text(cfg.model)} {cfg.model.activation} "
                     f"{cfg.train.optimizer} {cfg.train.lr:g}")
         gap = max(2, width - len(left) - len(right))
         return escape(left) + " " * gap + escape(right)
@@ -311,6 +318,8 @@ class FitscopeApp(App):
             new = self.cfg.with_value(key, raw)
             if key == "train.device":
                 device_mod.resolve(new.train.device)
+            if key == "data.file" and new.data.file:  # read it now, so a bad file is said at the field
+                datafile.load(new.data.file)
         except ConfigError as exc:
             panel.show_error(exc.field if exc.field in _KEYS else key, str(exc))
             panel.show_config(self.cfg, revert=key)  # the previous value stays

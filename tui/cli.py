@@ -35,6 +35,9 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="read settings from a TOML file (default: the lesson's experiment)")
     p.add_argument("--set", dest="sets", metavar="KEY=VALUE", action="append", default=[], help=SET_HELP)
     p.add_argument("--steps", type=int, metavar="N", help="training steps (same as --set train.steps=N; default 300)")
+    p.add_argument("--data", metavar="FILE", help="train on your own data: a CSV or whitespace text file with two "
+                   "numeric columns x, y (header optional), or .npy (shape n×2) / .npz (arrays x and y); "
+                   "same as --set data.file=FILE (default: the generated target)")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -70,6 +73,8 @@ def load_config(args: argparse.Namespace) -> FitConfig:
     cfg = config_mod.apply_assignments(cfg, args.sets)
     if args.steps is not None:
         cfg = cfg.with_value("train.steps", args.steps)
+    if args.data is not None:
+        cfg = cfg.with_value("data.file", args.data)
     return cfg
 
 

@@ -12,6 +12,7 @@ import plotext
 
 from core.config import FitConfig
 from core.engine import DIVERGED, DONE, ERROR, STOPPED, Engine, Snapshot
+from core.data import label as data_label
 from core.model import shape_text
 from tui.plotting import draw_fit
 
@@ -52,7 +53,7 @@ def summary(snap: Snapshot) -> str:
         parts.append(f"test loss {fmt_loss(snap.test_loss)}")
     rate = snap.step / snap.elapsed if snap.elapsed > 0 else 0.0
     parts += [f"{snap.step} steps", f"{rate:,.0f} steps/s", snap.device, f"{snap.elapsed:.2f} s"]
-    head = (f"{cfg.data.target} · {shape_text(cfg.model)} {cfg.model.activation} · "
+    head = (f"{data_label(cfg.data)} · {shape_text(cfg.model)} {cfg.model.activation} · "
             f"{cfg.train.optimizer} lr {cfg.train.lr:g}")
     return head + "\n" + " · ".join(parts)
 
@@ -102,6 +103,8 @@ def run(cfg: FitConfig, out_dir: str | None, quiet: bool, out=None, err=None) ->
     out = out or sys.stdout
     err = err or sys.stderr
     engine = Engine(cfg)
+    for note in engine.latest.data.notes:  # e.g. points dropped: never silently
+        err.write(f"fitscope: note: {note}\n")
     progress = _Progress(out, cfg.train.steps, quiet)
     interrupted = False
     try:

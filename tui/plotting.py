@@ -100,5 +100,5 @@ def draw_loss(plt, history: HistoryView, *, width: int, log_y: bool = True, mark
         tl = np.array([t[1] for t in test], float)
         tx, ty = downsample(ts, tl, width)
         okt = np.isfinite(ty) & ((ty > 0) if log_y else True)
-        plt.plot(tx[okt], ty[okt], marker=marker, color=TEST_COLOR if color else None, label=lab("test"))
+        plt.plot(tx[okt], ty[okt], marker=marker, color=TEST_COLOR if color else None, label="test" if legend else None)
     plt.yscale("log" if log_y else "linear")

@@ -93,3 +93,38 @@ def test_bench_json_reports_the_ratio():
     for key in ("engine_steps_per_s", "bare_steps_per_s", "ratio"):
         assert result[key] > 0
     assert abs(result["ratio"] - result["engine_steps_per_s"] / result["bare_steps_per_s"]) < 0.01
+
+
+FIXTURE = ROOT / "tests" / "fixtures" / "wave.csv"
+
+
+def test_own_csv_trains_with_a_split_and_says_what_it_dropped(tmp_path):
+    r = fitscope("run", "--data", str(FIXTURE), "--set", "data.split=random", "--set", "train.optimizer=adam",
+                 "--set", "train.lr=0.01", "--steps", "300", "--out", str(tmp_path / "r"))
+    assert r.returncode == 0, r.stderr
+    assert "dropped 2 of 202 rows" in r.stderr and "wave.csv" in r.stdout
+    assert "test=" in r.stdout and "test loss" in r.stdout  # chart title and summary
+    assert "x" in r.stdout.split("Loss=")[1]  # test points drawn with their own marker
+    header = (tmp_path / "r" / "metrics.csv").read_text().splitlines()[0]
+    assert header == "step,train_loss,seconds,test_loss"
+
+
+def test_bad_csv_is_one_line_naming_the_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n3,oops\n")
+    r = fitscope("run", "--data", str(bad))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()]
+    assert "line 3: 'oops' in column 2 is not a number" in r.stderr
+
+
+@pytest.mark.parametrize("target", ["sine", "step", "sinc", "sin(3*x) + 0.3*x**2", "where(x > 0, x, 0)"])
+def test_presets_and_formulas_from_the_command_line(target):
+    r = fitscope("run", "--quiet", "--set", f"data.target={target}", "--steps", "50")
+    assert r.returncode == 0, r.stderr
+    assert "50 steps" in r.stdout
+
+
+def test_rejected_formula_points_at_the_column():
+    r = fitscope("run", "--set", "data.target=sin(x) + y")
+    assert r.returncode == 2 and "unknown name 'y' at column 10" in r.stderr

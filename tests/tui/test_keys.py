@@ -202,3 +202,22 @@ async def test_small_terminals_do_not_crash(app):
         await pilot.press("n")
         await settle(pilot)
     assert app.return_code in (None, 0)
+
+
+async def test_a_failing_chart_shows_text_instead_of_crashing(app, monkeypatch):
+    import tui.widgets.charts as charts
+
+    def broken(*a, **k):
+        raise ValueError("plotext edge case")
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        monkeypatch.setattr(charts, "draw_fit", broken)
+        await pilot.press("n")
+        app.refresh_view()
+        await pilot.pause()
+        assert "chart unavailable: ValueError: plotext edge case" in str(app.fit_chart.render())
+        monkeypatch.undo()
+        await pilot.press("n")
+        app.refresh_view()
+        await pilot.pause()
+        assert "Loss=" in str(app.fit_chart.render())

@@ -87,3 +87,29 @@ async def test_a_formula_target_trains(tmp_path, make_app):
         for _ in range(3):
             await pilot.press("n")
         assert app.engine.latest.step == 3
+
+
+async def test_own_file_field_bad_file_then_the_fixture(make_app, tmp_path):
+    from pathlib import Path
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1\n")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await edit(pilot, "data.file", str(bad))
+        error = str(app.query_one("#error-data-file").render())
+        assert "line 2: expected 2 columns (x, y), found 1" in error
+        assert app.cfg.data.file == ""
+        app.query_one("#field-data-split").focus()
+        await pilot.press("right")  # none -> random
+        fixture = Path(__file__).resolve().parents[1] / "fixtures" / "wave.csv"
+        await edit(pilot, "data.file", str(fixture))
+        snap = app.engine.latest
+        assert snap.config.data.file == str(fixture) and len(snap.data.x_test) == 40
+        app.query_one("#fit").focus()
+        await pilot.press("n")
+        app.refresh_view()
+        await pilot.pause()
+        assert "wave.csv" in str(app.status_bar.render())
+        assert "test" in str(app.fit_chart.border_subtitle)  # the held-out points have their own marker
+        assert any("dropped 2 of 202 rows" in line for line in app.log_view.lines)

@@ -18,13 +18,28 @@ class SafePlot(PlotextPlot):
     """A plot whose drawing can never take the app down: a failure shows as text instead."""
 
     drawn_seq = -1  # the snapshot this chart last drew
+    _failure = ""
 
-    def render(self):
+    def draw(self, snap: Snapshot) -> None:
         try:
-            return super().render()
+            self._draw(snap)
+            self._failure = ""
         except Exception as exc:  # plotext has edge cases (empty log plots, odd sizes)
             self.plt.clear_data()
-            return f"(chart unavailable: {type(exc).__name__})"
+            self._failure = f"(chart unavailable: {type(exc).__name__}: {exc})"
+        self.refresh()
+
+    def _draw(self, snap: Snapshot) -> None:
+        raise NotImplementedError
+
+    def render(self):
+        if not self._failure:
+            try:
+                return super().render()
+            except Exception as exc:
+                self.plt.clear_data()
+                self._failure = f"(chart unavailable: {type(exc).__name__}: {exc})"
+        return self._failure
 
 
 class FitChart(SafePlot, can_focus=True):
@@ -35,10 +50,9 @@ class FitChart(SafePlot, can_focus=True):
         self.show_truth = True
         self.marker = "braille"
 
-    def draw(self, snap: Snapshot) -> None:
+    def _draw(self, snap: Snapshot) -> None:
         draw_fit(self.plt, snap, width=max(10, self.size.width), show_truth=self.show_truth,
                  marker=self.marker, color=colour_on(), legend=False)
-        self.refresh()
 
 
 class LossChart(SafePlot, can_focus=True):
@@ -46,8 +60,7 @@ class LossChart(SafePlot, can_focus=True):
         super().__init__(**kw)
         self.log_y = True
 
-    def draw(self, snap: Snapshot) -> None:
+    def _draw(self, snap: Snapshot) -> None:
         draw_loss(self.plt, snap.history, width=max(10, self.size.width), log_y=self.log_y,
                   color=colour_on(), test=snap.test_history, legend=False)
         self.plt.title("loss (log)" if self.log_y else "loss")
-        self.refresh()

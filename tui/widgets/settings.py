@@ -17,7 +17,7 @@ LIVE_KEYS = {"train.lr", "train.steps"}
 
 GROUPS = {
     "Data": ["data.target", "data.points", "data.x_min", "data.x_max", "data.sampling", "data.noise",
-             "data.noise_level", "data.split", "data.test_fraction", "data.seed"],
+             "data.noise_level", "data.split", "data.test_fraction", "data.file", "data.seed"],
     "Model": ["model.hidden", "model.activation"],
     "Training": ["train.optimizer", "train.lr", "train.momentum", "train.weight_decay", "train.batch_size",
                  "train.steps", "train.loss", "train.device"],

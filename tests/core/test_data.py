@@ -1,0 +1,153 @@
+"""Sampling, noise, splits, mini-batches and your own files."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core import datafile
+from core.config import ConfigError, FitConfig
+from core.data import generate
+from core.engine import DONE, Engine
+from core.trainer import Trainer
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "wave.csv"
+CPU = FitConfig().with_value("train.device", "cpu")
+
+
+def write(tmp_path, text, name="d.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+@pytest.mark.parametrize("text,why", [
+    ("", "the file is empty"),
+    ("x,y\n", "header but no data rows"),
+    ("x,y\n1,2\n3\n", "line 3: expected 2 columns (x, y), found 1"),
+    ("1 2\n3 4 5\n", "line 2: expected 2 columns (x, y), found 3"),
+    ("x,y\n1,2\n2,abc\n", "line 3: 'abc' in column 2 is not a number"),
+    ("1,2\n", "only 1 data point"),
+    ("x,y\n2,1\n2,5\n2,7\n", "all x values are equal (2)"),
+    ("x,y\nnan,1\n1,nan\n", "no data points"),
+])
+def test_bad_files_name_the_line_and_the_problem(tmp_path, text, why):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        datafile.load(path)
+    assert err.value.field == "data.file" and why in str(err.value), str(err.value)
+
+
+def test_missing_file_is_a_config_error_at_the_field():
+    with pytest.raises(ConfigError, match="data.file.*no such file"):
+        FitConfig().with_value("data.file", "/no/such/file.csv")
+
+
+def test_csv_with_header_whitespace_and_nan_rows(tmp_path):
+    x, y, notes = datafile.load(write(tmp_path, "x,y\n1,2\n2,4\nnan,5\n3,6\n"))
+    assert list(x) == [1, 2, 3] and list(y) == [2, 4, 6]
+    assert notes == ("dropped 1 of 4 rows with NaN or infinite values",)
+    x, y, notes = datafile.load(write(tmp_path, "0.5  1\n  1.5\t2\n\n2.5 3\n", "w.txt"))
+    assert list(x) == [0.5, 1.5, 2.5] and notes == ()
+
+
+def test_npy_and_npz(tmp_path):
+    a = np.array([[0.0, 1.0], [1.0, 3.0], [2.0, 5.0]])
+    np.save(tmp_path / "d.npy", a)
+    np.savez(tmp_path / "d.npz", x=a[:, 0], y=a[:, 1])
+    for name in ("d.npy", "d.npz"):
+        x, y, _ = datafile.load(str(tmp_path / name))
+        assert list(y) == [1, 3, 5]
+    np.savez(tmp_path / "bad.npz", a=a)
+    with pytest.raises(ConfigError, match="no array named 'x'"):
+        datafile.load(str(tmp_path / "bad.npz"))
+    np.save(tmp_path / "bad.npy", np.zeros((3, 3)))
+    with pytest.raises(ConfigError, match="shape \\(n, 2\\)"):
+        datafile.load(str(tmp_path / "bad.npy"))
+
+
+def test_file_data_trains_standardised_and_draws_in_its_own_units():
+    cfg = CPU.with_values({"data.file": str(FIXTURE), "data.split": "random", "train.optimizer": "adam",
+                           "train.lr": 0.01, "model.hidden": "32,32", "model.activation": "tanh", "train.steps": 600})
+    trainer = Trainer(cfg)
+    assert abs(float(trainer.data.y_train.mean())) < 0.2  # standardised for training
+    view = trainer.view
+    assert view.truth is None and 0 < view.x_range[0] < 0.1 and 9.9 < view.x_range[1] < 10
+    assert len(view.x_train) == 160 and len(view.x_test) == 40  # 200 rows kept, 20 % held out
+    assert any("dropped 2 of 202 rows" in n for n in view.notes)
+    losses = trainer.step(600)
+    assert losses[-1] < 0.2 * losses[0]
+    pred = trainer.predict()
+    assert 0.5 < pred.min() and pred.max() < 6  # back in y's own units (about 1 to 5)
+    assert trainer.test_loss() is not None
+
+
+def test_random_split_is_seeded_and_leaves_the_lesson_stream_alone():
+    base = CPU.data
+    a = generate(base.__class__(**{**base.__dict__, "split": "random"}))
+    b = generate(base.__class__(**{**base.__dict__, "split": "random"}))
+    assert torch.equal(a.x_test, b.x_test) and len(a.x_test) == 60
+    # the split has its own generator: weights drawn after the data are the lesson's
+    t_split = Trainer(CPU.with_value("data.split", "random"))
+    t_none = Trainer(CPU)
+    assert torch.equal(t_split.model[0].weight, t_none.model[0].weight)
+
+
+def test_extrapolation_split_holds_out_the_outer_range():
+    ds = generate(CPU.with_values({"data.split": "extrapolate", "data.test_fraction": 0.2}).data)
+    xt = ds.x_test.ravel()
+    assert len(xt) == 60 and (xt.abs() > 0.8 - 1e-6).all()
+    assert (ds.x_train.abs() <= 0.8 + 1e-6).all()
+
+
+def test_extrapolation_shows_relu_goes_straight_and_tanh_flattens():
+    """The README's story: outside the training range ReLU continues linearly, tanh saturates."""
+    preds = {}
+    for act in ("relu", "tanh"):
+        cfg = CPU.with_values({"data.split": "extrapolate", "data.test_fraction": 0.4, "model.activation": act,
+                               "model.hidden": "32,32", "train.optimizer": "adam", "train.lr": 0.01,
+                               "train.steps": 1500})
+        t = Trainer(cfg)
+        t.step(1500)
+        preds[act] = t.predict()
+    g = Trainer(CPU).view.grid
+    left = g < -0.7  # the held-out left edge
+    slope = {a: np.diff(p[left]) / np.diff(g[left]) for a, p in preds.items()}
+    ratio = {a: abs(s[0]) / abs(s[-1]) for a, s in slope.items()}  # far edge vs edge of the data
+    assert ratio["tanh"] < 0.6  # tanh flattens out
+    assert ratio["relu"] > 0.7  # relu keeps going...
+    changes = np.abs(np.diff(slope["relu"])) > 1e-3
+    assert changes.mean() < 0.15  # ...in straight pieces: only a few units switch on out there
+
+
+def test_minibatches_are_seeded_and_bit_reproducible():
+    cfg = CPU.with_values({"train.batch_size": 32, "train.steps": 50})
+    a, b = Trainer(cfg).step(50), Trainer(cfg).step(50)
+    np.testing.assert_array_equal(a, b)
+    c = Trainer(cfg.with_value("data.seed", 1)).step(50)
+    assert not np.array_equal(a, c)
+    full = Trainer(cfg.with_value("train.batch_size", 0)).step(50)
+    assert not np.array_equal(a, full)
+
+
+@pytest.mark.parametrize("target", ["cubic", "sine", "abs", "step", "sawtooth", "gaussian", "sinc", "poly",
+                                    "sin(3*x) + 0.3*x**2", "where(x > 0, x, 0)", "exp(-x**2)*cos(6*x)"])
+def test_every_preset_and_some_formulas_train(target):
+    cfg = CPU.with_values({"data.target": target, "train.optimizer": "adam", "train.lr": 0.01, "train.steps": 400})
+    engine = Engine(cfg)
+    try:
+        engine.start()
+        snap = engine.wait_for(lambda s: s.state == DONE, timeout=60)
+    finally:
+        engine.stop()
+    assert snap.step == 400 and np.isfinite(snap.history.loss).all()
+    assert snap.history.loss[-1] < snap.history.loss[0]
+
+
+def test_random_sampling_and_gaussian_noise():
+    d = generate(CPU.with_values({"data.sampling": "random", "data.noise": "gaussian", "data.noise_level": 0.1}).data)
+    x = d.x_train.ravel()
+    assert len(x) == 300 and x.min() >= -1 and x.max() <= 1 and not torch.all(x[1:] >= x[:-1])
+    resid = d.y_train - (d.x_train**3 - d.x_train**2)
+    assert 0.07 < float(resid.std()) < 0.13

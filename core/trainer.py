@@ -26,13 +26,13 @@ class Trainer:
     def __init__(self, cfg: FitConfig):
         self.cfg = cfg
         self.device = device_mod.resolve(cfg.train.device)
-        device_mod.tune_threads(self.device, cfg.data.points * max(cfg.model.hidden) ** 2)
         self.reset()
 
     # ---- set-up -------------------------------------------------------------------------
     def reset(self) -> None:
         """Fresh weights and optimiser from the config's seed; step count back to 0."""
         dataset, model = build(self.cfg)
+        device_mod.tune_threads(self.device, dataset.x_train.shape[0] * max(self.cfg.model.hidden) ** 2)
         self.data = dataset.to(self.device)
         self.view = data_mod.view(dataset, None if self.cfg.data.file else self.cfg.data.target)
         self.model = model.to(self.device)

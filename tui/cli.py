@@ -60,6 +60,9 @@ def make_parser() -> argparse.ArgumentParser:
                                        "loop on the same config in one process, interleaved, and print the ratio.")
     _config_args(bench)
     _engine_arg(bench)
+    bench.add_argument("--load", type=int, metavar="N",
+                       help="time reading an N-row CSV and building a trainer on it, beside numpy's loadtxt "
+                            "(default: off; the goal is < 2 s for 1000000)")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of text (default: text)")
     bench.add_argument("--rounds", type=int, default=5, metavar="N", help="interleaved rounds; medians are reported (default: 5; 2 with --ui)")
     bench.add_argument("--ui", action="store_true",
@@ -102,6 +105,17 @@ def main(argv: list[str] | None = None) -> int:
 def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
     from core.bench import engine_vs_bare
 
+    if args.load:
+        from core.bench import load_timing
+
+        r = load_timing(args.load)
+        if args.json:
+            print(json.dumps(r))
+        else:
+            print(f"{r['rows']:,} rows: read {r['load_s']:.2f} s ({r['load_vs_numpy']:.2f}× numpy.loadtxt's "
+                  f"{r['numpy_loadtxt_s']:.2f} s), trainer built {r['trainer_build_s']:.2f} s, "
+                  f"total {r['total_s']:.2f} s (goal < 2 s)")
+        return 0
     if args.ui:
         from tui.app import ENGINES
         from tui.bench_ui import ui_bench

@@ -99,3 +99,33 @@ def load_timing(n: int, seed: int = 0) -> dict:
     return {"rows": n, "load_s": round(t_load, 3), "numpy_loadtxt_s": round(t_numpy, 3),
             "load_vs_numpy": round(t_load / t_numpy, 2), "trainer_build_s": round(t_build, 3),
             "total_s": round(t_load + t_build, 3)}
+
+
+def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> dict:
+    """A K-member race batched against the same K runs one after another, interleaved rounds.
+
+    Members vary lr (one activation); a second batched race of the same size cycles
+    relu/softplus/tanh to price mixed activations."""
+    from core.compare import CompareTrainer, Member
+
+    lrs = [0.05 + 0.01 * i for i in range(k)]
+    acts = ["relu", "softplus", "tanh"]
+    same = [Member(f"lr {lr:g}", cfg.with_value("train.lr", lr)) for lr in lrs]
+    mixed = [Member(f"{acts[i % 3]}", cfg.with_values({"train.lr": lrs[i], "model.activation": acts[i % 3]}))
+             for i in range(k)]
+    batched, sequential, mixed_rates = [], [], []
+    CompareTrainer(same).step(10)  # warm-up
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for m in same:
+            Trainer(m.cfg).step(steps)
+        sequential.append(steps / (time.perf_counter() - t0))  # race steps/s: all K advanced one step
+        for members, out in ((same, batched), (mixed, mixed_rates)):
+            race = CompareTrainer(members)
+            t0 = time.perf_counter()
+            race.step(steps)
+            out.append(steps / (time.perf_counter() - t0))
+    b, s, m = (statistics.median(v) for v in (batched, sequential, mixed_rates))
+    return {"k": k, "steps": steps, "rounds": rounds, "batched_steps_per_s": round(b, 1),
+            "sequential_steps_per_s": round(s, 1), "speedup": round(b / s, 2),
+            "mixed_activation_steps_per_s": round(m, 1), "mixed_vs_single_activation": round(m / b, 3)}

@@ -61,6 +61,7 @@ class DataConfig:
 class ModelConfig:
     hidden: tuple[int, ...] = (10, 10)
     activation: str = "relu"
+    init_seed: int = -1  # -1: weights continue the data seed's RNG stream, as the lesson
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,15 @@ def _hidden(key: str, raw: Any) -> tuple[int, ...]:
         raise ConfigError(key, raw, allowed) from None
 
 
+def _init_seed(key: str, raw: Any) -> int:
+    if isinstance(raw, str) and raw.strip().lower() in ("auto", "data", ""):
+        return -1
+    try:
+        return _int(-1, 2**31 - 1)(key, raw)
+    except ConfigError:
+        raise ConfigError(key, raw, "expected a seed from 0 to 2147483647, or -1/auto to follow data.seed") from None
+
+
 def _batch(key: str, raw: Any) -> int:
     if isinstance(raw, str) and raw.strip().lower() == "full":
         return 0
@@ -236,6 +246,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "data.seed": _int(0, 2**31 - 1),
     "model.hidden": _hidden,
     "model.activation": _choice(ACTIVATIONS),
+    "model.init_seed": _init_seed,
     "train.optimizer": _choice(OPTIMIZERS),
     "train.lr": _float(0, 100, lo_open=True),
     "train.momentum": _float(0, 1, hi_open=True),

@@ -18,6 +18,8 @@ def build(cfg: FitConfig) -> tuple[data_mod.Dataset, torch.nn.Module]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.data.seed)
         dataset = data_mod.generate(cfg.data)
+        if cfg.model.init_seed >= 0:  # weights of their own seed, the data unchanged
+            torch.manual_seed(cfg.model.init_seed)
         model = make_mlp(cfg.model)
     return dataset, model
 

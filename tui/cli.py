@@ -60,6 +60,9 @@ def make_parser() -> argparse.ArgumentParser:
                                        "loop on the same config in one process, interleaved, and print the ratio.")
     _config_args(bench)
     _engine_arg(bench)
+    bench.add_argument("--compare", type=int, metavar="K",
+                       help="time a K-member race batched against K single runs one after another, and a "
+                            "mixed-activation race against a one-activation race (default: off)")
     bench.add_argument("--load", type=int, metavar="N",
                        help="time reading an N-row CSV and building a trainer on it, beside numpy's loadtxt "
                             "(default: off; the goal is < 2 s for 1000000)")
@@ -105,6 +108,21 @@ def main(argv: list[str] | None = None) -> int:
 def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
     from core.bench import engine_vs_bare
 
+    if args.compare:
+        from core.bench import compare_speed
+        from core.compare import MAX_MEMBERS
+
+        if not 2 <= args.compare <= MAX_MEMBERS:
+            raise ConfigError("--compare", args.compare, f"expected a member count from 2 to {MAX_MEMBERS}")
+        r = compare_speed(cfg, args.compare, rounds=3 if args.rounds == 5 else max(1, args.rounds))
+        if args.json:
+            print(json.dumps(r))
+        else:
+            print(f"K={r['k']}: batched {r['batched_steps_per_s']:,.0f} race steps/s vs {r['k']} sequential runs "
+                  f"{r['sequential_steps_per_s']:,.0f} → speedup {r['speedup']:.2f}× · mixed activations "
+                  f"{r['mixed_activation_steps_per_s']:,.0f} steps/s = {r['mixed_vs_single_activation']:.2f}× "
+                  f"of one activation (medians of {r['rounds']} rounds, {r['steps']} steps each)")
+        return 0
     if args.load:
         from core.bench import load_timing
 

@@ -18,7 +18,7 @@ LIVE_KEYS = {"train.lr", "train.steps"}
 GROUPS = {
     "Data": ["data.target", "data.points", "data.x_min", "data.x_max", "data.sampling", "data.noise",
              "data.noise_level", "data.split", "data.test_fraction", "data.file", "data.seed"],
-    "Model": ["model.hidden", "model.activation"],
+    "Model": ["model.hidden", "model.activation", "model.init_seed"],
     "Training": ["train.optimizer", "train.lr", "train.momentum", "train.weight_decay", "train.batch_size",
                  "train.steps", "train.loss", "train.device"],
 }
@@ -28,7 +28,7 @@ CHOICES = {
 }
 
 
-LABELS = {"data.noise_level": "level", "data.test_fraction": "test frac", "train.weight_decay": "wt decay",
+LABELS = {"model.init_seed": "init seed", "data.noise_level": "level", "data.test_fraction": "test frac", "train.weight_decay": "wt decay",
           "train.batch_size": "batch", "train.optimizer": "optim", "model.activation": "act",
           "data.sampling": "sampling", "train.momentum": "momentum"}
 

@@ -34,6 +34,12 @@ BETAS, EPS, RMS_ALPHA = (0.9, 0.999), 1e-8, 0.99
 class Member:
     label: str
     cfg: FitConfig
+    variant: str = ""  # what varies, without the seed ("" = the label)
+
+    @property
+    def seed(self) -> int:
+        m = self.cfg.model
+        return m.init_seed if m.init_seed >= 0 else self.cfg.data.seed
 
 
 def parse_values(key: str, text: str) -> list:
@@ -67,7 +73,7 @@ def members_from(base: FitConfig, vary: dict[str, list], seeds: int = 1) -> list
             cfg_values = dict(values)
             if seeds > 1:
                 cfg_values["model.init_seed"] = s
-            out.append(Member(label if seeds == 1 else f"{label} s{s}", base.with_values(cfg_values)))
+            out.append(Member(label if seeds == 1 else f"{label} s{s}", base.with_values(cfg_values), label))
     return out
 
 

@@ -47,6 +47,7 @@ class Snapshot:
     pace: float | None
     message: str = ""
     diverged_at: int | None = None
+    members: tuple = ()  # a race: one MemberView per member (see core.compare_engine)
 
 
 Subscriber = Callable[[Snapshot], None]
@@ -172,7 +173,10 @@ class Engine:
         self._loop()
 
     def _setup(self, cfg: FitConfig) -> None:
-        self._trainer = Trainer(cfg)
+        self._setup_from(Trainer(cfg), cfg)
+
+    def _setup_from(self, trainer, cfg: FitConfig) -> None:
+        self._trainer = trainer
         self._history = LossHistory(self.history_cap)
         self._tests: list[tuple[int, float]] = []
         self._state = READY
@@ -349,17 +353,33 @@ class Engine:
         t1 = time.monotonic()
         start = self._elapsed
         self._elapsed += t1 - t0
+        self._record(first, losses, start, self._elapsed)
+
+    def _record(self, first: int, losses: np.ndarray, start: float, end: float) -> None:
+        """Losses of steps first, first+1, ... into the history; a NaN or inf ends the run."""
         bad = ~np.isfinite(losses)
         if bad.any():
             i = int(np.argmax(bad))
-            self._history.extend(first, losses[:i], start, start + (t1 - t0) * i / len(losses))
+            self._history.extend(first, losses[:i], start, start + (end - start) * i / len(losses))
             self._diverged_at = first + i
             self._last_loss = float(losses[i - 1]) if i else self._last_loss
             self._state = DIVERGED
             return
-        self._history.extend(first, losses, start, self._elapsed)
+        self._history.extend(first, losses, start, end)
         if len(losses):
             self._last_loss = float(losses[-1])
+
+    def _snapshot(self, message: str) -> Snapshot:
+        t = self._trainer
+        pred = t.predict()
+        pred.setflags(write=False)
+        return Snapshot(
+            seq=self._seq, state=self._state, step=t.steps_done, budget=self._budget,
+            train_loss=self._last_loss, test_loss=self._test_loss,
+            steps_per_s=self._rate, elapsed=self._elapsed, x_grid=t.view.grid, y_pred=pred,
+            data=t.view, history=self._history.view(), test_history=tuple(self._tests),
+            config=t.cfg, device=str(t.device), pace=self._pace, message=message,
+            diverged_at=self._diverged_at)
 
     def _read_test(self) -> None:
         """Test loss is read when a snapshot goes out (at most publish_hz times a second)."""
@@ -372,22 +392,13 @@ class Engine:
             self._tests = self._tests[::2]
 
     def _publish(self, message: str) -> None:
-        t = self._trainer
         self._last_pub, self._last_state = time.monotonic(), self._state
         self._read_test()
-        pred = t.predict()
-        pred.setflags(write=False)
         if self._state == DIVERGED:
             message = f"diverged at step {self._diverged_at}"
         with self._lock:
             self._seq += 1
-            snap = Snapshot(
-                seq=self._seq, state=self._state, step=t.steps_done, budget=self._budget,
-                train_loss=self._last_loss, test_loss=self._test_loss,
-                steps_per_s=self._rate, elapsed=self._elapsed, x_grid=t.view.grid, y_pred=pred,
-                data=t.view, history=self._history.view(), test_history=tuple(self._tests),
-                config=t.cfg, device=str(t.device), pace=self._pace, message=message,
-                diverged_at=self._diverged_at)
+            snap = self._snapshot(message)
             self._latest = snap
             self._changed.notify_all()
         for fn in list(self._subs):

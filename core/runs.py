@@ -63,3 +63,25 @@ def save_run(path: str | Path, cfg: FitConfig, snap: Snapshot, model: torch.nn.M
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
     _atomic_write(path / "model.pt", buf.getvalue())
     return path
+
+
+def compare_csv(snap: Snapshot) -> str:
+    out = io.StringIO()
+    out.write("variant,seed,step,loss\n")
+    for m in snap.members:
+        h = m.history
+        for i in range(len(h)):
+            out.write(f"{_csv_field(m.variant)},{m.seed},{int(h.step[i])},{h.loss[i]:.9g}\n")
+    return out.getvalue()
+
+
+def _csv_field(text: str) -> str:
+    return f'"{text}"' if "," in text or '"' in text else text
+
+
+def save_compare(path: str | Path, snap: Snapshot) -> Path:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path / "compare.csv", compare_csv(snap).encode())
+    _atomic_write(path / "config.toml", to_toml(snap.config).encode())
+    return path

@@ -55,6 +55,24 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="write config.toml, metrics.csv and model.pt to DIR (default: write nothing)")
     run.add_argument("--quiet", action="store_true", help="no progress and no chart, only the summary (default: off)")
 
+    compare = sub.add_parser("compare", help="race variants side by side, batched: overlay chart and table",
+                             description="Train the product of the --vary lists, each over --seeds initial seeds, "
+                                         "as one batched computation on the same data; print the overlay chart and "
+                                         "each variant's median, min and max final loss.")
+    _config_args(compare)
+    compare.add_argument("--vary", metavar="KEY=V1,V2", action="append", default=[],
+                         help="a setting and its values, e.g. model.activation=relu,softplus,tanh or "
+                              "train.lr=0.05,0.2 (hidden sizes: model.hidden=10,10;32); repeatable: the "
+                              "product is raced (default: model.activation=relu,softplus,tanh)")
+    compare.add_argument("--seeds", type=int, default=1, metavar="N",
+                         help="initial-weight seeds per variant, 0..N-1 (default: 1, the data seed's stream)")
+    compare.add_argument("--out", metavar="DIR", help="write compare.csv (variant, seed, step, loss) and config.toml to DIR")
+    compare.add_argument("--quiet", action="store_true", help="only the table (default: off)")
+
+    sub.add_parser("demo", help="the lesson's story in one command: the ReLU fit, then the activation race",
+                   description="The single ReLU fit of the lesson, then ReLU vs softplus vs tanh over 5 seeds, "
+                               "its chart and table, and the best activation by median loss.")
+
     bench = sub.add_parser("bench", help="measure the engine against a bare PyTorch loop, side by side",
                            description="Time the engine (publishing snapshots at 20/s) and the lesson's bare "
                                        "loop on the same config in one process, interleaved, and print the ratio.")
@@ -95,6 +113,17 @@ def main(argv: list[str] | None = None) -> int:
             return headless.run(cfg, args.out, args.quiet)
         if args.command == "bench":
             return _bench(cfg, args)
+        if args.command == "compare":
+            from tui import race
+
+            vary = race.parse_vary(args.vary or ["model.activation=relu,softplus,tanh"])
+            if args.seeds < 1:
+                raise ConfigError("--seeds", args.seeds, "expected a whole number from 1")
+            return race.run_race(cfg, vary, args.seeds, args.out, args.quiet)[0]
+        if args.command == "demo":
+            from tui import race
+
+            return race.demo()
         from tui.app import run_app
 
         return run_app(cfg, args.engine)

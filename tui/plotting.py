@@ -102,3 +102,56 @@ def draw_loss(plt, history: HistoryView, *, width: int, log_y: bool = True, mark
         okt = np.isfinite(ty) & ((ty > 0) if log_y else True)
         plt.plot(tx[okt], ty[okt], marker=marker, color=TEST_COLOR if color else None, label="test" if legend else None)
     plt.yscale("log" if log_y else "linear")
+
+
+PALETTE = ["red+", "green+", "blue+", "magenta+", "yellow+", "cyan+", "orange+", "red", "green", "blue",
+           "magenta", "yellow", "cyan", "orange"]
+
+
+def member_style(i: int, color: bool) -> tuple[str | None, str]:
+    """Colour and marker of the i-th line of a race; without colour a digit or letter tells them apart."""
+    if color:
+        return PALETTE[i % len(PALETTE)], "braille"
+    return None, "123456789abcdefghijklmnopqrstuvwxyz"[i % 35]
+
+
+def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool = True, legend: bool = True,
+              marker: str = "braille", style: dict[int, int] | None = None) -> None:
+    """The data, and the fit of each shown member in its own colour (``style``: member -> style index)."""
+    plt.clear_data()
+    data = snap.data
+    x, y = scatter_sample(data.x_train, data.y_train)
+    plt.scatter(x, y, marker=marker if color else "dot", color="gray" if color else None,
+                label="data" if legend else None)
+    if len(data.x_test):
+        xt, yt = scatter_sample(data.x_test, data.y_test)
+        plt.scatter(xt, yt, marker="x", color=TEST_COLOR if color else None, label="test" if legend else None)
+    step = max(1, len(snap.x_grid) // (2 * max(width, 10)))
+    for i in shown:
+        m = snap.members[i]
+        pred = m.y_pred[::step]
+        ok = np.isfinite(pred)
+        if ok.any():
+            c, mk = member_style((style or {}).get(i, i), color)
+            plt.plot(snap.x_grid[::step][ok], pred[ok], color=c, marker=mk if not color else marker,
+                     label=m.variant if legend else None)
+    plt.xlim(*data.x_range)
+    plt.ylim(*y_limits(snap))
+    plt.title(f"step {snap.step}")
+
+
+def draw_race_losses(plt, snap: Snapshot, shown: list[int], *, width: int, log_y: bool = True,
+                     color: bool = True) -> None:
+    plt.clear_data()
+    drawn = False
+    for i in shown:
+        h = snap.members[i].history
+        if not len(h):
+            continue
+        x, y = downsample(h.step.astype(float), h.hi, width)
+        ok = np.isfinite(y) & ((y > 0) if log_y else True)
+        if ok.any():
+            c, mk = member_style(i, color)
+            plt.plot(x[ok], y[ok], color=c, marker="braille" if color else mk)
+            drawn = True
+    plt.yscale("log" if log_y and drawn else "linear")

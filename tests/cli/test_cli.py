@@ -128,3 +128,38 @@ def test_presets_and_formulas_from_the_command_line(target):
 def test_rejected_formula_points_at_the_column():
     r = fitscope("run", "--set", "data.target=sin(x) + y")
     assert r.returncode == 2 and "unknown name 'y' at column 10" in r.stderr
+
+
+def test_compare_prints_chart_table_and_writes_csv(tmp_path):
+    r = fitscope("compare", "--vary", "model.activation=relu,tanh", "--vary", "train.lr=0.05,0.2",
+                 "--seeds", "2", "--steps", "50", "--out", str(tmp_path / "c"))
+    assert r.returncode == 0, r.stderr
+    assert "racing 8 members (4 variants × 2 seeds)" in r.stdout
+    table = r.stdout[r.stdout.index("variant"):]
+    for variant in ("relu 0.05", "relu 0.2", "tanh 0.05", "tanh 0.2"):
+        assert variant in table
+    assert "median" in table and "min" in table and "max" in table
+    rows = (tmp_path / "c" / "compare.csv").read_text().splitlines()
+    assert rows[0] == "variant,seed,step,loss" and len(rows) == 1 + 8 * 50
+    assert {tuple(r.split(",")[:2]) for r in rows[1:]} >= {("relu 0.05", "0"), ("tanh 0.2", "1")}
+
+
+@pytest.mark.parametrize("args,why", [
+    (["--vary", "model.activation="], "none empty"),
+    (["--vary", "model.activation=relu,relu"], "lists relu twice"),
+    (["--vary", "model.activation=relu,swish"], "expected one of"),
+    (["--vary", "train.lr=0.1,0.2,0.3,0.4,0.5,0.6,0.7", "--seeds", "10"], "2 to 64 members"),
+    (["--vary", "data.points=10,20"], "can vary"),
+    (["--vary", "model.activation"], "KEY=V1,V2"),
+])
+def test_compare_bad_lists_are_one_line_exit_2(args, why):
+    r = fitscope("compare", *args)
+    assert r.returncode == 2 and why in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_demo_tells_the_whole_story():
+    r = fitscope("demo", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "1/2" in r.stdout and "2/2" in r.stdout and "final loss 0.00470" in r.stdout
+    assert "racing 15 members (3 variants × 5 seeds)" in r.stdout
+    assert "Best activation by median final loss:" in r.stdout

@@ -87,3 +87,22 @@ def test_too_many_members_and_unknown_keys():
     with pytest.raises(ConfigError, match="can vary"):
         members_from(CPU, {"data.points": [10, 20]})
     assert MAX_MEMBERS == 64
+
+
+def test_compare_engine_marks_a_diverged_member_and_the_others_go_on():
+    from core.compare_engine import CompareEngine
+    from core.engine import DONE
+
+    members = [Member("wild", CPU.with_value("train.lr", 60), "wild"), Member("calm", CPU, "calm")]
+    e = CompareEngine(members)
+    try:
+        e.start()
+        snap = e.wait_for(lambda s: s.state == DONE, timeout=30)
+    finally:
+        e.stop()
+    wild, calm = snap.members
+    assert wild.diverged_at is not None and wild.state == f"diverged at step {wild.diverged_at}"
+    assert np.isnan(wild.y_pred).all()  # its line stops
+    assert calm.diverged_at is None and len(calm.history) == 200
+    np.testing.assert_allclose(calm.history.loss, single(CPU, 200), atol=1e-5)
+    assert snap.train_loss == calm.loss  # the leader

@@ -1,0 +1,139 @@
+"""`fitscope compare` and `fitscope demo`: the lesson's activation race, headless."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+import plotext
+
+from core.compare import members_from, parse_values
+from core.compare_engine import CompareEngine
+from core.config import ConfigError, FitConfig
+from core.engine import DIVERGED, DONE, ERROR, STOPPED, Snapshot
+from tui import headless
+from tui.plotting import draw_race
+
+
+def parse_vary(items: list[str]) -> dict[str, list]:
+    vary: dict[str, list] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep:
+            raise ConfigError("--vary", item, "expected KEY=V1,V2,..., e.g. model.activation=relu,softplus,tanh")
+        key = key.strip()
+        if key in vary:
+            raise ConfigError("--vary", key, "is given twice; list all its values in one --vary")
+        vary[key] = parse_values(key, values)
+    return vary
+
+
+def table(snap: Snapshot) -> tuple[str, list[tuple[str, float]]]:
+    """Each variant's median, min and max final loss over its seeds, best first."""
+    groups: dict[str, list] = {}
+    for m in snap.members:
+        groups.setdefault(m.variant, []).append(m)
+    rows = []
+    for variant, ms in groups.items():
+        finals = [m.loss for m in ms if m.diverged_at is None and m.loss is not None]
+        tests = [m.test_loss for m in ms if m.diverged_at is None and m.test_loss is not None]
+        diverged = sum(m.diverged_at is not None for m in ms)
+        med = statistics.median(finals) if finals else float("inf")
+        rows.append((variant, med, finals, tests, diverged, len(ms)))
+    rows.sort(key=lambda r: r[1])
+    width = max(7, *(len(r[0]) for r in rows))
+    has_test = any(r[3] for r in rows)
+    head = f"{'variant':<{width}}  {'median':>9}  {'min':>9}  {'max':>9}" + ("  test med." if has_test else "") + "  runs"
+    lines = [head, "─" * len(head)]
+    for variant, med, finals, tests, diverged, n in rows:
+        fmt = (lambda v: f"{v:9.5f}") if finals else (lambda v: f"{'—':>9}")
+        line = f"{variant:<{width}}  {fmt(med)}  {fmt(min(finals) if finals else 0)}  {fmt(max(finals) if finals else 0)}"
+        if has_test:
+            line += f"  {statistics.median(tests):10.5f}" if tests else f"  {'—':>10}"
+        line += f"  {n}" + (f" ({diverged} diverged)" if diverged else "")
+        lines.append(line)
+    return "\n".join(lines), [(r[0], r[1]) for r in rows]
+
+
+def chart(snap: Snapshot, width: int, height: int, color: bool) -> str:
+    # one line per variant: its member with the median final loss
+    shown, seen = [], {}
+    for i, m in enumerate(snap.members):
+        seen.setdefault(m.variant, []).append(i)
+    for idx in seen.values():
+        ranked = sorted(idx, key=lambda i: np.inf if snap.members[i].loss is None else snap.members[i].loss)
+        shown.append(ranked[len(ranked) // 2])
+    plotext.clear_figure()
+    plotext.plot_size(width, height)
+    if not color:
+        plotext.theme("clear")
+    draw_race(plotext, snap, shown, width=width, color=color, style={m: k for k, m in enumerate(shown)})
+    text = plotext.build()
+    return text if color else plotext.uncolorize(text)
+
+
+def run_race(base: FitConfig, vary: dict[str, list], seeds: int, out_dir: str | None, quiet: bool,
+             out=None, err=None) -> tuple[int, Snapshot | None]:
+    out, err = out or sys.stdout, err or sys.stderr
+    members = members_from(base, vary, seeds)
+    engine = CompareEngine(members)
+    for note in engine.latest.data.notes:
+        err.write(f"fitscope: note: {note}\n")
+    if not quiet:
+        out.write(f"racing {len(members)} members ({len(members) // seeds} variants × {seeds} seed"
+                  f"{'s' if seeds > 1 else ''}), batched, {base.train.steps} steps…\n")
+        out.flush()
+    interrupted = False
+    try:
+        engine.start()
+        while engine.wait_for(lambda s: s.state in (DONE, DIVERGED, ERROR, STOPPED), timeout=0.2).state not in (
+                DONE, DIVERGED, ERROR, STOPPED):
+            pass
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        engine.stop()
+    snap = engine.latest
+    if out_dir:
+        path = engine.save(Path(out_dir)).result()
+        if not quiet:
+            out.write(f"saved compare.csv and config.toml to {path}\n")
+    if snap.state == ERROR:
+        err.write(f"fitscope: {snap.message}\n")
+        return headless.EXIT_ERROR, snap
+    if not quiet:
+        width, height = headless.terminal_size(out)
+        out.write(chart(snap, width, max(10, height - 6), headless.use_color(out)) + "\n")
+    text, _ = table(snap)
+    out.write(text + "\n")
+    rate = snap.step / snap.elapsed if snap.elapsed else 0.0
+    out.write(f"{snap.step} steps · {rate:,.0f} race steps/s ({rate * len(members):,.0f} member steps/s) · "
+              f"{snap.device} · {snap.elapsed:.2f} s\n")
+    if interrupted:
+        err.write(f"fitscope: interrupted at step {snap.step}\n")
+        return headless.EXIT_INTERRUPTED, snap
+    if snap.state == DIVERGED:
+        err.write("fitscope: every member diverged (try a lower train.lr)\n")
+        return headless.EXIT_DIVERGED, snap
+    return headless.EXIT_OK, snap
+
+
+def demo(out=None) -> int:
+    """The lesson's whole story: the single ReLU fit, then the three-activation race over 5 seeds."""
+    out = out or sys.stdout
+    cfg = FitConfig()
+    out.write("1/2  The lesson: fit y = x³ − x² + 0.2·U(0,1) (300 points) with an MLP 1-10-10-1, ReLU, "
+              "SGD lr 0.2, MSE, 300 full-batch steps\n\n")
+    code = headless.run(cfg, None, quiet=False, out=out)
+    if code:
+        return code
+    out.write("\n2/2  The race: ReLU vs softplus vs tanh on the same data, each from 5 initial seeds "
+              "(15 members trained as one batched computation)\n\n")
+    code, snap = run_race(cfg, {"model.activation": ["relu", "softplus", "tanh"]}, 5, None, False, out=out)
+    if snap is not None and snap.members:
+        _, ranked = table(snap)
+        best, med = ranked[0]
+        out.write(f"\nBest activation by median final loss: {best} ({med:.5f})\n")
+    return code

@@ -24,9 +24,14 @@ Subscriber = Callable[[Snapshot], None]
 _CTX = mp.get_context("spawn")  # fork would copy the UI's threads and locks into the child
 
 
-def _child(cfg: FitConfig, pace, publish_hz: float, commands, snapshots) -> None:
+def _child(spec, pace, publish_hz: float, commands, snapshots) -> None:
     try:
-        engine = Engine(cfg, pace=pace, publish_hz=publish_hz)
+        if isinstance(spec, FitConfig):
+            engine = Engine(spec, pace=pace, publish_hz=publish_hz)
+        else:  # a race: a list of members
+            from core.compare_engine import CompareEngine
+
+            engine = CompareEngine(spec, pace=pace, publish_hz=publish_hz)
     except BaseException as exc:
         snapshots.send(("error", exc))
         return
@@ -64,7 +69,9 @@ def _child(cfg: FitConfig, pace, publish_hz: float, commands, snapshots) -> None
 
 
 class ProcessEngine:
-    def __init__(self, cfg: FitConfig, *, publish_hz: float = 20.0, pace: float | None = None):
+    """``spec``: a FitConfig for a single run, or a list of compare Members for a race."""
+
+    def __init__(self, spec, *, publish_hz: float = 20.0, pace: float | None = None):
         self._latest: Snapshot | None = None
         self._changed = threading.Condition()
         self._subs: list[Subscriber] = []
@@ -72,7 +79,7 @@ class ProcessEngine:
         self._tokens = itertools.count()
         self._cmd_out, cmd_in = _CTX.Pipe()
         snap_out, self._snap_in = _CTX.Pipe()
-        self._proc = _CTX.Process(target=_child, args=(cfg, pace, publish_hz, cmd_in, snap_out),
+        self._proc = _CTX.Process(target=_child, args=(spec, pace, publish_hz, cmd_in, snap_out),
                                   name="fitscope-engine", daemon=True)
         self._proc.start()
         cmd_in.close()

@@ -15,11 +15,14 @@ from core import datafile
 from core import device as device_mod
 from core.config import ACTIVATIONS, ConfigError, FitConfig
 from core.config import keys as config_keys
+from core.compare import members_from, parse_values
+from core.compare_engine import CompareEngine
 from core.engine import DIVERGED, DONE, ERROR, PAUSED, READY, RUNNING, STOPPED, Engine, Snapshot
 from core.model import shape_text
 from core.data import label as data_label
 from tui.messages import RunSaved, SettingSubmitted
-from tui.screens import HelpScreen
+from tui.plotting import member_style
+from tui.screens import CompareSetup, HelpScreen
 from tui.widgets.charts import FitChart, LossChart
 from tui.widgets.settings import LIVE_KEYS, SettingsPanel
 
@@ -42,6 +45,10 @@ def _process_engine(cfg: FitConfig):
 
 
 ENGINES: dict[str, EngineFactory] = {"thread": lambda cfg: Engine(cfg), "process": _process_engine}
+RACE_ENGINES = {"thread": lambda members: CompareEngine(members), "process": _process_engine}
+RICH_COLOURS = {"red+": "bright_red", "green+": "bright_green", "blue+": "bright_blue",
+                "magenta+": "bright_magenta", "yellow+": "bright_yellow", "cyan+": "bright_cyan",
+                "orange+": "dark_orange", "orange": "orange3"}
 
 
 class FitscopeApp(App):
@@ -66,16 +73,26 @@ class FitscopeApp(App):
         Binding("ctrl+s", "screenshot_svg", "screenshot", show=False),
         Binding("tab", "panel(1)", "next panel", show=False, priority=True),
         Binding("shift+tab", "panel(-1)", "previous panel", show=False, priority=True),
+        Binding("c", "compare", "compare"),
+        *[Binding(str(i), f"member({i})", f"solo member {i}", show=False) for i in range(1, 10)],
+        Binding("h", "hide_member", "hide member", show=False),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]
 
     def __init__(self, cfg: FitConfig | None = None, *, engine_factory: EngineFactory | None = None,
-                 autostart: bool = False, pace: int = WATCH):
+                 race_factory=None, autostart: bool = False, pace: int = WATCH):
         super().__init__()
         self.cfg = cfg or FitConfig()
         self.pace_index = pace
-        self.engine = (engine_factory or ENGINES["thread"])(self.cfg)
+        self.engine_factory = engine_factory or ENGINES["thread"]
+        self.race_factory = race_factory or RACE_ENGINES["thread"]
+        self.engine = self.engine_factory(self.cfg)
+        self.racing = False
+        self.race_spec: dict | None = None
+        self.solo: int | None = None
+        self.hidden: set[int] = set()
+        self.selected = 0
         self.autostart = autostart
         self._drawn_seq = -1
         self._last_log = 0.0
@@ -96,6 +113,7 @@ class FitscopeApp(App):
                 with Horizontal(id="bottom"):
                     yield LossChart(id="loss")
                     yield Log(id="log", max_lines=2000)
+                    yield Static("", id="board")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -106,8 +124,10 @@ class FitscopeApp(App):
         self.loss_chart = main.query_one(LossChart)
         self.log_view = main.query_one("#log", Log)
         self.settings = main.query_one(SettingsPanel)
+        self.board = main.query_one("#board", Static)
         self.panels = {"settings": self.settings, "fit": self.fit_chart, "log": self.log_view}
-        for selector, title in (("#settings", "Settings"), ("#fit", "Fit"), ("#loss", "Loss"), ("#log", "Log")):
+        for selector, title in (("#settings", "Settings"), ("#fit", "Fit"), ("#loss", "Loss"), ("#log", "Log"),
+                                ("#board", "Leaderboard")):
             self.query_one(selector).border_title = title
         self._legends()
         self.engine.set_pace(PACES[self.pace_index][0])
@@ -142,19 +162,62 @@ class FitscopeApp(App):
             self._drawn_seq = snap.seq
             self.status_bar.update(self._status_line(snap))
             self._legends()
-            self._log_snapshot(snap)
+            if snap.members:
+                self.board.update(self._leaderboard(snap))
+            else:
+                self._log_snapshot(snap)
         now = time.monotonic()
         flat_out = snap.state == RUNNING and PACES[self.pace_index][0] is None
         if flat_out and now - self._last_draw < 1 / BUSY_REDRAW_HZ:
             return
         for chart in (self.fit_chart, self.loss_chart):
             if chart.drawn_seq != snap.seq and chart.display and chart.size.area:
+                chart.shown = self.visible_members(snap)
                 chart.draw(snap)
                 chart.drawn_seq = snap.seq
                 self._last_draw = now
 
+    def visible_members(self, snap: Snapshot) -> list[int]:
+        if self.solo is not None and self.solo < len(snap.members):
+            return [self.solo]
+        return [i for i in range(len(snap.members)) if i not in self.hidden]
+
+    def _member_tag(self, i: int) -> str:
+        colour, _ = member_style(i, True)
+        key = str(i + 1) if i < 9 else "·"
+        return f"[{RICH_COLOURS.get(colour, colour)}]━{key}[/]"
+
+    def _leaderboard(self, snap: Snapshot) -> str:
+        """Members sorted by train loss; the diverged last, with the step they diverged at."""
+        order = sorted(range(len(snap.members)), key=lambda i: (
+            snap.members[i].diverged_at is not None,
+            float("inf") if snap.members[i].loss is None else snap.members[i].loss))
+        width = max(6, *(len(m.label) for m in snap.members))
+        has_test = any(m.test_loss is not None for m in snap.members)
+        head = f"    {'member':<{width}} {'loss':>8}" + (f" {'test':>8}" if has_test else "") + f" {'best@step':>12}  state"
+        lines = [escape(head)]
+        for i in order:
+            m = snap.members[i]
+            fmt = (lambda v: f"{v:8.5f}" if v is not None else f"{'—':>8}")
+            best = f"{m.best_loss:.4f}@{m.best_step}" if m.best_loss is not None else "—"
+            row = f" {escape(m.label):<{width}} {fmt(m.loss)}" + (f" {fmt(m.test_loss)}" if has_test else "")
+            row += f" {best:>12}  {m.state}"
+            style = "dim" if i in self.hidden or (self.solo is not None and self.solo != i) else ""
+            mark = "▸" if i == self.selected else " "
+            line = f"{mark}{self._member_tag(i)}{row}"
+            lines.append(f"[{style}]{line}[/]" if style else line)
+        return "\n".join(lines)
+
     def _legends(self) -> None:
         """Legends live in the border, so they never cover the data."""
+        snap = self.engine.latest
+        if snap.members:
+            shown = self.visible_members(snap)
+            tags = [f"{self._member_tag(i)} {escape(snap.members[i].label)}" for i in shown[:9]]
+            more = f"  +{len(shown) - 9}" if len(shown) > 9 else ""
+            self.fit_chart.border_subtitle = "  ".join(tags) + more
+            self.loss_chart.border_subtitle = ("log" if self.loss_chart.log_y else "linear") + " y"
+            return
         fit = self.fit_chart
         truth = "  [dim]┄ truth[/]" if fit.show_truth else ""
         fit.border_subtitle = f"[cyan]⠂ data[/]  [bold red]━ fit[/]{truth}"
@@ -179,6 +242,9 @@ class FitscopeApp(App):
         state.append(f"pace {PACES[self.pace_index][1]}")
         right = "  ".join(state)
         left = f"fitscope  {self._experiment(snap.config)} · {snap.device}"
+        if snap.members:
+            what = ", ".join(self.race_spec or {})
+            left = f"fitscope  race of {len(snap.members)} ({what}) · {data_label(snap.config.data)} · {snap.device}"
         width = self.size.width - 2
         if len(left) + len(right) + 2 > width:  # narrow: the state matters more than the recipe
             cfg = snap.config
@@ -224,6 +290,13 @@ class FitscopeApp(App):
         self._drawn_seq = -1  # the header shows the pace
 
     def action_reset(self) -> None:
+        if self.racing:  # the same members from their first weights
+            was_running = self.engine.latest.state in (RUNNING, DONE)
+            self.engine.reset()
+            if was_running:
+                self.engine.start()
+            self._log("race reset")
+            return
         self._apply_reset(self.cfg, "reset weights")
 
     def action_new_data(self) -> None:
@@ -270,6 +343,63 @@ class FitscopeApp(App):
             return
         self.notify(f"screenshot saved to {path}")
         self._log(f"screenshot saved to {path}")
+
+    def action_compare(self) -> None:
+        if self.racing:
+            self._switch(self.engine_factory(self.cfg), racing=False)
+            self._log("back to a single run")
+            return
+        if not isinstance(self.screen, CompareSetup):
+            self.push_screen(CompareSetup(self._start_race))
+
+    def _start_race(self, key: str, text: str) -> str | None:
+        """From the setup screen: an error message for the screen, or None once the race runs."""
+        try:
+            vary = {key: parse_values(key, text)}
+            members = members_from(self.cfg, vary)
+        except ConfigError as exc:
+            return str(exc)
+        self.race_spec = vary
+        self._switch(self.race_factory(members), racing=True)
+        self.engine.start()
+        self._log(f"race: {len(members)} members varying {key}")
+        return None
+
+    def _switch(self, engine, racing: bool) -> None:
+        old = self.engine
+        engine.set_pace(PACES[self.pace_index][0])
+        self.engine = engine
+        old.stop()
+        self.racing = racing
+        self.solo, self.hidden, self.selected = None, set(), 0
+        self.screen_stack[0].set_class(racing, "racing")
+        self._drawn_seq = -1
+        self.fit_chart.drawn_seq = self.loss_chart.drawn_seq = -1
+        self._shown_data = None
+
+    def action_member(self, n: int) -> None:
+        members = self.engine.latest.members
+        if not members:
+            self.notify("1–9 pick a member in compare mode (c)", timeout=2)
+            return
+        i = n - 1
+        if i >= len(members):
+            self.notify(f"there are {len(members)} members", timeout=2)
+            return
+        self.solo = None if self.solo == i else i
+        self.selected = i
+        self._redraw()
+
+    def action_hide_member(self) -> None:
+        if not self.engine.latest.members:
+            self.notify("h hides a member in compare mode (c)", timeout=2)
+            return
+        self.hidden ^= {self.selected}
+        self._redraw()
+
+    def _redraw(self) -> None:
+        self._drawn_seq = -1
+        self.fit_chart.drawn_seq = self.loss_chart.drawn_seq = -1
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -329,7 +459,7 @@ class FitscopeApp(App):
         if new == self.cfg:
             panel.show_config(new)
             return
-        if key in LIVE_KEYS:
+        if key in LIVE_KEYS and not self.racing:
             self.cfg = new
             self.engine.update(lr=new.train.lr, steps=new.train.steps)
             self._log(f"{key} = {new.get(key)} (live)")
@@ -341,7 +471,10 @@ class FitscopeApp(App):
     def _apply_reset(self, cfg: FitConfig, why: str) -> None:
         was_running = self.engine.latest.state in (RUNNING, DONE)
         self.cfg = cfg
-        self.engine.reset(cfg)
+        if self.racing:  # the same race on the new base settings
+            self._switch(self.race_factory(members_from(cfg, self.race_spec)), racing=True)
+        else:
+            self.engine.reset(cfg)
         if was_running:  # keep the experiment moving: see the curve react to the change
             self.engine.start()
         self._log(why)
@@ -364,7 +497,9 @@ _PALETTE = {
     "activation(-1)": "Previous activation", "lr(2.0)": "Double learning rate", "lr(0.5)": "Halve learning rate",
     "truth": "Show/hide true function", "log_axis": "Log/linear loss axis", "save_run": "Save run",
     "screenshot_svg": "Save SVG screenshot", "panel(1)": "Next panel", "panel(-1)": "Previous panel",
-    "help": "Help: all keys", "quit": "Quit",
+    "help": "Help: all keys", "quit": "Quit", "compare": "Compare mode: race variants / back to single",
+    "hide_member": "Hide/show the selected member",
+    **{f"member({i})": f"Solo member {i} (again: show all)" for i in range(1, 10)},
 }
 
 
@@ -387,7 +522,7 @@ def _short(value) -> str:
 def run_app(cfg: FitConfig, engine: str = "process") -> int:
     if engine == "process":  # a fresh interpreter loads torch: say so rather than show nothing
         print("fitscope: starting the training engine…", flush=True)
-    app = FitscopeApp(cfg, autostart=True, engine_factory=ENGINES[engine])
+    app = FitscopeApp(cfg, autostart=True, engine_factory=ENGINES[engine], race_factory=RACE_ENGINES[engine])
     app.run()
     app.engine.stop()
     return 0

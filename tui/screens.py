@@ -26,6 +26,9 @@ KEYS = [
     ("← / →", "change a choice field"),
     ("enter", "apply an edited field (↻ = applies with a reset)"),
     ("escape", "leave the settings panel"),
+    ("c", "compare mode: race variants (again: back to single)"),
+    ("1 … 9", "in a race: solo that member (again: show all)"),
+    ("h", "in a race: hide / show the selected member"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
     ("q", "quit (stops training)"),
@@ -44,3 +47,54 @@ class HelpScreen(ModalScreen):
             text.append(f"  {v}\n")
         with VerticalScroll(id="help"):
             yield Static(text)
+
+
+VARY_CHOICES = {  # what varies -> (config key, default values)
+    "activation": ("model.activation", "relu,softplus,tanh"),
+    "optimizer": ("train.optimizer", "sgd,adam"),
+    "lr": ("train.lr", "0.05,0.1,0.2,0.4"),
+    "seeds": ("model.init_seed", "0,1,2,3,4"),
+    "hidden": ("model.hidden", "10,10;32,32;64"),
+}
+
+
+class CompareSetup(ModalScreen):
+    """Choose what varies and its values; enter starts the race, escape cancels."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "cancel")]
+
+    def __init__(self, start):
+        super().__init__()
+        self.start = start  # called with (key, text); returns an error message or None
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Input, Label
+
+        from tui.widgets.settings import ChoiceField
+
+        with VerticalScroll(id="compare-setup"):
+            yield Static(Text("Compare: race variants side by side", style="bold"))
+            yield Label("what varies (←/→)")
+            yield ChoiceField("vary", tuple(VARY_CHOICES), "activation", id="vary-kind")
+            yield Label("values (a list; hidden sizes: 10,10;32)")
+            yield Input(VARY_CHOICES["activation"][1], id="vary-values")
+            yield Static("", id="compare-error", classes="field-error")
+            yield Static("enter starts the race · escape cancels · 2 to 64 members", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#vary-values").focus()
+
+    def on_setting_submitted(self, msg) -> None:  # the ChoiceField cycled
+        msg.stop()
+        field = self.query_one("#vary-kind")
+        field.set_value(msg.raw)
+        self.query_one("#vary-values").value = VARY_CHOICES[msg.raw][1]
+
+    def on_input_submitted(self, event) -> None:
+        event.stop()
+        kind = self.query_one("#vary-kind").value
+        error = self.start(VARY_CHOICES[kind][0], event.value)
+        if error:
+            self.query_one("#compare-error", Static).update(error)
+        else:
+            self.dismiss()

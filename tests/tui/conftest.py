@@ -20,3 +20,11 @@ def app():
 @pytest.fixture
 def make_app():
     return manual_app
+
+
+@pytest.fixture
+def race_app():
+    from core.compare_engine import CompareEngine
+
+    return FitscopeApp(CPU, engine_factory=lambda c: Engine(c, threaded=False),
+                       race_factory=lambda m: CompareEngine(m, threaded=False))

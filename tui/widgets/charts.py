@@ -7,7 +7,7 @@ import os
 from textual_plotext import PlotextPlot
 
 from core.engine import Snapshot
-from tui.plotting import draw_fit, draw_loss
+from tui.plotting import draw_fit, draw_loss, draw_race, draw_race_losses
 
 
 def colour_on() -> bool:
@@ -18,6 +18,7 @@ class SafePlot(PlotextPlot):
     """A plot whose drawing can never take the app down: a failure shows as text instead."""
 
     drawn_seq = -1  # the snapshot this chart last drew
+    shown: list[int] = []  # in a race, the members to draw
     _failure = ""
 
     def draw(self, snap: Snapshot) -> None:
@@ -51,6 +52,9 @@ class FitChart(SafePlot, can_focus=True):
         self.marker = "braille"
 
     def _draw(self, snap: Snapshot) -> None:
+        if snap.members:
+            draw_race(self.plt, snap, self.shown, width=max(10, self.size.width), color=colour_on(), legend=False)
+            return
         draw_fit(self.plt, snap, width=max(10, self.size.width), show_truth=self.show_truth,
                  marker=self.marker, color=colour_on(), legend=False)
 
@@ -61,6 +65,11 @@ class LossChart(SafePlot, can_focus=True):
         self.log_y = True
 
     def _draw(self, snap: Snapshot) -> None:
+        if snap.members:
+            draw_race_losses(self.plt, snap, self.shown, width=max(10, self.size.width), log_y=self.log_y,
+                             color=colour_on())
+            self.plt.title("loss (log)" if self.log_y else "loss")
+            return
         draw_loss(self.plt, snap.history, width=max(10, self.size.width), log_y=self.log_y,
                   color=colour_on(), test=snap.test_history, legend=False)
         self.plt.title("loss (log)" if self.log_y else "loss")

@@ -394,7 +394,7 @@ class Engine:
     def _publish(self, message: str) -> None:
         self._last_pub, self._last_state = time.monotonic(), self._state
         self._read_test()
-        if self._state == DIVERGED:
+        if self._state == DIVERGED and not message:
             message = f"diverged at step {self._diverged_at}"
         with self._lock:
             self._seq += 1

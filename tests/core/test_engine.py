@@ -38,9 +38,11 @@ def test_single_steps_and_reset_replays_the_same_run(make_engine):
     snap = e.wait_for(lambda s: s.step == 5, timeout=5)
     assert snap.state == PAUSED
     first = snap.history.loss.copy()
+    seq = snap.seq
     e.reset()
     e.step(5)
-    snap = e.wait_for(lambda s: s.step == 5 and s.seq > 3, timeout=5)
+    snap = e.wait_for(lambda s: s.step == 5 and s.seq > seq, timeout=5)
+    assert snap.seq > seq
     np.testing.assert_array_equal(snap.history.loss, first)
 
 
@@ -106,7 +108,8 @@ def test_divergence_stops_the_run_with_the_step(make_engine):
     assert snap.diverged_at is not None and snap.message == f"diverged at step {snap.diverged_at}"
     assert np.isfinite(snap.history.loss).all()
     e.start()  # refused until reset, not a crash
-    assert e.wait_for(lambda s: "reset" in s.message, timeout=5).state == DIVERGED
+    snap = e.wait_for(lambda s: "reset" in s.message, timeout=5)
+    assert snap.state == DIVERGED and "reset (r) to train again" in snap.message
 
 
 def test_pace_caps_the_step_rate(make_engine):

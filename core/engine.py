@@ -228,8 +228,8 @@ class Engine:
                 self._rate = (self._trainer.steps_done - mark_steps) / (now - mark_t)
                 self._rate_mark = (now, self._trainer.steps_done)
                 self._rate_windowed = True
-            elif self._state == RUNNING and not self._rate_windowed and self._elapsed > 0:
-                self._rate = self._trainer.steps_done / self._elapsed  # until a full window
+            elif self._state == RUNNING and not self._rate_windowed and now - mark_t > 0.02:
+                self._rate = (self._trainer.steps_done - mark_steps) / (now - mark_t)  # until a full window
             due = stepped and now - self._last_pub >= self.publish_interval
             if message is not None or self._state != self._last_state or due or (stepped and self._state != RUNNING):
                 self._publish(message or "")

@@ -28,7 +28,7 @@ CHOICES = {
 }
 
 
-LABELS = {"model.init_seed": "init seed", "data.noise_level": "level", "data.test_fraction": "test frac", "train.weight_decay": "wt decay",
+LABELS = {"model.init_seed": "w seed", "data.noise_level": "level", "data.test_fraction": "test frac", "train.weight_decay": "wt decay",
           "train.batch_size": "batch", "train.optimizer": "optim", "model.activation": "act",
           "data.sampling": "sampling", "train.momentum": "momentum"}
 

@@ -138,7 +138,8 @@ def run(cfg: FitConfig, out_dir: str | None, quiet: bool, out=None, err=None) ->
         err.write(f"fitscope: interrupted at step {snap.step}\n")
         return EXIT_INTERRUPTED
     if snap.state == DIVERGED:
-        err.write(f"fitscope: {snap.message}: the loss became NaN or infinite (try a lower train.lr)\n")
+        err.write(f"fitscope: diverged at step {snap.diverged_at}: the loss became NaN or infinite "
+                  "(try a lower train.lr)\n")
         return EXIT_DIVERGED
     if snap.state == ERROR:
         err.write(f"fitscope: {snap.message}\n")

@@ -113,3 +113,17 @@ async def test_own_file_field_bad_file_then_the_fixture(make_app, tmp_path):
         assert "wave.csv" in str(app.status_bar.render())
         assert "test" in str(app.fit_chart.border_subtitle)  # the held-out points have their own marker
         assert any("dropped 2 of 202 rows" in line for line in app.log_view.lines)
+
+
+@pytest.mark.parametrize("target", ["cubic", "sine", "abs", "step", "sawtooth", "gaussian", "sinc", "poly",
+                                    "exp(-x**2) * cos(6*x)"])
+async def test_every_preset_trains_from_the_app(make_app, target):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await edit(pilot, "data.target", target)
+        assert app.engine.latest.config.data.target == target
+        app.query_one("#fit").focus()
+        for _ in range(3):
+            await pilot.press("n")
+        snap = app.engine.latest
+        assert snap.step == 3 and snap.train_loss is not None

@@ -21,7 +21,7 @@ from core import data as data_mod
 from core import device as device_mod
 from core.config import ConfigError, FitConfig
 from core.model import ACTIVATION_MODULES
-from core.trainer import build
+from core.trainer import Batches, build
 
 MAX_MEMBERS = 64
 VARY_KEYS = ("model.activation", "model.hidden", "model.init_seed", "train.optimizer", "train.lr",
@@ -211,26 +211,13 @@ class CompareTrainer:
             idx = list(idx)
             self.groups.append(_Group(idx, [self.members[i].cfg for i in idx], self.device))
         self.steps_done = 0
-        self.batch_rng = torch.Generator().manual_seed(base.data.seed)
-        self._order: torch.Tensor | None = None
-        self._pos = 0
-
-    def _batch(self):
-        n, size = self.data.x_train.shape[0], self.cfg.train.batch_size
-        if size == 0 or size >= n:
-            return self.data.x_train, self.data.y_train
-        if self._order is None or self._pos + size > n:
-            self._order = torch.randperm(n, generator=self.batch_rng).to(self.device)
-            self._pos = 0
-        idx = self._order[self._pos: self._pos + size]
-        self._pos += size
-        return self.data.x_train[idx], self.data.y_train[idx]
+        self.batches = Batches(self.data.x_train, self.data.y_train, base.train.batch_size, base.data.seed)
 
     def step(self, n: int = 1, interrupt: threading.Event | None = None) -> np.ndarray:
         per_group: list[list[torch.Tensor]] = [[] for _ in self.groups]
         done = 0
         for _ in range(n):
-            x, y = self._batch()
+            x, y = self.batches.next()
             for g, rows in zip(self.groups, per_group):
                 rows.append(g.step(x, y))
             done += 1

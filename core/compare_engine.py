@@ -52,19 +52,12 @@ class CompareEngine(Engine):
         if kind == "update":
             if arg["lr"] is not None:
                 return "lr is per member in a race: start a new race to change it", False
-        if kind == "save":
-            from core import runs
-
-            path, fut = arg
-            try:
-                path = runs.new_run_dir() if path is None else path
-                self._publish("")
-                fut.set_result(runs.save_compare(path, self._latest))
-                return f"saved race to {path}", False
-            except Exception as exc:
-                fut.set_exception(exc)
-                return f"save failed: {exc}", False
         return super()._command(kind, arg)
+
+    def _save_to(self, path):
+        from core import runs
+
+        return runs.save_compare(path, self._latest)
 
     def _record(self, first: int, losses: np.ndarray, t0: float, t1: float) -> None:
         t = self._trainer

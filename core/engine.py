@@ -305,7 +305,7 @@ class Engine:
             try:
                 path = runs.new_run_dir() if path is None else path
                 self._publish("")
-                fut.set_result(runs.save_run(path, t.cfg, self._latest, t.model))
+                fut.set_result(self._save_to(path))
                 return f"saved run to {path}", False
             except Exception as exc:
                 fut.set_exception(exc)
@@ -315,6 +315,12 @@ class Engine:
             self._run_mark = None
             return None, False
         raise ValueError(f"unknown command {kind!r}")
+
+    def _save_to(self, path):
+        from core import runs  # runs imports this module
+
+        t = self._trainer
+        return runs.save_run(path, t.cfg, self._latest, t.model)
 
     def _run_chunk(self) -> bool:
         t = self._trainer

@@ -13,6 +13,27 @@ from core.config import FitConfig
 from core.model import make_loss, make_mlp, make_optimizer
 
 
+class Batches:
+    """Full batch, or mini-batches from a seeded shuffle per epoch (state saveable with a run)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, size: int, seed: int):
+        self.x, self.y, self.size = x, y, size
+        self.rng = torch.Generator().manual_seed(seed)
+        self._order: torch.Tensor | None = None
+        self._pos = 0
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        n = self.x.shape[0]
+        if self.size == 0 or self.size >= n:
+            return self.x, self.y
+        if self._order is None or self._pos + self.size > n:
+            self._order = torch.randperm(n, generator=self.rng).to(self.x.device)
+            self._pos = 0
+        idx = self._order[self._pos: self._pos + self.size]
+        self._pos += self.size
+        return self.x[idx], self.y[idx]
+
+
 def build(cfg: FitConfig) -> tuple[data_mod.Dataset, torch.nn.Module]:
     """Data then weights from one seeded RNG stream, as the lesson; the caller's RNG is untouched."""
     with torch.random.fork_rng(devices=[]):
@@ -42,9 +63,7 @@ class Trainer:
         self.loss_fn = make_loss(self.cfg.train)
         self.steps_done = 0
         # mini-batch order has its own generator: its state can be saved and restored with a run
-        self.batch_rng = torch.Generator().manual_seed(self.cfg.data.seed)
-        self._order: torch.Tensor | None = None
-        self._pos = 0
+        self.batches = Batches(self.data.x_train, self.data.y_train, self.cfg.train.batch_size, self.cfg.data.seed)
         mx, sx = dataset.x_scale
         self.grid = ((data_mod.grid(self.view.x_range) - mx) / sx).to(self.device)  # in training units
 
@@ -54,17 +73,6 @@ class Trainer:
         self.cfg = self.cfg.with_value("train.lr", lr)
 
     # ---- training -------------------------------------------------------------------------
-    def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        n, size = self.data.x_train.shape[0], self.cfg.train.batch_size
-        if size == 0 or size >= n:
-            return self.data.x_train, self.data.y_train
-        if self._order is None or self._pos + size > n:
-            self._order = torch.randperm(n, generator=self.batch_rng).to(self.device)
-            self._pos = 0
-        idx = self._order[self._pos: self._pos + size]
-        self._pos += size
-        return self.data.x_train[idx], self.data.y_train[idx]
-
     def step(self, n: int = 1, interrupt: threading.Event | None = None) -> np.ndarray:
         """Run up to ``n`` steps; stop early after the step during which ``interrupt`` is set.
 
@@ -74,7 +82,7 @@ class Trainer:
         model, opt, loss_fn = self.model, self.optimizer, self.loss_fn
         losses = []
         for _ in range(n):
-            xb, yb = self._batch()
+            xb, yb = self.batches.next()
             loss = loss_fn(model(xb), yb)
             opt.zero_grad()
             loss.backward()

@@ -6,7 +6,7 @@ import time
 from typing import Callable
 
 from rich.markup import escape
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Log, Static
@@ -21,9 +21,10 @@ from core.engine import DIVERGED, DONE, ERROR, PAUSED, READY, RUNNING, STOPPED, 
 from core.model import shape_text
 from core.data import label as data_label
 from tui.messages import RunSaved, SettingSubmitted
-from tui.plotting import member_style
+from tui.palette import binding_commands
 from tui.screens import CompareSetup, HelpScreen
 from tui.widgets.charts import FitChart, LossChart
+from tui.widgets.leaderboard import leaderboard, member_tag
 from tui.widgets.settings import LIVE_KEYS, SettingsPanel
 
 PACES: list[tuple[float | None, str]] = [
@@ -46,9 +47,6 @@ def _process_engine(cfg: FitConfig):
 
 ENGINES: dict[str, EngineFactory] = {"thread": lambda cfg: Engine(cfg), "process": _process_engine}
 RACE_ENGINES = {"thread": lambda members: CompareEngine(members), "process": _process_engine}
-RICH_COLOURS = {"red+": "bright_red", "green+": "bright_green", "blue+": "bright_blue",
-                "magenta+": "bright_magenta", "yellow+": "bright_yellow", "cyan+": "bright_cyan",
-                "orange+": "dark_orange", "orange": "orange3"}
 
 
 class FitscopeApp(App):
@@ -163,7 +161,7 @@ class FitscopeApp(App):
             self.status_bar.update(self._status_line(snap))
             self._legends()
             if snap.members:
-                self.board.update(self._leaderboard(snap))
+                self.board.update(leaderboard(snap, self.hidden, self.solo, self.selected))
             else:
                 self._log_snapshot(snap)
         now = time.monotonic()
@@ -182,38 +180,12 @@ class FitscopeApp(App):
             return [self.solo]
         return [i for i in range(len(snap.members)) if i not in self.hidden]
 
-    def _member_tag(self, i: int) -> str:
-        colour, _ = member_style(i, True)
-        key = str(i + 1) if i < 9 else "·"
-        return f"[{RICH_COLOURS.get(colour, colour)}]━{key}[/]"
-
-    def _leaderboard(self, snap: Snapshot) -> str:
-        """Members sorted by train loss; the diverged last, with the step they diverged at."""
-        order = sorted(range(len(snap.members)), key=lambda i: (
-            snap.members[i].diverged_at is not None,
-            float("inf") if snap.members[i].loss is None else snap.members[i].loss))
-        width = max(6, *(len(m.label) for m in snap.members))
-        has_test = any(m.test_loss is not None for m in snap.members)
-        head = f"    {'member':<{width}} {'loss':>8}" + (f" {'test':>8}" if has_test else "") + f" {'best@step':>12}  state"
-        lines = [escape(head)]
-        for i in order:
-            m = snap.members[i]
-            fmt = (lambda v: f"{v:8.5f}" if v is not None else f"{'—':>8}")
-            best = f"{m.best_loss:.4f}@{m.best_step}" if m.best_loss is not None else "—"
-            row = f" {escape(m.label):<{width}} {fmt(m.loss)}" + (f" {fmt(m.test_loss)}" if has_test else "")
-            row += f" {best:>12}  {m.state}"
-            style = "dim" if i in self.hidden or (self.solo is not None and self.solo != i) else ""
-            mark = "▸" if i == self.selected else " "
-            line = f"{mark}{self._member_tag(i)}{row}"
-            lines.append(f"[{style}]{line}[/]" if style else line)
-        return "\n".join(lines)
-
     def _legends(self) -> None:
         """Legends live in the border, so they never cover the data."""
         snap = self.engine.latest
         if snap.members:
             shown = self.visible_members(snap)
-            tags = [f"{self._member_tag(i)} {escape(snap.members[i].label)}" for i in shown[:9]]
+            tags = [f"{member_tag(i)} {escape(snap.members[i].label)}" for i in shown[:9]]
             more = f"  +{len(shown) - 9}" if len(shown) > 9 else ""
             self.fit_chart.border_subtitle = "  ".join(tags) + more
             self.loss_chart.border_subtitle = ("log" if self.loss_chart.log_y else "linear") + " y"
@@ -482,38 +454,10 @@ class FitscopeApp(App):
     # ---- command palette: every action ------------------------------------------------------
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            action, _, arg = binding.action.partition("(")
-            method = getattr(self, f"action_{action}")
-            args = eval_args(arg.rstrip(")"))  # literal ints/floats from our own table
-            label = _PALETTE.get(binding.action, binding.description)
-            yield SystemCommand(label, f"key: {binding.key}", _bind(method, args))
+        yield from binding_commands(self)
 
 
 _KEYS = set(config_keys())
-_PALETTE = {
-    "toggle_run": "Run / pause", "step": "One step", "pace(-1)": "Slower pace", "pace(1)": "Faster pace",
-    "reset": "Reset weights", "new_data": "New data (next seed)", "activation(1)": "Next activation",
-    "activation(-1)": "Previous activation", "lr(2.0)": "Double learning rate", "lr(0.5)": "Halve learning rate",
-    "truth": "Show/hide true function", "log_axis": "Log/linear loss axis", "save_run": "Save run",
-    "screenshot_svg": "Save SVG screenshot", "panel(1)": "Next panel", "panel(-1)": "Previous panel",
-    "help": "Help: all keys", "quit": "Quit", "compare": "Compare mode: race variants / back to single",
-    "hide_member": "Hide/show the selected member",
-    **{f"member({i})": f"Solo member {i} (again: show all)" for i in range(1, 10)},
-}
-
-
-def eval_args(text: str) -> tuple:
-    text = text.strip()
-    if not text:
-        return ()
-    return (float(text) if "." in text else int(text),)
-
-
-def _bind(method, args):
-    return lambda: method(*args)
-
-
 def _short(value) -> str:
     text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
     return text if len(text) <= 30 else text[:27] + "..."

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core.config import ConfigError, FitConfig
-from core.engine import DIVERGED, DONE, PAUSED, READY, RUNNING, STOPPED, Engine
+from core.engine import DIVERGED, DONE, PAUSED, READY, STOPPED, Engine
 from core.history import LossHistory
 
 CPU = FitConfig().with_value("train.device", "cpu")

@@ -1,0 +1,36 @@
+"""Every key binding of the app as a command-palette entry (ctrl+p), with a readable title."""
+
+from __future__ import annotations
+
+from textual.app import SystemCommand
+
+_PALETTE = {
+    "toggle_run": "Run / pause", "step": "One step", "pace(-1)": "Slower pace", "pace(1)": "Faster pace",
+    "reset": "Reset weights", "new_data": "New data (next seed)", "activation(1)": "Next activation",
+    "activation(-1)": "Previous activation", "lr(2.0)": "Double learning rate", "lr(0.5)": "Halve learning rate",
+    "truth": "Show/hide true function", "log_axis": "Log/linear loss axis", "save_run": "Save run",
+    "screenshot_svg": "Save SVG screenshot", "panel(1)": "Next panel", "panel(-1)": "Previous panel",
+    "help": "Help: all keys", "quit": "Quit", "compare": "Compare mode: race variants / back to single",
+    "hide_member": "Hide/show the selected member",
+    **{f"member({i})": f"Solo member {i} (again: show all)" for i in range(1, 10)},
+}
+
+
+def eval_args(text: str) -> tuple:
+    text = text.strip()
+    if not text:
+        return ()
+    return (float(text) if "." in text else int(text),)
+
+
+def _bind(method, args):
+    return lambda: method(*args)
+
+
+def binding_commands(app):
+    for binding in app.BINDINGS:
+        action, _, arg = binding.action.partition("(")
+        method = getattr(app, f"action_{action}")
+        args = eval_args(arg.rstrip(")"))  # literal ints/floats from our own table
+        label = _PALETTE.get(binding.action, binding.description)
+        yield SystemCommand(label, f"key: {binding.key}", _bind(method, args))

@@ -222,6 +222,8 @@ class FitscopeApp(App):
             cfg = snap.config
             left = (f"{data_label(cfg.data)} {shape_text(cfg.model)} {cfg.model.activation} "
                     f"{cfg.train.optimizer} {cfg.train.lr:g}")
+            if snap.members:
+                left = f"race of {len(snap.members)} · {data_label(cfg.data)}"
         gap = max(2, width - len(left) - len(right))
         return escape(left) + " " * gap + escape(right)
 

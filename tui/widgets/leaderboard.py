@@ -20,12 +20,13 @@ def member_tag(i: int) -> str:
 
 
 def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: int) -> str:
+    """member, train loss, test loss (when there is one), the step of its best loss, state."""
     order = sorted(range(len(snap.members)), key=lambda i: (
         snap.members[i].diverged_at is not None,
         float("inf") if snap.members[i].loss is None else snap.members[i].loss))
-    width = max(6, *(len(m.label) for m in snap.members))
+    name_w = max(6, *(len(m.label) for m in snap.members))
     has_test = any(m.test_loss is not None for m in snap.members)
-    head = f"    {'member':<{width}} {'loss':>8}" + (f" {'test':>8}" if has_test else "") + f" {'best@step':>12}  state"
+    head = f"    {'member':<{name_w}} {'loss':>8}" + (f" {'test':>8}" if has_test else "") + f" {'best@':>6} state"
     lines = [escape(head)]
 
     def fmt(v):
@@ -33,9 +34,9 @@ def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: in
 
     for i in order:
         m = snap.members[i]
-        best = f"{m.best_loss:.4f}@{m.best_step}" if m.best_loss is not None else "—"
-        row = f" {escape(m.label):<{width}} {fmt(m.loss)}" + (f" {fmt(m.test_loss)}" if has_test else "")
-        row += f" {best:>12}  {m.state}"
+        best = str(m.best_step) if m.best_step is not None else "—"
+        row = f" {escape(m.label):<{name_w}} {fmt(m.loss)}" + (f" {fmt(m.test_loss)}" if has_test else "")
+        row += f" {best:>6} {m.state}"
         dim = i in hidden or (solo is not None and solo != i)
         line = f"{'▸' if i == selected else ' '}{member_tag(i)}{row}"
         lines.append(f"[dim]{line}[/]" if dim else line)

@@ -85,6 +85,7 @@ class ProcessEngine:
         cmd_in.close()
         snap_out.close()
         self._error: BaseException | None = None
+        self._stopping = False
         self._reader = threading.Thread(target=self._read, name="fitscope-engine-reader", daemon=True)
         self._reader.start()
         self.wait_for(lambda s: s is not None or self._error is not None)
@@ -126,6 +127,7 @@ class ProcessEngine:
         return future
 
     def stop(self, timeout: float = 5.0) -> None:
+        self._stopping = True
         self._cmd("close", None)
         self._proc.join(timeout)
         if self._proc.is_alive():
@@ -192,4 +194,7 @@ class ProcessEngine:
                 except Exception:
                     pass
         with self._changed:
+            if not self._stopping and self._latest is not None:  # the child died: say so, keep the last state
+                self._latest = dataclasses.replace(self._latest, state="error", seq=self._latest.seq + 1,
+                                                   message="error: the engine process ended unexpectedly")
             self._changed.notify_all()

@@ -14,8 +14,8 @@ fitscope — a keyboard-driven terminal lab for fitting functions with small neu
 With no command it opens the app on the lesson's experiment (y = x³ − x² + noise, MLP 1-10-10-1,
 ReLU, SGD lr 0.2, MSE, 300 full-batch steps)."""
 
-SET_HELP = ("override one setting, e.g. --set train.lr=0.1 --set model.hidden=[32,32]; repeatable. Keys: "
-            + ", ".join(config_mod.keys()))
+SET_HELP = ("override one setting, e.g. --set train.lr=0.1 --set model.hidden=[32,32]; repeatable "
+            "(default: none, the lesson's values). Keys: " + ", ".join(config_mod.keys()))
 
 
 class _Parser(argparse.ArgumentParser):

@@ -44,3 +44,14 @@ def test_process_engine_matches_the_thread_engine_and_takes_every_command(tmp_pa
 def test_process_engine_reports_a_bad_device_as_a_config_error():
     with pytest.raises(ConfigError, match="train.device"):
         ProcessEngine(CPU.with_value("train.device", "cuda:5"))
+
+
+def test_a_dead_engine_process_becomes_an_error_state_not_a_hang():
+    e = ProcessEngine(CPU)
+    try:
+        e._proc.kill()
+        snap = e.wait_for(lambda s: s.state == "error", timeout=20)
+        assert snap.state == "error" and "ended unexpectedly" in snap.message
+        e.start()  # commands to a dead engine are ignored, not raised
+    finally:
+        e.stop()

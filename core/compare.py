@@ -4,6 +4,8 @@ Members with the same hidden sizes and optimiser form one group whose weights ar
 ([K, in, out]) and stepped by batched matmuls and one elementwise optimiser update with
 per-member hyper-parameters as [K, 1, 1] tensors (torch.optim refuses a per-member lr).
 Within a group members are sorted by activation, and each activation runs on its own slice.
+The backward pass is written out with the derivative kernels autograd calls, into buffers made
+once: that is what keeps a race of mixed activations near the speed of a one-activation race.
 Every member starts from exactly the weights its single run would have, on the same data.
 """
 
@@ -20,7 +22,6 @@ import torch.nn.functional as F
 from core import data as data_mod
 from core import device as device_mod
 from core.config import ConfigError, FitConfig
-from core.model import ACTIVATION_MODULES
 from core.trainer import Batches, build
 
 MAX_MEMBERS = 64
@@ -85,6 +86,56 @@ def _show(v) -> str:
     return str(v)
 
 
+_A, _NN = torch.ops.aten, torch._C._nn
+# Each activation as (forward into out, backward into out) with the kernels autograd itself calls,
+# so a race's gradients are the single runs' gradients. Written out because at this size
+# autograd's per-op bookkeeping costs more than the math (`fitscope bench --compare`).
+KERNELS: dict[str, tuple] = {
+    "relu": (lambda z, out: torch.clamp_min(z, 0, out=out),
+             lambda g, z, a, out: _A.threshold_backward.grad_input(g, a, 0, grad_input=out)),
+    "softplus": (lambda z, out: _NN.softplus(z, 1, 20, out=out),
+                 lambda g, z, a, out: _A.softplus_backward.grad_input(g, z, 1, 20, grad_input=out)),
+    "tanh": (lambda z, out: torch.tanh(z, out=out),
+             lambda g, z, a, out: _A.tanh_backward.grad_input(g, a, grad_input=out)),
+    "sigmoid": (lambda z, out: torch.sigmoid(z, out=out),
+                lambda g, z, a, out: _A.sigmoid_backward.grad_input(g, a, grad_input=out)),
+    "gelu": (lambda z, out: _NN.gelu(z, out=out),
+             lambda g, z, a, out: _A.gelu_backward.grad_input(g, z, grad_input=out)),
+    "silu": (lambda z, out: _NN.silu(z, out=out),
+             lambda g, z, a, out: _A.silu_backward.grad_input(g, z, grad_input=out)),
+    "elu": (lambda z, out: _NN.elu(z, out=out),
+            lambda g, z, a, out: _A.elu_backward.grad_input(g, 1, 1, 1, False, z, grad_input=out)),
+    "leaky_relu": (lambda z, out: _NN.leaky_relu(z, 0.01, out=out),
+                   lambda g, z, a, out: _A.leaky_relu_backward.grad_input(g, z, 0.01, False, grad_input=out)),
+    "identity": (lambda z, out: out.copy_(z), lambda g, z, a, out: out.copy_(g)),
+}
+# d(mean loss)/d(output) per element, before dividing by the element count
+_LOSS_GRADS = {"mse": lambda d: d * 2.0, "l1": torch.sign, "huber": lambda d: d.clamp(-1.0, 1.0)}
+
+
+class _Buffers:
+    """Every activation and gradient of one step for n rows, allocated once and reused.
+
+    Members are sorted by activation, so each activation works on one fixed slice (a view)."""
+
+    def __init__(self, group: "_Group", n: int):
+        k, dev = group.k, group.params[0].device
+        widths = [w.shape[2] for w in group.params[0::2]]
+        self.z = [torch.empty(k, n, w, device=dev) for w in widths]  # pre-activations, then the output
+        self.a = [torch.empty(k, n, w, device=dev) for w in widths[:-1]]
+        self.da = [torch.empty_like(a) for a in self.a]
+        self.dz = [torch.empty_like(z) for z in self.z]
+        self.grads = [torch.empty_like(p) for p in group.params]
+        cuts = np.cumsum([0, *group.sizes]).tolist()
+        parts = list(zip(group.kernels, (slice(a, b) for a, b in zip(cuts, cuts[1:]))))
+
+        def views(ts):
+            return [[(fwd, bwd, *(t[s] for t in row)) for (fwd, bwd), s in parts] for row in ts]
+
+        # per hidden layer: (forward, backward, z, a, da, dz) for each activation's slice
+        self.layers = views(list(zip(self.z, self.a, self.da, self.dz)))
+
+
 class _Group:
     """Members sharing hidden sizes and optimiser: one stacked model, one batched update."""
 
@@ -92,20 +143,21 @@ class _Group:
         self.index = index  # positions of these members in the race
         first = cfgs[0]
         self.optimizer = first.train.optimizer
-        self.loss = _LOSSES[first.train.loss]
+        self.loss_name = first.train.loss
         self.k = len(cfgs)
         weights: list[list[torch.Tensor]] = []
         for cfg in cfgs:
             _, model = build(cfg)  # exactly the single run's initial weights
             linears = [m for m in model if isinstance(m, torch.nn.Linear)]
             weights.append([t for lin in linears for t in (lin.weight.detach().T, lin.bias.detach()[None, :])])
-        self.params = [torch.stack([w[i] for w in weights]).contiguous().to(device).requires_grad_()
+        self.params = [torch.stack([w[i] for w in weights]).contiguous().to(device)
                        for i in range(len(weights[0]))]
-        self.acts: list[torch.nn.Module] = []
+        self.kernels: list[tuple] = []
         self.sizes: list[int] = []
         for act, run in itertools.groupby(cfgs, key=lambda c: c.model.activation):
-            self.acts.append(ACTIVATION_MODULES[act]())
+            self.kernels.append(KERNELS[act])
             self.sizes.append(len(list(run)))
+        self._buffers: dict[int, _Buffers] = {}
 
         def col(name):
             return torch.tensor([getattr(c.train, name) for c in cfgs], dtype=torch.float32,
@@ -120,29 +172,51 @@ class _Group:
         self.alive = torch.ones(self.k, dtype=torch.bool)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predictions [K, n, 1], without keeping anything for a backward pass."""
+        cuts = np.cumsum([0, *self.sizes]).tolist()
         h = x.expand(self.k, *x.shape)
         layers = len(self.params) // 2
         for i in range(layers):
             h = torch.baddbmm(self.params[2 * i + 1], h, self.params[2 * i])
             if i < layers - 1:
-                if len(self.acts) == 1:
-                    h = self.acts[0](h)
-                else:  # members are sorted by activation: each runs on its own slice
-                    h = torch.cat([act(part) for act, part in zip(self.acts, h.split(self.sizes))])
+                a = torch.empty_like(h)
+                for (fwd, _), lo, hi in zip(self.kernels, cuts, cuts[1:]):
+                    fwd(h[lo:hi], a[lo:hi])
+                h = a
         return h
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         out = self.forward(x)
-        return self.loss(out, y.expand_as(out), reduction="none").mean(dim=(1, 2))
+        return _LOSSES[self.loss_name](out, y.expand_as(out), reduction="none").mean(dim=(1, 2))
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        per_member = self.losses(x, y)
-        grads = torch.autograd.grad(per_member.sum(), self.params)  # members are independent
-        with torch.no_grad():
-            self.t += 1
-            for p, g, buf, sq in zip(self.params, grads, self.buf, self.sq):
-                self._update(p, g, buf, sq)
-        return per_member.detach()
+        """One forward, backward and update for all members; their losses before the update."""
+        b = self._buffers.get(x.shape[0])
+        if b is None:
+            b = self._buffers[x.shape[0]] = _Buffers(self, x.shape[0])
+        p, hidden = self.params, len(b.a)
+        inputs = [x.expand(self.k, *x.shape), *b.a]
+        for i in range(hidden + 1):
+            torch.baddbmm(p[2 * i + 1], inputs[i], p[2 * i], out=b.z[i])
+            if i < hidden:
+                for fwd, _, z, a, _, _ in b.layers[i]:
+                    fwd(z, a)
+        out = b.z[-1]
+        per_member = _LOSSES[self.loss_name](out, y.expand_as(out), reduction="none").mean(dim=(1, 2))
+        # backward of the summed per-member losses: members are independent
+        g = torch.mul(_LOSS_GRADS[self.loss_name](out - y), 1.0 / out[0].numel(), out=b.dz[-1])
+        for i in range(hidden, -1, -1):
+            torch.bmm(inputs[i].transpose(1, 2), g, out=b.grads[2 * i])
+            torch.sum(g, 1, keepdim=True, out=b.grads[2 * i + 1])
+            if i > 0:
+                torch.bmm(g, p[2 * i].transpose(1, 2), out=b.da[i - 1])
+                for _, bwd, z, a, da, dz in b.layers[i - 1]:
+                    bwd(da, z, a, dz)
+                g = b.dz[i - 1]
+        self.t += 1
+        for param, grad, buf, sq in zip(p, b.grads, self.buf, self.sq):
+            self._update(param, grad, buf, sq)
+        return per_member
 
     def _update(self, p, g, buf, sq) -> None:
         """torch.optim's update rules, elementwise, with per-member hyper-parameters."""

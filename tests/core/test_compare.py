@@ -35,6 +35,37 @@ def test_every_member_equals_its_single_run():
         np.testing.assert_allclose(race[:, j], single(m.cfg, 200), rtol=0, atol=1e-5, err_msg=m.label)
 
 
+def test_kernels_are_autograds_own_forward_and_backward():
+    import torch
+
+    from core.compare import KERNELS
+    from core.model import ACTIVATION_MODULES
+
+    assert set(KERNELS) == set(ACTIVATION_MODULES)
+    z = torch.cat([torch.randn(2, 40, 5, generator=torch.Generator().manual_seed(0)) * 8,
+                   torch.full((1, 40, 5), 25.0), torch.zeros(1, 40, 5)])  # past softplus's threshold; at relu's kink
+    g = torch.randn_like(z)
+    for name, (fwd, bwd) in KERNELS.items():
+        zz = z.clone().requires_grad_()
+        ref = ACTIVATION_MODULES[name]()(zz)
+        (ref_grad,) = torch.autograd.grad(ref, zz, g)
+        a, dz = fwd(z, torch.empty_like(z)), torch.empty_like(z)
+        bwd(g, z, a, dz)
+        assert torch.equal(a, ref.detach()), name
+        assert torch.equal(dz, ref_grad), name
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "huber"])
+def test_every_activation_and_loss_through_three_hidden_layers(loss):
+    from core.model import ACTIVATION_MODULES
+
+    base = CPU.with_values({"train.loss": loss, "model.hidden": "8,6,4", "train.lr": 0.1})
+    members = [Member(a, base.with_value("model.activation", a)) for a in ACTIVATION_MODULES]
+    race = CompareTrainer(members).step(80)
+    for j, m in enumerate(members):
+        np.testing.assert_allclose(race[:, j], single(m.cfg, 80), rtol=0, atol=1e-5, err_msg=f"{loss} {m.label}")
+
+
 def test_minibatch_members_equal_their_single_runs():
     base = CPU.with_value("train.batch_size", 32)
     members = [Member(a, base.with_value("model.activation", a)) for a in ("relu", "tanh")]

@@ -126,14 +126,9 @@ class _Buffers:
         self.da = [torch.empty_like(a) for a in self.a]
         self.dz = [torch.empty_like(z) for z in self.z]
         self.grads = [torch.empty_like(p) for p in group.params]
-        cuts = np.cumsum([0, *group.sizes]).tolist()
-        parts = list(zip(group.kernels, (slice(a, b) for a, b in zip(cuts, cuts[1:]))))
-
-        def views(ts):
-            return [[(fwd, bwd, *(t[s] for t in row)) for (fwd, bwd), s in parts] for row in ts]
-
-        # per hidden layer: (forward, backward, z, a, da, dz) for each activation's slice
-        self.layers = views(list(zip(self.z, self.a, self.da, self.dz)))
+        # per hidden layer: (forward, backward, z, a, da, dz) on each activation's slice
+        self.layers = [[(fwd, bwd, z[s], a[s], da[s], dz[s]) for (fwd, bwd), s in group.parts]
+                       for z, a, da, dz in zip(self.z, self.a, self.da, self.dz)]
 
 
 class _Group:
@@ -152,11 +147,11 @@ class _Group:
             weights.append([t for lin in linears for t in (lin.weight.detach().T, lin.bias.detach()[None, :])])
         self.params = [torch.stack([w[i] for w in weights]).contiguous().to(device)
                        for i in range(len(weights[0]))]
-        self.kernels: list[tuple] = []
-        self.sizes: list[int] = []
+        # ((forward, backward), slice of members) per activation; members come sorted by it
+        self.parts: list[tuple[tuple, slice]] = []
         for act, run in itertools.groupby(cfgs, key=lambda c: c.model.activation):
-            self.kernels.append(KERNELS[act])
-            self.sizes.append(len(list(run)))
+            start = self.parts[-1][1].stop if self.parts else 0
+            self.parts.append((KERNELS[act], slice(start, start + len(list(run)))))
         self._buffers: dict[int, _Buffers] = {}
 
         def col(name):
@@ -173,15 +168,14 @@ class _Group:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Predictions [K, n, 1], without keeping anything for a backward pass."""
-        cuts = np.cumsum([0, *self.sizes]).tolist()
         h = x.expand(self.k, *x.shape)
         layers = len(self.params) // 2
         for i in range(layers):
             h = torch.baddbmm(self.params[2 * i + 1], h, self.params[2 * i])
             if i < layers - 1:
                 a = torch.empty_like(h)
-                for (fwd, _), lo, hi in zip(self.kernels, cuts, cuts[1:]):
-                    fwd(h[lo:hi], a[lo:hi])
+                for (fwd, _), part in self.parts:
+                    fwd(h[part], a[part])
                 h = a
         return h
 

@@ -7,9 +7,9 @@ import time
 
 import torch
 
-from core.config import FitConfig
-from core.engine import DONE, Engine
-from core.trainer import Trainer
+from fitscope.core.config import FitConfig
+from fitscope.core.engine import DONE, Engine
+from fitscope.core.trainer import Trainer
 
 
 def bare_loop_rate(cfg: FitConfig, steps: int) -> float:
@@ -76,7 +76,7 @@ def load_timing(n: int, seed: int = 0) -> dict:
 
     import numpy as np
 
-    from core import datafile
+    from fitscope.core import datafile
 
     Trainer(FitConfig().with_value("train.device", "cpu"))  # torch's one-off imports are not the data's cost
     rng = np.random.default_rng(seed)
@@ -106,7 +106,7 @@ def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> 
 
     Members vary lr (one activation); a second batched race of the same size cycles
     relu/softplus/tanh to price mixed activations."""
-    from core.compare import CompareTrainer, Member
+    from fitscope.core.compare import CompareTrainer, Member
 
     lrs = [0.05 + 0.01 * i for i in range(k)]
     acts = ["relu", "softplus", "tanh"]

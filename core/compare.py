@@ -19,10 +19,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core import data as data_mod
-from core import device as device_mod
-from core.config import ConfigError, FitConfig
-from core.trainer import Batches, build
+from fitscope.core import data as data_mod
+from fitscope.core import device as device_mod
+from fitscope.core.config import ConfigError, FitConfig
+from fitscope.core.trainer import Batches, build
 
 MAX_MEMBERS = 64
 VARY_KEYS = ("model.activation", "model.hidden", "model.init_seed", "train.optimizer", "train.lr",

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.compare import CompareTrainer, Member
-from core.engine import DIVERGED, Engine, Snapshot
-from core.history import HistoryView, LossHistory
+from fitscope.core.compare import CompareTrainer, Member
+from fitscope.core.engine import DIVERGED, Engine, Snapshot
+from fitscope.core.history import HistoryView, LossHistory
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class CompareEngine(Engine):
         return super()._command(kind, arg)
 
     def _save_to(self, path):
-        from core import runs
+        from fitscope.core import runs
 
         return runs.save_compare(path, self._latest)
 

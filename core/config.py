@@ -15,31 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from fitscope.core import targets
+from fitscope.core.errors import ConfigError
+
 ACTIVATIONS = ("relu", "softplus", "tanh", "sigmoid", "gelu", "silu", "elu", "leaky_relu", "identity")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 LOSSES = ("mse", "l1", "huber")
 NOISE_KINDS = ("uniform", "gaussian", "none")
 SAMPLINGS = ("grid", "random")
 SPLITS = ("none", "random", "extrapolate")
+KERNELS = ("fast", "autograd")
 MAX_POINTS = 1_000_000
 MAX_LAYERS = 8
 MAX_UNITS = 1024
-
-
-class ConfigError(ValueError):
-    """A rejected setting: which field, what value, and what would have been accepted."""
-
-    def __init__(self, field: str, value: Any, allowed: str):
-        self.field, self.value, self.allowed = field, value, allowed
-        super().__init__(f"{field}: {_show(value)} is not valid — {allowed}")
-
-    def __reduce__(self):  # so it survives the pipe from a process engine
-        return (ConfigError, (self.field, self.value, self.allowed))
-
-
-def _show(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:28] + "..." + text[-29:]  # the end names a file
 
 
 @dataclass(frozen=True)
@@ -74,6 +62,7 @@ class TrainConfig:
     steps: int = 300
     loss: str = "mse"
     device: str = "auto"
+    kernels: str = "fast"  # fast: batched, hand-written backward; autograd: the lesson's loop, bit for bit
 
 
 @dataclass(frozen=True)
@@ -215,8 +204,6 @@ def _device(key: str, raw: Any) -> str:
 
 
 def _target(key: str, raw: Any) -> str:
-    from core import targets  # the formula parser lives with the targets
-
     if not isinstance(raw, str):
         raise ConfigError(key, raw, "expected a preset name or a formula in x")
     targets.check(raw.strip())
@@ -255,6 +242,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "train.steps": _int(1, 100_000_000),
     "train.loss": _choice(LOSSES),
     "train.device": _device,
+    "train.kernels": _choice(KERNELS),
 }
 
 
@@ -284,8 +272,6 @@ def from_dict(d: dict[str, Any]) -> FitConfig:
     if cfg.data.x_min >= cfg.data.x_max:
         raise ConfigError("data.x_max", cfg.data.x_max, f"expected a number greater than data.x_min ({cfg.data.x_min:g})")
     if not cfg.data.file:  # with a file the target is not used
-        from core import targets
-
         targets.check_range(cfg.data.target, cfg.data.x_min, cfg.data.x_max)
     return cfg
 
@@ -347,3 +333,14 @@ def load(path: str | Path) -> FitConfig:
     except OSError as exc:
         raise ConfigError("--config", str(path), f"cannot read the file: {exc.strerror}") from None
     return from_toml(text, source=str(path))
+
+
+def data_label(cfg: DataConfig) -> str:
+    """A short name for the data: the file's name, or the target."""
+    if cfg.file:
+        return Path(cfg.file).name
+    return targets.describe(cfg.target)
+
+
+def shape_text(cfg: ModelConfig) -> str:
+    return "-".join(str(n) for n in (1, *cfg.hidden, 1))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from core import datafile, targets
-from core.config import ConfigError, DataConfig
+from fitscope.core import datafile, targets
+from fitscope.core.config import DataConfig
+from fitscope.core.errors import ConfigError
+from fitscope.core.snapshot import DataView
 
 GRID_POINTS = 400  # where the fit curve is drawn
 IDENTITY = (0.0, 1.0)
@@ -34,26 +35,15 @@ class Dataset:
                        self.y_test.to(device), self.x_range, self.notes, self.x_scale, self.y_scale)
 
 
-@dataclass(frozen=True)
-class DataView:
-    """Plain, read-only numpy copies of a dataset for drawing, in the data's own units."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    x_range: tuple[float, float]
-    y_range: tuple[float, float]
-    notes: tuple[str, ...]
-    grid: np.ndarray  # where the fit is drawn
-    truth: np.ndarray | None  # the noiseless target on the grid, when there is one
-
-
-def label(cfg: DataConfig) -> str:
-    """A short name for the data: the file's name, or the target."""
-    if cfg.file:
-        return Path(cfg.file).name
-    return targets.describe(cfg.target)
+TORCH_OPS = targets.Ops(
+    {**{n: getattr(torch, n) for n in ("sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu",
+                                       "floor", "sign")},
+     "where": lambda c, a, b: torch.where(c != 0, a, b),
+     "clip": lambda v, lo, hi: torch.minimum(torch.maximum(v, lo), hi),
+     "min": torch.minimum, "max": torch.maximum,
+     "<": torch.lt, "<=": torch.le, ">": torch.gt, ">=": torch.ge, "==": torch.eq, "!=": torch.ne},
+    lambda v, like: torch.tensor(v, dtype=like.dtype, device=like.device),
+    lambda a, like: a.to(like.dtype))
 
 
 def _frozen(t: torch.Tensor, scale: tuple[float, float] = IDENTITY) -> np.ndarray:
@@ -75,7 +65,7 @@ def view(ds: Dataset, target: str | None) -> DataView:
     g = grid(ds.x_range)
     truth = None
     if target is not None:
-        truth = targets.evaluate(target, g).to(torch.float64).numpy().reshape(-1).copy()
+        truth = targets.evaluate(target, g, TORCH_OPS).to(torch.float64).numpy().reshape(-1).copy()
         truth[~np.isfinite(truth)] = np.nan
         truth.setflags(write=False)
     return DataView(xs[0], ys[0], xs[1], ys[1], ds.x_range, (lo, hi), ds.notes, _frozen(g), truth)
@@ -93,7 +83,7 @@ def generate(cfg: DataConfig) -> Dataset:
         x = torch.unsqueeze(torch.linspace(cfg.x_min, cfg.x_max, n), dim=1)
     else:
         x = cfg.x_min + (cfg.x_max - cfg.x_min) * torch.rand(n, 1)
-    y = targets.evaluate(cfg.target, x)
+    y = targets.evaluate(cfg.target, x, TORCH_OPS)
     if cfg.noise == "uniform":
         y = y + cfg.noise_level * torch.rand(x.size())
     elif cfg.noise == "gaussian":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import ConfigError
+from fitscope.core.config import ConfigError
 
 FIELD = "data.file"
 

@@ -17,10 +17,10 @@ from typing import Callable
 
 import numpy as np
 
-from core.config import ConfigError, FitConfig
-from core.data import DataView
-from core.history import HistoryView, LossHistory
-from core.trainer import Trainer
+from fitscope.core.config import ConfigError, FitConfig
+from fitscope.core.data import DataView
+from fitscope.core.history import HistoryView, LossHistory
+from fitscope.core.trainer import Trainer
 
 READY, RUNNING, PAUSED, DONE, DIVERGED, STOPPED, ERROR = (
     "ready", "running", "paused", "done", "diverged", "stopped", "error")
@@ -299,7 +299,7 @@ class Engine:
                     self._state = PAUSED
             return "updated", False
         if kind == "save":
-            from core import runs  # runs imports this module
+            from fitscope.core import runs  # runs imports this module
 
             path, fut = arg
             try:
@@ -317,7 +317,7 @@ class Engine:
         raise ValueError(f"unknown command {kind!r}")
 
     def _save_to(self, path):
-        from core import runs  # runs imports this module
+        from fitscope.core import runs  # runs imports this module
 
         t = self._trainer
         return runs.save_run(path, t.cfg, self._latest, t.model)

@@ -34,32 +34,37 @@ class LossHistory:
         self._lo = np.zeros(cap)
         self._hi = np.zeros(cap)
         self._sec = np.zeros(cap)
-        self._pending: list[tuple[int, float, float]] = []  # (step, loss, seconds) of the open bucket
+        # the open bucket: steps, losses and seconds not yet closed into a row
+        self._p_step = np.zeros(0, np.int64)
+        self._p_loss = np.zeros(0)
+        self._p_sec = np.zeros(0)
 
     def __len__(self) -> int:
-        return self._n + (1 if self._pending else 0)
+        return self._n + (1 if len(self._p_step) else 0)
 
     def extend(self, first_step: int, losses: np.ndarray, t0: float, t1: float) -> None:
         """Losses of steps first_step, first_step+1, ...; their times spread evenly over (t0, t1]."""
         k = len(losses)
         if not k:
             return
-        secs = t0 + (t1 - t0) * np.arange(1, k + 1) / k
-        for i in range(k):  # buckets are few per chunk once stride > 1; the loop is over bucket closings
-            self._pending.append((first_step + i, float(losses[i]), float(secs[i])))
-            if len(self._pending) >= self.stride:
-                self._close()
-
-    def _close(self) -> None:
-        vals = [p[1] for p in self._pending]
-        last = self._pending[-1]
-        if self._n == self.cap:
-            self._compact()
-        i = self._n
-        self._step[i], self._loss[i], self._sec[i] = last[0], last[1], last[2]
-        self._lo[i], self._hi[i] = min(vals), max(vals)
-        self._n += 1
-        self._pending = []
+        ramp = np.arange(1, k + 1)
+        step = np.concatenate([self._p_step, first_step - 1 + ramp])
+        loss = np.concatenate([self._p_loss, np.asarray(losses, float)])
+        sec = np.concatenate([self._p_sec, t0 + (t1 - t0) * ramp / k])
+        while len(step) >= self.stride:  # close whole buckets at once, compacting when full
+            if self._n == self.cap:
+                self._compact()
+                continue
+            s = self.stride
+            m = min(len(step) // s, self.cap - self._n)
+            take = m * s
+            block = loss[:take].reshape(m, s)
+            rows = slice(self._n, self._n + m)
+            self._step[rows], self._loss[rows], self._sec[rows] = step[s - 1:take:s], block[:, -1], sec[s - 1:take:s]
+            self._lo[rows], self._hi[rows] = block.min(1), block.max(1)
+            self._n += m
+            step, loss, sec = step[take:], loss[take:], sec[take:]
+        self._p_step, self._p_loss, self._p_sec = step, loss, sec
 
     def _compact(self) -> None:
         half = self.cap // 2
@@ -73,10 +78,9 @@ class LossHistory:
     def view(self) -> HistoryView:
         n = self._n
         parts = [a[:n] for a in (self._step, self._loss, self._lo, self._hi, self._sec)]
-        if self._pending:
-            vals = [p[1] for p in self._pending]
-            last = self._pending[-1]
-            extra = [[last[0]], [last[1]], [min(vals)], [max(vals)], [last[2]]]
+        if len(self._p_step):
+            lo, hi = self._p_loss.min(), self._p_loss.max()
+            extra = [[self._p_step[-1]], [self._p_loss[-1]], [lo], [hi], [self._p_sec[-1]]]
             parts = [np.concatenate([p, e]) for p, e in zip(parts, extra)]
         else:
             parts = [p.copy() for p in parts]

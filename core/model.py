@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.config import ModelConfig, TrainConfig
+from fitscope.core.config import ModelConfig, TrainConfig
 
 ACTIVATION_MODULES = {
     "relu": nn.ReLU,
@@ -46,7 +46,3 @@ def make_optimizer(params, cfg: TrainConfig, device: torch.device) -> torch.opti
 
 def make_loss(cfg: TrainConfig) -> nn.Module:
     return LOSS_MODULES[cfg.loss]()
-
-
-def shape_text(cfg: ModelConfig) -> str:
-    return "-".join(str(n) for n in (1, *cfg.hidden, 1))

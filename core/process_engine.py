@@ -17,8 +17,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable
 
-from core.config import FitConfig
-from core.engine import Engine, Snapshot
+from fitscope.core.config import FitConfig
+from fitscope.core.engine import Engine, Snapshot
 
 Subscriber = Callable[[Snapshot], None]
 _CTX = mp.get_context("spawn")  # fork would copy the UI's threads and locks into the child
@@ -29,7 +29,7 @@ def _child(spec, pace, publish_hz: float, commands, snapshots) -> None:
         if isinstance(spec, FitConfig):
             engine = Engine(spec, pace=pace, publish_hz=publish_hz)
         else:  # a race: a list of members
-            from core.compare_engine import CompareEngine
+            from fitscope.core.compare_engine import CompareEngine
 
             engine = CompareEngine(spec, pace=pace, publish_hz=publish_hz)
     except BaseException as exc:

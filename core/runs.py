@@ -1,4 +1,4 @@
-"""Run directories: config.toml, metrics.csv and model.pt, each written atomically."""
+"""Run directories: config.toml, metrics.csv and model.pt (a race: compare.csv), each written atomically."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import torch
 
-from core.config import FitConfig, to_toml
-from core.engine import Snapshot
+from fitscope.core.config import to_toml
+from fitscope.core.spec import Member, RunSpec, show
+from fitscope.core.tracker import Tracker
 
 
 def new_run_dir(base: str | Path = "runs") -> Path:
@@ -39,10 +40,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def metrics_csv(snap: Snapshot) -> str:
-    h = snap.history
-    tests = dict(snap.test_history)
-    has_test = snap.test_loss is not None
+def metrics_csv(tracker: Tracker, has_test: bool) -> str:
+    h = tracker.history(0)
+    tests = dict(tracker.test_history(0))
     out = io.StringIO()
     out.write("step,train_loss,seconds" + (",test_loss" if has_test else "") + "\n")
     for i in range(len(h)):
@@ -54,24 +54,13 @@ def metrics_csv(snap: Snapshot) -> str:
     return out.getvalue()
 
 
-def save_run(path: str | Path, cfg: FitConfig, snap: Snapshot, model: torch.nn.Module) -> Path:
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path / "config.toml", to_toml(cfg).encode())
-    _atomic_write(path / "metrics.csv", metrics_csv(snap).encode())
-    buf = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-    _atomic_write(path / "model.pt", buf.getvalue())
-    return path
-
-
-def compare_csv(snap: Snapshot) -> str:
+def compare_csv(tracker: Tracker, members: list[Member]) -> str:
     out = io.StringIO()
     out.write("variant,seed,step,loss\n")
-    for m in snap.members:
-        h = m.history
+    for j, m in enumerate(members):
+        h = tracker.history(j)
         for i in range(len(h)):
-            out.write(f"{_csv_field(m.variant)},{m.seed},{int(h.step[i])},{h.loss[i]:.9g}\n")
+            out.write(f"{_csv_field(m.variant or m.label)},{m.seed},{int(h.step[i])},{h.loss[i]:.9g}\n")
     return out.getvalue()
 
 
@@ -79,9 +68,24 @@ def _csv_field(text: str) -> str:
     return f'"{text}"' if "," in text or '"' in text else text
 
 
-def save_compare(path: str | Path, snap: Snapshot) -> Path:
-    path = Path(path)
+def race_toml(spec: RunSpec) -> str:
+    lines = ["# a race: the base settings below, with these varied (their product) over init seeds",
+             "# " + " ".join(f"--vary {k}={(';' if k == 'model.hidden' else ',').join(show(v) for v in vals)}"
+                             for k, vals in spec.vary) + f" --seeds {spec.seeds}", ""]
+    return "\n".join(lines) + to_toml(spec.base)
+
+
+def save(path: Path, spec: RunSpec, members: list[Member], tracker: Tracker, has_test: bool,
+         model: dict[str, torch.Tensor]) -> Path:
+    """``model``: the first member's state dict (a single run's model)."""
     path.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path / "compare.csv", compare_csv(snap).encode())
-    _atomic_write(path / "config.toml", to_toml(snap.config).encode())
+    if spec.racing:
+        _atomic_write(path / "config.toml", race_toml(spec).encode())
+        _atomic_write(path / "compare.csv", compare_csv(tracker, members).encode())
+        return path
+    _atomic_write(path / "config.toml", to_toml(spec.base).encode())
+    _atomic_write(path / "metrics.csv", metrics_csv(tracker, has_test).encode())
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    _atomic_write(path / "model.pt", buf.getvalue())
     return path

@@ -3,17 +3,21 @@
 A formula is parsed with :mod:`ast` and walked node by node; only numbers, ``x``, ``pi``,
 ``e``, arithmetic, comparisons and a fixed set of functions are accepted. Constants are
 floats, so ``9**9**9`` overflows to inf instead of building a huge integer.
+
+Evaluation works on numpy arrays (checks in the app's process, which never loads torch) and on
+torch tensors (the data a run trains on, with the lesson's exact ops), through one table of ops.
 """
 
 from __future__ import annotations
 
 import ast
 import math
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
-import torch
 
-from core.config import ConfigError
+from fitscope.core.errors import ConfigError
 
 FIELD = "data.target"
 MAX_LENGTH = 500
@@ -31,18 +35,37 @@ PRESETS: dict[str, tuple[str, str]] = {
     "poly": ("x**5 - 1.5*x**3 + 0.5*x", "a wiggly quintic"),
 }
 
-_UNARY = {
-    "sin": torch.sin, "cos": torch.cos, "tan": torch.tan, "exp": torch.exp, "log": torch.log,
-    "sqrt": torch.sqrt, "abs": torch.abs, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-    "relu": torch.relu, "floor": torch.floor, "sign": torch.sign,
-}
-_FUNCS: dict[str, tuple[int, object]] = {name: (1, fn) for name, fn in _UNARY.items()}
-_FUNCS.update({
-    "where": (3, lambda c, a, b: torch.where(c != 0, a, b)),
-    "clip": (3, lambda v, lo, hi: torch.minimum(torch.maximum(v, lo), hi)),
-    "min": (2, torch.minimum),
-    "max": (2, torch.maximum),
-})
+_ARITY = {name: 1 for name in ("sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu",
+                                 "floor", "sign")}
+_ARITY.update({"where": 3, "clip": 3, "min": 2, "max": 2})
+
+
+@dataclass(frozen=True)
+class Ops:
+    """How to compute on one array library: its functions by formula name, and constants."""
+
+    funcs: dict[str, Callable[..., Any]]
+    const: Callable[[float, Any], Any]  # (value, like) -> an array of like's dtype and device
+    as_float: Callable[[Any, Any], Any]  # (mask or array, like) -> like's float dtype
+
+
+def _np_funcs() -> dict[str, Callable[..., Any]]:
+    f: dict[str, Callable[..., Any]] = {n: getattr(np, n) for n in
+                                        ("sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh", "floor", "sign")}
+    f.update({
+        "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)),
+        "relu": lambda v: np.maximum(v, 0.0),
+        "where": lambda c, a, b: np.where(c != 0, a, b),
+        "clip": lambda v, lo, hi: np.minimum(np.maximum(v, lo), hi),
+        "min": np.minimum, "max": np.maximum,
+        "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal,
+        "!=": np.not_equal,
+    })
+    return f
+
+
+NUMPY = Ops(_np_funcs(), lambda v, like: np.asarray(v, dtype=like.dtype),
+            lambda a, like: np.asarray(a, dtype=like.dtype))
 _NAMES = {"pi": math.pi, "e": math.e}
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
@@ -60,9 +83,6 @@ _FORBIDDEN = {
     ast.Starred: "*args are not allowed",
     ast.JoinedStr: "strings are not allowed",
 }
-
-Value = float | torch.Tensor
-
 
 def formula_of(target: str) -> str:
     return PRESETS[target][0] if target in PRESETS else target
@@ -131,11 +151,11 @@ def _validate(node: ast.AST, target: str, depth: int) -> None:
             _validate(node.func, target, depth + 1)  # says why: attribute access, lambda, ...
             raise _fail(target, node, "only plain function calls such as sin(x) are allowed")
         name = node.func.id
-        if name not in _FUNCS:
-            raise _fail(target, node, f"unknown function '{name}'", f" (allowed: {', '.join(sorted(_FUNCS))})")
+        if name not in _ARITY:
+            raise _fail(target, node, f"unknown function '{name}'", f" (allowed: {', '.join(sorted(_ARITY))})")
         if node.keywords:
             raise _fail(target, node, "keyword arguments are not allowed")
-        arity = _FUNCS[name][0]
+        arity = _ARITY[name]
         if len(node.args) != arity:
             raise _fail(target, node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, got {len(node.args)}")
         for arg in node.args:
@@ -144,57 +164,53 @@ def _validate(node: ast.AST, target: str, depth: int) -> None:
     raise _fail(target, node, f"{kind.__name__} is not allowed")
 
 
-def evaluate(target: str, x: torch.Tensor) -> torch.Tensor:
+def evaluate(target: str, x: Any, ops: Ops = NUMPY) -> Any:
     """The target at every point of ``x`` (same shape and dtype); may hold NaN/inf."""
     tree = check(target)
-    out = _eval(tree.body, x)
-    if not isinstance(out, torch.Tensor):
-        out = torch.tensor(out, dtype=x.dtype, device=x.device)
-    return torch.broadcast_to(out.to(x.dtype), x.shape).clone()
+    with np.errstate(all="ignore"):
+        out = _eval(tree.body, x, ops)
+        out = _array(out, x, ops)
+    return out + 0 * x  # broadcast to x's shape, as a new array
 
 
-def _tensor(v: Value, x: torch.Tensor) -> torch.Tensor:
-    if isinstance(v, torch.Tensor):
-        return v.to(x.dtype) if v.dtype == torch.bool else v
-    return torch.tensor(v, dtype=x.dtype, device=x.device)
+def _array(v: Any, x: Any, ops: Ops) -> Any:
+    if isinstance(v, float):
+        return ops.const(v, x)
+    return ops.as_float(v, x) if v.dtype != x.dtype else v
 
 
-def _eval(node: ast.AST, x: torch.Tensor) -> Value:
+def _eval(node: ast.AST, x: Any, ops: Ops) -> Any:
     if isinstance(node, ast.Constant):
         return float(node.value) if abs(node.value) < 1e308 else math.inf
     if isinstance(node, ast.Name):
         return x if node.id == "x" else _NAMES[node.id]
     if isinstance(node, ast.UnaryOp):
-        v = _eval(node.operand, x)
+        v = _eval(node.operand, x, ops)
         if isinstance(node.op, ast.USub):
-            return -_tensor(v, x) if isinstance(v, torch.Tensor) else -v
+            return -v if isinstance(v, float) else -_array(v, x, ops)
         return v
     if isinstance(node, ast.BinOp):
-        return _binop(_BINOPS[type(node.op)], _eval(node.left, x), _eval(node.right, x), x)
+        return _binop(_BINOPS[type(node.op)], _eval(node.left, x, ops), _eval(node.right, x, ops), x, ops)
     if isinstance(node, ast.Compare):
         result = None
-        left = _eval(node.left, x)
+        left = _eval(node.left, x, ops)
         for op, comp in zip(node.ops, node.comparators):
-            right = _eval(comp, x)
-            part = _compare(_CMPOPS[type(op)], _tensor(left, x), _tensor(right, x))
+            right = _eval(comp, x, ops)
+            part = ops.funcs[_CMPOPS[type(op)]](_array(left, x, ops), _array(right, x, ops))
             result = part if result is None else result & part
             left = right
-        return result.to(x.dtype)
+        return ops.as_float(result, x)
     if isinstance(node, ast.Call):
-        fn = _FUNCS[node.func.id][1]
-        return fn(*[_tensor(_eval(a, x), x) for a in node.args])
+        assert isinstance(node.func, ast.Name)
+        return ops.funcs[node.func.id](*[_array(_eval(a, x, ops), x, ops) for a in node.args])
     raise AssertionError(f"unvalidated node {type(node).__name__}")
 
 
-def _binop(op: str, a: Value, b: Value, x: torch.Tensor) -> Value:
-    if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
+def _binop(op: str, a: Any, b: Any, x: Any, ops: Ops) -> Any:
+    if isinstance(a, float) and isinstance(b, float):
         with np.errstate(all="ignore"):  # constants fold in float64: overflow gives inf, not an error
             fa, fb = np.float64(a), np.float64(b)
             return float({"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "**": np.power}[op](fa, fb))
-    if isinstance(a, torch.Tensor) and a.dtype == torch.bool:
-        a = a.to(x.dtype)
-    if isinstance(b, torch.Tensor) and b.dtype == torch.bool:
-        b = b.to(x.dtype)
     if op == "+":
         return a + b
     if op == "-":
@@ -202,19 +218,15 @@ def _binop(op: str, a: Value, b: Value, x: torch.Tensor) -> Value:
     if op == "*":
         return a * b
     if op == "/":
-        return _tensor(a, x) / b
-    return _tensor(a, x) ** b
-
-
-def _compare(op: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return {"<": torch.lt, "<=": torch.le, ">": torch.gt, ">=": torch.ge, "==": torch.eq, "!=": torch.ne}[op](a, b)
+        return _array(a, x, ops) / b
+    return _array(a, x, ops) ** b
 
 
 def check_range(target: str, x_min: float, x_max: float) -> None:
     """Reject a target with no finite value anywhere on [x_min, x_max]."""
-    x = torch.linspace(x_min, x_max, 201)
+    x = np.linspace(x_min, x_max, 201, dtype=np.float32)
     y = evaluate(target, x)
-    if not torch.isfinite(y).any():
+    if not np.isfinite(y).any():
         raise ConfigError(FIELD, target, f"it has no finite value on [{x_min:g}, {x_max:g}]")
 
 

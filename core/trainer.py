@@ -7,10 +7,10 @@ import threading
 import numpy as np
 import torch
 
-from core import data as data_mod
-from core import device as device_mod
-from core.config import FitConfig
-from core.model import make_loss, make_mlp, make_optimizer
+from fitscope.core import data as data_mod
+from fitscope.core import device as device_mod
+from fitscope.core.config import FitConfig
+from fitscope.core.model import make_loss, make_mlp, make_optimizer
 
 
 class Batches:

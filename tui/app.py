@@ -11,21 +11,21 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Log, Static
 
-from core import datafile
-from core import device as device_mod
-from core.config import ACTIVATIONS, ConfigError, FitConfig
-from core.config import keys as config_keys
-from core.compare import members_from, parse_values
-from core.compare_engine import CompareEngine
-from core.engine import DIVERGED, DONE, ERROR, PAUSED, READY, RUNNING, STOPPED, Engine, Snapshot
-from core.model import shape_text
-from core.data import label as data_label
-from tui.messages import RunSaved, SettingSubmitted
-from tui.palette import binding_commands
-from tui.screens import CompareSetup, HelpScreen
-from tui.widgets.charts import FitChart, LossChart
-from tui.widgets.leaderboard import leaderboard, member_tag
-from tui.widgets.settings import LIVE_KEYS, SettingsPanel
+from fitscope.core import datafile
+from fitscope.core import device as device_mod
+from fitscope.core.config import ACTIVATIONS, ConfigError, FitConfig
+from fitscope.core.config import keys as config_keys
+from fitscope.core.compare import members_from, parse_values
+from fitscope.core.compare_engine import CompareEngine
+from fitscope.core.engine import DIVERGED, DONE, ERROR, PAUSED, READY, RUNNING, STOPPED, Engine, Snapshot
+from fitscope.core.model import shape_text
+from fitscope.core.data import label as data_label
+from fitscope.tui.messages import RunSaved, SettingSubmitted
+from fitscope.tui.palette import binding_commands
+from fitscope.tui.screens import CompareSetup, HelpScreen
+from fitscope.tui.widgets.charts import FitChart, LossChart
+from fitscope.tui.widgets.leaderboard import leaderboard, member_tag
+from fitscope.tui.widgets.settings import LIVE_KEYS, SettingsPanel
 
 PACES: list[tuple[float | None, str]] = [
     (10, "10/s"), (30, "30/s"), (100, "watch"), (300, "300/s"), (1000, "1k/s"), (3000, "3k/s"), (None, "flat out")]
@@ -40,7 +40,7 @@ EngineFactory = Callable[[FitConfig], Engine]
 
 
 def _process_engine(cfg: FitConfig):
-    from core.process_engine import ProcessEngine
+    from fitscope.core.process_engine import ProcessEngine
 
     return ProcessEngine(cfg)
 

@@ -6,9 +6,9 @@ import asyncio
 import statistics
 import time
 
-from core.bench import bare_loop_rate
-from core.config import FitConfig
-from tui.app import ENGINES, PACES, FitscopeApp
+from fitscope.core.bench import bare_loop_rate
+from fitscope.core.config import FitConfig
+from fitscope.tui.app import ENGINES, PACES, FitscopeApp
 
 
 KEY_GAP = 0.2  # a fast typist's pace: five keys a second

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from core import config as config_mod
-from core.config import ConfigError, FitConfig
+from fitscope.core import config as config_mod
+from fitscope.core.config import ConfigError, FitConfig
 
 DESCRIPTION = """\
 fitscope — a keyboard-driven terminal lab for fitting functions with small neural networks.
@@ -108,23 +108,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args)
         if args.command == "run":
-            from tui import headless
+            from fitscope.tui import headless
 
             return headless.run(cfg, args.out, args.quiet)
         if args.command == "bench":
             return _bench(cfg, args)
         if args.command == "compare":
-            from tui import race
+            from fitscope.tui import race
 
             vary = race.parse_vary(args.vary or ["model.activation=relu,softplus,tanh"])
             if args.seeds < 1:
                 raise ConfigError("--seeds", args.seeds, "expected a whole number from 1")
             return race.run_race(cfg, vary, args.seeds, args.out, args.quiet)[0]
         if args.command == "demo":
-            from tui import race
+            from fitscope.tui import race
 
             return race.demo()
-        from tui.app import run_app
+        from fitscope.tui.app import run_app
 
         return run_app(cfg, args.engine)
     except ConfigError as exc:
@@ -135,11 +135,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
-    from core.bench import engine_vs_bare
+    from fitscope.core.bench import engine_vs_bare
 
     if args.compare:
-        from core.bench import compare_speed
-        from core.compare import MAX_MEMBERS
+        from fitscope.core.bench import compare_speed
+        from fitscope.core.compare import MAX_MEMBERS
 
         if not 2 <= args.compare <= MAX_MEMBERS:
             raise ConfigError("--compare", args.compare, f"expected a member count from 2 to {MAX_MEMBERS}")
@@ -153,7 +153,7 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
                   f"of one activation (medians of {r['rounds']} rounds, {r['steps']} steps each)")
         return 0
     if args.load:
-        from core.bench import load_timing
+        from fitscope.core.bench import load_timing
 
         r = load_timing(args.load)
         if args.json:
@@ -164,8 +164,8 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
                   f"total {r['total_s']:.2f} s (goal < 2 s)")
         return 0
     if args.ui:
-        from tui.app import ENGINES
-        from tui.bench_ui import ui_bench
+        from fitscope.tui.app import ENGINES
+        from fitscope.tui.bench_ui import ui_bench
 
         order = (args.engine, *(k for k in ENGINES if k != args.engine))
         r = ui_bench(cfg, rounds=2 if args.rounds == 5 else max(1, args.rounds), engines=order)

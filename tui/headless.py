@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import plotext
 
-from core.config import FitConfig
-from core.engine import DIVERGED, DONE, ERROR, STOPPED, Engine, Snapshot
-from core.data import label as data_label
-from core.model import shape_text
-from tui.plotting import draw_fit
+from fitscope.core.config import FitConfig
+from fitscope.core.engine import DIVERGED, DONE, ERROR, STOPPED, Engine, Snapshot
+from fitscope.core.data import label as data_label
+from fitscope.core.model import shape_text
+from fitscope.tui.plotting import draw_fit
 
 EXIT_OK, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_ERROR = 0, 3, 130, 1  # 2 (bad input) is cli's
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.engine import Snapshot
-from core.history import HistoryView
+from fitscope.core.engine import Snapshot
+from fitscope.core.history import HistoryView
 
 FIT_COLOR = "red+"
 DATA_COLOR = "cyan"

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import plotext
 
-from core.compare import members_from, parse_values
-from core.compare_engine import CompareEngine
-from core.config import ConfigError, FitConfig
-from core.engine import DIVERGED, DONE, ERROR, STOPPED, Snapshot
-from tui import headless
-from tui.plotting import draw_race
+from fitscope.core.compare import members_from, parse_values
+from fitscope.core.compare_engine import CompareEngine
+from fitscope.core.config import ConfigError, FitConfig
+from fitscope.core.engine import DIVERGED, DONE, ERROR, STOPPED, Snapshot
+from fitscope.tui import headless
+from fitscope.tui.plotting import draw_race
 
 
 def parse_vary(items: list[str]) -> dict[str, list]:

@@ -70,7 +70,7 @@ class CompareSetup(ModalScreen):
     def compose(self) -> ComposeResult:
         from textual.widgets import Input, Label
 
-        from tui.widgets.settings import ChoiceField
+        from fitscope.tui.widgets.settings import ChoiceField
 
         with VerticalScroll(id="compare-setup"):
             yield Static(Text("Compare: race variants side by side", style="bold"))

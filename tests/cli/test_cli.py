@@ -13,7 +13,7 @@ ENV = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
 
 
 def fitscope(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, env=ENV,
+    return subprocess.run([sys.executable, "-m", "fitscope.tui.cli", *args], cwd=ROOT, env=ENV,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -64,7 +64,7 @@ def test_divergence_exits_3():
 
 def test_ctrl_c_exits_130_after_writing_results(tmp_path):
     out = tmp_path / "run"
-    p = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--steps", "100000000", "--out", str(out)],
+    p = subprocess.Popen([sys.executable, "-m", "fitscope.tui.cli", "run", "--steps", "100000000", "--out", str(out)],
                          cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(3)
     p.send_signal(signal.SIGINT)

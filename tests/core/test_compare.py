@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from core.compare import MAX_MEMBERS, CompareTrainer, Member, members_from, parse_values
-from core.config import ConfigError, FitConfig
-from core.trainer import Trainer
+from fitscope.core.compare import MAX_MEMBERS, CompareTrainer, Member, members_from, parse_values
+from fitscope.core.config import ConfigError, FitConfig
+from fitscope.core.trainer import Trainer
 
 CPU = FitConfig().with_values({"train.device": "cpu", "train.steps": 200})
 
@@ -38,8 +38,8 @@ def test_every_member_equals_its_single_run():
 def test_kernels_are_autograds_own_forward_and_backward():
     import torch
 
-    from core.compare import KERNELS
-    from core.model import ACTIVATION_MODULES
+    from fitscope.core.compare import KERNELS
+    from fitscope.core.model import ACTIVATION_MODULES
 
     assert set(KERNELS) == set(ACTIVATION_MODULES)
     z = torch.cat([torch.randn(2, 40, 5, generator=torch.Generator().manual_seed(0)) * 8,
@@ -57,7 +57,7 @@ def test_kernels_are_autograds_own_forward_and_backward():
 
 @pytest.mark.parametrize("loss", ["mse", "l1", "huber"])
 def test_every_activation_and_loss_through_three_hidden_layers(loss):
-    from core.model import ACTIVATION_MODULES
+    from fitscope.core.model import ACTIVATION_MODULES
 
     base = CPU.with_values({"train.loss": loss, "model.hidden": "8,6,4", "train.lr": 0.1})
     members = [Member(a, base.with_value("model.activation", a)) for a in ACTIVATION_MODULES]
@@ -121,8 +121,8 @@ def test_too_many_members_and_unknown_keys():
 
 
 def test_compare_engine_marks_a_diverged_member_and_the_others_go_on():
-    from core.compare_engine import CompareEngine
-    from core.engine import DONE
+    from fitscope.core.compare_engine import CompareEngine
+    from fitscope.core.engine import DONE
 
     members = [Member("wild", CPU.with_value("train.lr", 60), "wild"), Member("calm", CPU, "calm")]
     e = CompareEngine(members)

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import config as C
-from core.config import ConfigError, FitConfig
+from fitscope.core import config as C
+from fitscope.core.config import ConfigError, FitConfig
 
 
 def test_defaults_are_the_lesson():

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from core import datafile
-from core.config import ConfigError, FitConfig
-from core.data import generate
-from core.engine import DONE, Engine
-from core.trainer import Trainer
+from fitscope.core import datafile
+from fitscope.core.config import ConfigError, FitConfig
+from fitscope.core.data import generate
+from fitscope.core.engine import DONE, Engine
+from fitscope.core.trainer import Trainer
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "wave.csv"
 CPU = FitConfig().with_value("train.device", "cpu")

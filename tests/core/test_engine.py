@@ -4,9 +4,9 @@ import time
 import numpy as np
 import pytest
 
-from core.config import ConfigError, FitConfig
-from core.engine import DIVERGED, DONE, PAUSED, READY, STOPPED, Engine
-from core.history import LossHistory
+from fitscope.core.config import ConfigError, FitConfig
+from fitscope.core.engine import DIVERGED, DONE, PAUSED, READY, STOPPED, Engine
+from fitscope.core.history import LossHistory
 
 CPU = FitConfig().with_value("train.device", "cpu")
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.config import FitConfig
-from core.engine import DONE, run_to_end
-from core.trainer import Trainer
+from fitscope.core.config import FitConfig
+from fitscope.core.engine import DONE, run_to_end
+from fitscope.core.trainer import Trainer
 
 ACTS = {"relu": torch.relu, "softplus": torch.nn.functional.softplus, "tanh": torch.tanh}
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from core.config import ConfigError, FitConfig
-from core.engine import DONE, PAUSED, Engine
-from core.process_engine import ProcessEngine
+from fitscope.core.config import ConfigError, FitConfig
+from fitscope.core.engine import DONE, PAUSED, Engine
+from fitscope.core.process_engine import ProcessEngine
 
 CPU = FitConfig().with_values({"train.device": "cpu", "train.steps": 120})
 

@@ -9,9 +9,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import targets
-from core.config import ConfigError, FitConfig
-from core.data import generate
+from fitscope.core import targets
+from fitscope.core.config import ConfigError, FitConfig
+from fitscope.core.data import generate
 
 X = torch.linspace(-1, 1, 300)[:, None]
 

@@ -1,8 +1,8 @@
 import pytest
 
-from core.config import FitConfig
-from core.engine import Engine
-from tui.app import FitscopeApp
+from fitscope.core.config import FitConfig
+from fitscope.core.engine import Engine
+from fitscope.tui.app import FitscopeApp
 
 CPU = FitConfig().with_value("train.device", "cpu")
 
@@ -24,7 +24,7 @@ def make_app():
 
 @pytest.fixture
 def race_app():
-    from core.compare_engine import CompareEngine
+    from fitscope.core.compare_engine import CompareEngine
 
     return FitscopeApp(CPU, engine_factory=lambda c: Engine(c, threaded=False),
                        race_factory=lambda m: CompareEngine(m, threaded=False))

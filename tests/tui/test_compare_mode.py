@@ -1,7 +1,7 @@
 import pytest
 from textual.widgets import Input
 
-from tui.screens import CompareSetup
+from fitscope.tui.screens import CompareSetup
 
 
 async def open_setup(pilot, kind_steps: int = 0, values: str | None = None):

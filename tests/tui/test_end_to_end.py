@@ -4,9 +4,9 @@ import time
 
 import numpy as np
 
-from core.config import FitConfig
-from core.engine import PAUSED, RUNNING
-from tui.app import ENGINES, PACES, FitscopeApp
+from fitscope.core.config import FitConfig
+from fitscope.core.engine import PAUSED, RUNNING
+from fitscope.tui.app import ENGINES, PACES, FitscopeApp
 
 
 async def test_real_engine_trains_then_pauses_and_the_screen_shows_it():

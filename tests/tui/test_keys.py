@@ -2,11 +2,11 @@
 import pytest
 from textual.widgets import Input, Log
 
-from core.engine import PAUSED, READY, RUNNING
-from tui.app import PACES, WATCH, FitscopeApp
-from tui.screens import HelpScreen
-from tui.widgets.charts import FitChart, LossChart
-from tui.widgets.settings import ChoiceField, SettingsPanel
+from fitscope.core.engine import PAUSED, READY, RUNNING
+from fitscope.tui.app import PACES, WATCH, FitscopeApp
+from fitscope.tui.screens import HelpScreen
+from fitscope.tui.widgets.charts import FitChart, LossChart
+from fitscope.tui.widgets.settings import ChoiceField, SettingsPanel
 
 
 
@@ -203,7 +203,7 @@ async def test_small_terminals_do_not_crash(app):
 
 
 async def test_a_failing_chart_shows_text_instead_of_crashing(app, monkeypatch):
-    import tui.widgets.charts as charts
+    import fitscope.tui.widgets.charts as charts
 
     def broken(*a, **k):
         raise ValueError("plotext edge case")

@@ -1,7 +1,7 @@
 import pytest
 from textual.widgets import Input
 
-from core.engine import RUNNING
+from fitscope.core.engine import RUNNING
 
 
 

@@ -3,9 +3,9 @@
 
 import pytest
 
-from core.config import FitConfig
-from core.engine import Engine
-from tui.app import FitscopeApp
+from fitscope.core.config import FitConfig
+from fitscope.core.engine import Engine
+from fitscope.tui.app import FitscopeApp
 
 CPU = FitConfig().with_value("train.device", "cpu")
 

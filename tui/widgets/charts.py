@@ -6,8 +6,8 @@ import os
 
 from textual_plotext import PlotextPlot
 
-from core.engine import Snapshot
-from tui.plotting import draw_fit, draw_loss, draw_race, draw_race_losses
+from fitscope.core.engine import Snapshot
+from fitscope.tui.plotting import draw_fit, draw_loss, draw_race, draw_race_losses
 
 
 def colour_on() -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from core.engine import Snapshot
-from tui.plotting import member_style
+from fitscope.core.engine import Snapshot
+from fitscope.tui.plotting import member_style
 
 RICH_COLOURS = {"red+": "bright_red", "green+": "bright_green", "blue+": "bright_blue",
                 "magenta+": "bright_magenta", "yellow+": "bright_yellow", "cyan+": "bright_cyan",

@@ -8,9 +8,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
-from core import config as C
-from core.config import FitConfig
-from tui.messages import SettingSubmitted
+from fitscope.core import config as C
+from fitscope.core.config import FitConfig
+from fitscope.tui.messages import SettingSubmitted
 
 # keys the engine takes live; every other change resets the run
 LIVE_KEYS = {"train.lr", "train.steps"}

@@ -1,0 +1,61 @@
+"""The typed commands a run takes; the same objects go through a thread or a process pipe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fitscope.core.spec import RunSpec
+
+
+class Refused(Exception):
+    """A command the run cannot take in its state; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Start:
+    pass
+
+
+@dataclass(frozen=True)
+class Pause:
+    pass
+
+
+@dataclass(frozen=True)
+class Toggle:
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    n: int = 1
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Back to step 0: the same members from their first weights, or a new spec."""
+
+    spec: RunSpec | None = None
+
+
+@dataclass(frozen=True)
+class SetLr:
+    lr: float
+
+
+@dataclass(frozen=True)
+class SetSteps:
+    steps: int
+
+
+@dataclass(frozen=True)
+class SetPace:
+    steps_per_s: float | None  # None: flat out
+
+
+@dataclass(frozen=True)
+class Save:
+    path: str | None = None  # None: a new folder under runs/
+
+
+Command = Start | Pause | Toggle | Step | Reset | SetLr | SetSteps | SetPace | Save

@@ -1,0 +1,21 @@
+"""The one error type for a rejected setting, shared by every module that validates input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A rejected setting: which field, what value, and what would have been accepted."""
+
+    def __init__(self, field: str, value: Any, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        super().__init__(f"{field}: {show_value(value)} is not valid — {allowed}")
+
+    def __reduce__(self):  # so it survives the pipe from the worker process
+        return (ConfigError, (self.field, self.value, self.allowed))
+
+
+def show_value(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:28] + "..." + text[-29:]  # the end names a file

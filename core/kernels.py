@@ -1,0 +1,222 @@
+"""The fast stepping path: K members in stacked weights, a hand-written backward, flat buffers.
+
+Members with the same hidden sizes and optimiser form one group. Each layer's weights and bias
+live in one block [K, in + 1, out] (the bias is the last row) and every layer's input carries a
+column of ones, so one batched matmul gives a layer's output and one gives its weight *and*
+bias gradient. All blocks are views into one flat parameter buffer and one flat gradient
+buffer, so the optimiser update is a few ops on the whole buffer, not a few per tensor. Every
+buffer is made once per batch size: no tensor is allocated per step. Losses stay on the device
+(a row per step) and are read once per chunk. Members are sorted by activation, and each
+activation runs on its own slice, with the derivative kernels autograd itself calls.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+
+from fitscope.core.config import FitConfig
+from fitscope.core.spec import Member
+
+_A, _NN = torch.ops.aten, torch._C._nn
+# Each activation as (forward into out, backward into out), the kernels autograd calls.
+KERNELS: dict[str, tuple] = {
+    "relu": (lambda z, out: torch.clamp_min(z, 0, out=out),
+             lambda g, z, a, out: _A.threshold_backward.grad_input(g, a, 0, grad_input=out)),
+    "softplus": (lambda z, out: _NN.softplus(z, 1, 20, out=out),
+                 lambda g, z, a, out: _A.softplus_backward.grad_input(g, z, 1, 20, grad_input=out)),
+    "tanh": (lambda z, out: torch.tanh(z, out=out),
+             lambda g, z, a, out: _A.tanh_backward.grad_input(g, a, grad_input=out)),
+    "sigmoid": (lambda z, out: torch.sigmoid(z, out=out),
+                lambda g, z, a, out: _A.sigmoid_backward.grad_input(g, a, grad_input=out)),
+    "gelu": (lambda z, out: _NN.gelu(z, out=out),
+             lambda g, z, a, out: _A.gelu_backward.grad_input(g, z, grad_input=out)),
+    "silu": (lambda z, out: _NN.silu(z, out=out),
+             lambda g, z, a, out: _A.silu_backward.grad_input(g, z, grad_input=out)),
+    "elu": (lambda z, out: _NN.elu(z, out=out),
+            lambda g, z, a, out: _A.elu_backward.grad_input(g, 1, 1, 1, False, z, grad_input=out)),
+    "leaky_relu": (lambda z, out: _NN.leaky_relu(z, 0.01, out=out),
+                   lambda g, z, a, out: _A.leaky_relu_backward.grad_input(g, z, 0.01, False, grad_input=out)),
+    "identity": (lambda z, out: out.copy_(z), lambda g, z, a, out: out.copy_(g)),
+}
+_LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}
+BETAS, EPS, RMS_ALPHA = (0.9, 0.999), 1e-8, 0.99
+
+
+class _Buffers:
+    """Every activation and gradient of one step for n rows, made once and reused."""
+
+    def __init__(self, g: Group, n: int):
+        k, dev = g.k, g.flat.device
+        self.n = n
+        # inputs of each layer with a trailing column of ones (the bias's input)
+        self.inputs = [torch.ones(k, n, w + 1, device=dev) for w in g.widths[:-1]]
+        self.z = [torch.empty(k, n, w, device=dev) for w in g.widths[1:]]  # pre-activations, then the output
+        self.dz = [torch.empty_like(z) for z in self.z]
+        self.da = [torch.empty(k, n, w, device=dev) for w in g.widths[1:-1]]
+        self.a = [inp[..., :-1] for inp in self.inputs[1:]]  # activations: views into the next inputs
+        # per hidden layer: (forward, backward, z, a, da, dz) on each activation's slice
+        self.layers = [[(fwd, bwd, z[s], a[s], da[s], dz[s]) for (fwd, bwd), s in g.parts]
+                       for z, a, da, dz in zip(self.z, self.a, self.da, self.dz)]
+        self.x_source: torch.Tensor | None = None
+
+
+class Group:
+    """Members sharing hidden sizes and optimiser: one stacked model, one flat update."""
+
+    def __init__(self, index: list[int], cfgs: list[FitConfig], weights: list[list[torch.Tensor]],
+                 device: torch.device):
+        self.index = index  # positions of these members in the run
+        first = cfgs[0]
+        self.optimizer, self.loss_name, self.k = first.train.optimizer, first.train.loss, len(cfgs)
+        self.widths = [1, *first.model.hidden, 1]
+        shapes = [(self.k, i + 1, o) for i, o in zip(self.widths[:-1], self.widths[1:])]
+        sizes = [a * b * c for a, b, c in shapes]
+        self.flat = torch.empty(sum(sizes), device=device)
+        self.gflat = torch.zeros_like(self.flat)
+        offsets = list(itertools.accumulate(sizes, initial=0))
+        self.blocks = [self.flat[o:o + n].view(s) for o, n, s in zip(offsets, sizes, shapes)]
+        self.grads = [self.gflat[o:o + n].view(s) for o, n, s in zip(offsets, sizes, shapes)]
+        with torch.no_grad():
+            for layer, block in enumerate(self.blocks):  # weights [in, out] then bias [1, out], per member
+                block.copy_(torch.stack([torch.cat([w[2 * layer], w[2 * layer + 1]]) for w in weights]))
+        # which member owns each element of the flat buffer, for per-member hyper-parameters
+        self.owner = torch.cat([torch.arange(self.k, device=device).repeat_interleave(n // self.k) for n in sizes])
+        self.parts: list[tuple[tuple, slice]] = []
+        for act, run in itertools.groupby(cfgs, key=lambda c: c.model.activation):
+            start = self.parts[-1][1].stop if self.parts else 0
+            self.parts.append((KERNELS[act], slice(start, start + len(list(run)))))
+        self.lr = torch.tensor([c.train.lr for c in cfgs], device=device)
+        self.wd = torch.tensor([c.train.weight_decay for c in cfgs], device=device)
+        self.momentum = torch.tensor([c.train.momentum for c in cfgs], device=device)
+        self.plain = self.optimizer == "sgd" and not bool(self.wd.any()) and not bool(self.momentum.any())
+        self.buf = torch.zeros_like(self.flat)
+        self.sq = torch.zeros_like(self.flat) if self.optimizer in ("adam", "adamw", "rmsprop") else self.buf
+        self.t = 0
+        self._buffers: dict[int, _Buffers] = {}
+        self._hyper()
+
+    def _hyper(self) -> None:
+        """Per-element hyper-parameter buffers, remade when an lr changes (not per step)."""
+        self.lr_el, self.wd_el, self.mom_el = (v[self.owner] for v in (self.lr, self.wd, self.momentum))
+        self._neg_lr_scaled: dict[float, torch.Tensor] = {}
+
+    def set_lr(self, j: int, lr: float) -> None:
+        self.lr[j] = lr
+        self._hyper()
+
+    def stop(self, j: int) -> None:
+        """A diverged member stops: zero lr and weights, so its NaNs go nowhere."""
+        self.lr[j] = 0
+        mask = self.owner == j
+        for t in (self.flat, self.buf, self.sq):
+            t[mask] = 0
+        self._hyper()
+
+    def weights(self, j: int) -> list[torch.Tensor]:
+        """Member j's weight [out, in] and bias [out] per layer, as torch.nn.Linear holds them."""
+        out = []
+        for b in self.blocks:
+            out += [b[j, :-1].T.contiguous(), b[j, -1].clone()]
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predictions [K, n, 1], without keeping anything for a backward pass."""
+        h = x.expand(self.k, *x.shape)
+        for i, b in enumerate(self.blocks):
+            h = torch.baddbmm(b[:, -1:], h, b[:, :-1])
+            if i < len(self.blocks) - 1:
+                a = torch.empty_like(h)
+                for (fwd, _), part in self.parts:
+                    fwd(h[part], a[part])
+                h = a
+        return h
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = self.forward(x)
+        return _LOSSES[self.loss_name](out, y.expand_as(out), reduction="none").mean(dim=(1, 2))
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, loss_out: torch.Tensor) -> None:
+        """One forward, backward and update for every member; ``loss_out`` [K] gets each member's
+        loss *sum* over the batch before the update (the caller divides by the batch size)."""
+        n = x.shape[0]
+        b = self._buffers.get(n)
+        if b is None:
+            b = self._buffers[n] = _Buffers(self, n)
+        if b.x_source is not x:  # a full batch is the same tensor every step: copied in once
+            b.inputs[0][..., :1].copy_(x.expand(self.k, n, 1))
+            b.x_source = x
+        blocks, inputs, hidden = self.blocks, b.inputs, len(self.blocks) - 1
+        for i in range(hidden + 1):
+            torch.bmm(inputs[i], blocks[i], out=b.z[i])
+            if i < hidden:
+                for fwd, _, z, a, _, _ in b.layers[i]:
+                    fwd(z, a)
+        out, g = b.z[-1], b.dz[-1]
+        mse = self.loss_name == "mse"
+        if mse:  # the gradient's 2/n goes into the update, so the backward runs on out − y itself
+            torch.sub(out, y, out=g)
+            torch.bmm(g.transpose(1, 2), g, out=loss_out.view(self.k, 1, 1))
+        else:
+            torch.sum(_LOSSES[self.loss_name](out, y.expand_as(out), reduction="none"), (1, 2), out=loss_out)
+            if self.loss_name == "l1":
+                torch.sign(out - y, out=g)
+            else:
+                torch.clamp(out - y, -1.0, 1.0, out=g)
+        for i in range(hidden, -1, -1):
+            torch.bmm(inputs[i].transpose(1, 2), g, out=self.grads[i])  # weight and bias rows at once
+            if i > 0:
+                torch.bmm(g, blocks[i][:, :-1].transpose(1, 2), out=b.da[i - 1])
+                for _, bwd, z, a, da, dz in b.layers[i - 1]:
+                    bwd(da, z, a, dz)
+                g = b.dz[i - 1]
+        self._update((2.0 if mse else 1.0) / n)
+
+    def _update(self, scale: float) -> None:
+        """torch.optim's update rules, elementwise over the flat buffer, per-member hyper-parameters."""
+        self.t += 1
+        p, g, buf, sq = self.flat, self.gflat, self.buf, self.sq
+        if self.plain:  # the lesson's SGD: one op for the whole network
+            neg = self._neg_lr_scaled.get(scale)
+            if neg is None:
+                neg = self._neg_lr_scaled[scale] = -self.lr_el * scale
+            p.addcmul_(g, neg)
+            return
+        g.mul_(scale)
+        lr, wd, mom = self.lr_el, self.wd_el, self.mom_el
+        if self.optimizer == "sgd":
+            g.addcmul_(wd, p)
+            buf.mul_(mom).add_(g)
+            p.addcmul_(lr, buf, value=-1)
+        elif self.optimizer in ("adam", "adamw"):
+            if self.optimizer == "adamw":
+                p.mul_(1 - lr * wd)
+            else:
+                g.addcmul_(wd, p)
+            b1, b2 = BETAS
+            buf.lerp_(g, 1 - b1)
+            sq.mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = (sq.sqrt() / (1 - b2 ** self.t) ** 0.5).add_(EPS)
+            p.sub_(lr / (1 - b1 ** self.t) * buf / denom)
+        else:  # rmsprop
+            g.addcmul_(wd, p)
+            sq.mul_(RMS_ALPHA).addcmul_(g, g, value=1 - RMS_ALPHA)
+            buf.mul_(mom).add_(g / sq.sqrt().add_(EPS))
+            p.addcmul_(lr, buf, value=-1)
+
+
+def make_groups(members: list[Member], weights: list[list[torch.Tensor]], device: torch.device) -> list[Group]:
+    """Members grouped by (hidden sizes, optimiser), sorted by activation within a group.
+
+    ``weights[i]``: member i's initial [in, out] weight and [1, out] bias per layer."""
+    def key(i: int):
+        return members[i].cfg.model.hidden, members[i].cfg.train.optimizer
+
+    order = sorted(range(len(members)), key=lambda i: (*key(i), members[i].cfg.model.activation))
+    groups = []
+    for _, idx_iter in itertools.groupby(order, key=key):
+        idx = list(idx_iter)
+        groups.append(Group(idx, [members[i].cfg for i in idx], [weights[i] for i in idx], device))
+    return groups

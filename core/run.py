@@ -1,0 +1,284 @@
+"""The Run: one experiment of 1..64 members, synchronous — no thread, no pipe.
+
+It applies typed commands, trains in chunks when asked (``tick``), detects divergence per
+member, and produces immutable snapshots carrying loss deltas. The drivers only loop it and
+carry commands and snapshots; pacing is the Run's. Tests step it by hand.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from fitscope.core import commands as C
+from fitscope.core import config as config_mod
+from fitscope.core import runs
+from fitscope.core.errors import ConfigError
+from fitscope.core.snapshot import Level, MemberSnap, Notice, Snapshot, State
+from fitscope.core.spec import RunSpec
+from fitscope.core.tracker import Tracker
+from fitscope.core.training import Experiment
+
+CHUNK_SECONDS = 0.01  # flat out, the driver looks at its commands about this often
+MAX_STEP = 100_000  # one Step command trains at once; more would hold commands back
+
+
+class Run:
+    def __init__(self, spec: RunSpec, *, publish_hz: float = 20.0, pace: float | None = None,
+                 history_cap: int = 10_000, clock: Callable[[], float] = time.monotonic):
+        self.publish_interval = 1.0 / publish_hz
+        self.pace = pace
+        self.history_cap = history_cap
+        self.clock = clock
+        self.run_id = 0
+        self._seq = 0
+        self._notices: list[Notice] = []
+        self._open(spec)
+
+    # ---- set-up -------------------------------------------------------------------------------
+    def _open(self, spec: RunSpec) -> None:
+        exp = Experiment(spec)  # a ConfigError here leaves the current run as it was
+        self.exp, self.spec = exp, spec
+        self.run_id += 1
+        self.state = State.READY
+        self.budget = spec.base.train.steps
+        self.elapsed = 0.0
+        self.rate = 0.0
+        k = len(exp.members)
+        self._last = np.full(k, np.nan)
+        self._best = np.full(k, np.inf)
+        self._best_step = np.zeros(k, dtype=np.int64)
+        self.dead: dict[int, int] = {}
+        self.diverged_at: int | None = None
+        self._delta_first = [1] * k
+        self._delta: list[list[np.ndarray]] = [[] for _ in range(k)]
+        self._data_sent = False
+        self._test = exp.test_losses()
+        self._pace_mark: tuple[float, int] | None = None
+        self._rate_mark = (self.clock(), 0)
+        self._rate_windowed = False
+        self._chunk = 1
+        self._last_pub = -math.inf
+        self._changed = True
+        self._stepped = False
+        self.tracker = Tracker(self.history_cap)  # the run's own record, for saving
+
+    @property
+    def step(self) -> int:
+        return self.exp.steps_done
+
+    def _say(self, text: str, level: Level = Level.INFO) -> None:
+        self._notices.append(Notice(level, text))
+        self._changed = True
+
+    # ---- commands -----------------------------------------------------------------------------
+    def apply(self, cmd: C.Command) -> Any:
+        """Apply one command; raises Refused (and tells the next snapshot) if the state forbids it."""
+        try:
+            return self._apply(cmd)
+        except C.Refused as exc:
+            self._say(str(exc), Level.ERROR)
+            raise
+
+    def _apply(self, cmd: C.Command) -> Any:
+        self._changed = True
+        if isinstance(cmd, C.Toggle):
+            return self._apply(C.Pause() if self.state == State.RUNNING else C.Start())
+        if isinstance(cmd, C.Start):
+            self._check_trainable("run")
+            if self.step >= self.budget:
+                raise C.Refused(f"the step budget ({self.budget:,}) is reached — raise train.steps to go on")
+            self.state = State.RUNNING
+            self._pace_mark = None
+            self._rate_mark = (self.clock(), self.step)
+        elif isinstance(cmd, C.Pause):
+            if self.state == State.RUNNING:
+                self.state = State.PAUSED
+        elif isinstance(cmd, C.Step):
+            self._check_trainable("step")
+            if not 1 <= cmd.n <= MAX_STEP:
+                raise C.Refused(f"step: {cmd.n} is not valid — expected 1 to {MAX_STEP:,} steps at once")
+            self.state = State.PAUSED
+            self._train(cmd.n)
+            if self.state == State.PAUSED and self.step >= self.budget:
+                self.state = State.DONE
+        elif isinstance(cmd, C.Reset):
+            try:
+                self._open(cmd.spec or self.spec)
+            except ConfigError as exc:  # e.g. a device that is not there: keep the old run
+                raise C.Refused(str(exc)) from None
+            self._say("reset")
+        elif isinstance(cmd, C.SetLr):
+            self._set_lr(cmd.lr)
+        elif isinstance(cmd, C.SetSteps):
+            self._set_base("train.steps", cmd.steps)
+            self.budget = self.spec.base.train.steps
+            if self.state == State.DONE and self.step < self.budget:
+                self.state = State.PAUSED
+            elif self.state == State.RUNNING and self.step >= self.budget:
+                self.state = State.DONE
+        elif isinstance(cmd, C.SetPace):
+            if cmd.steps_per_s is not None and not cmd.steps_per_s > 0:
+                raise C.Refused(f"pace: {cmd.steps_per_s} is not valid — expected steps per second > 0, or flat out")
+            self.pace = cmd.steps_per_s
+            self._pace_mark = None
+        elif isinstance(cmd, C.Save):
+            if self.step == 0:
+                raise C.Refused("nothing to save yet: the run has not trained a step")
+            path = runs.save(Path(cmd.path) if cmd.path else runs.new_run_dir(), self.spec, self.exp.members,
+                             self.tracker, self._test is not None, self.exp.stepper.state_dict(0))
+            self._say(f"saved run to {path}")
+            return str(path)
+        else:
+            raise C.Refused(f"unknown command {cmd!r}")
+        return None
+
+    def _check_trainable(self, what: str) -> None:
+        if self.state == State.DIVERGED:
+            raise C.Refused(f"{what}: the run diverged at step {self.diverged_at} — reset (r) to train again")
+        if self.state == State.ERROR:
+            raise C.Refused(f"{what}: the run stopped on an error — reset (r) to train again")
+
+    def _set_base(self, key: str, value: Any) -> None:
+        try:
+            self.spec = self.spec.with_base(self.spec.base.with_value(key, value))
+        except ConfigError as exc:
+            raise C.Refused(str(exc)) from None
+
+    def _set_lr(self, lr: float) -> None:
+        if "train.lr" in self.spec.varied:
+            raise C.Refused("lr is what this race varies: start a new race to change it")
+        self._set_base("train.lr", lr)
+        self.exp.members = self.spec.members()
+        for j in range(len(self.exp.members)):
+            if j not in self.dead:
+                self.exp.stepper.set_lr(j, self.spec.base.train.lr)
+
+    def error(self, exc: BaseException) -> None:
+        """A step failed (out of memory, a device error): the run stops and says what happened."""
+        self.state = State.ERROR
+        self._say(f"error: {type(exc).__name__}: {exc}", Level.ERROR)
+
+    def close(self) -> None:
+        if self.state == State.RUNNING:
+            self.state = State.STOPPED
+            self._changed = True
+
+    # ---- training -----------------------------------------------------------------------------
+    def tick(self) -> float | None:
+        """Train one chunk if running. Returns seconds until more training is due (0: now), or
+        None when idle (nothing to do until a command comes)."""
+        if self.state != State.RUNNING:
+            return None
+        left = self.budget - self.step
+        if left <= 0:
+            self.state = State.DONE
+            self._changed = True
+            return None
+        n = self._chunk
+        if self.pace:
+            now = self.clock()
+            if self._pace_mark is None:
+                self._pace_mark = (now, self.step)
+            t0, s0 = self._pace_mark
+            allowed = int((now - t0) * self.pace) + 1 - (self.step - s0)
+            if allowed <= 0:
+                return max(0.0, (self.step - s0) / self.pace - (now - t0))
+            n = min(n, allowed)
+        t0 = self.clock()
+        self._train(min(n, left))
+        took = self.clock() - t0
+        if n == self._chunk:  # aim for chunks of ~CHUNK_SECONDS; grow at most 2x at a time
+            self._chunk = max(1, min(2 * n, int(n * CHUNK_SECONDS / max(took, 1e-6))))
+        if self.state == State.RUNNING and self.step >= self.budget:
+            self.state = State.DONE
+            self._changed = True
+        self._measure_rate()
+        return 0.0
+
+    def _measure_rate(self) -> None:
+        now = self.clock()
+        mark_t, mark_steps = self._rate_mark
+        if now - mark_t >= 0.25:
+            self.rate = (self.step - mark_steps) / (now - mark_t)
+            self._rate_mark = (now, self.step)
+            self._rate_windowed = True
+        elif not self._rate_windowed and now - mark_t > 0.02:
+            self.rate = (self.step - mark_steps) / (now - mark_t)  # until a full window
+
+    def _train(self, n: int) -> None:
+        first = self.step + 1
+        t0 = self.clock()
+        losses = self.exp.step(n)
+        self.elapsed += self.clock() - t0
+        self._stepped = True
+        self._record(first, losses)
+
+    def _record(self, first: int, losses: np.ndarray) -> None:
+        """Losses [steps, members] of steps first, first+1, …; a NaN or inf stops that member."""
+        for j in range(losses.shape[1]):
+            if j in self.dead:
+                continue
+            col = losses[:, j]
+            bad = ~np.isfinite(col)
+            if bad.any():
+                i = int(np.argmax(bad))
+                col = col[:i]
+                self.dead[j] = first + i
+                self.exp.stepper.stop(j)  # the others go on
+                if len(self.exp.members) > 1:
+                    self._say(f"{self.exp.members[j].label} diverged at step {first + i}")
+            if not self._delta[j]:
+                self._delta_first[j] = first
+            self._delta[j].append(col)
+            if len(col):
+                self._last[j] = col[-1]
+                k = int(np.argmin(col))
+                if col[k] < self._best[j]:
+                    self._best[j], self._best_step[j] = col[k], first + k
+        if len(self.dead) == len(self.exp.members) and self.state != State.DIVERGED:
+            self.diverged_at = min(self.dead.values())
+            self.state = State.DIVERGED
+            self._say(f"diverged at step {self.diverged_at}: the loss became NaN or infinite "
+                      "(try a lower train.lr)", Level.ERROR)
+
+    # ---- snapshots ----------------------------------------------------------------------------
+    def snapshot_due(self) -> bool:
+        if self._changed:
+            return True
+        return self._stepped and self.clock() - self._last_pub >= self.publish_interval
+
+    def snapshot(self) -> Snapshot:
+        """Everything since the previous snapshot; also kept in the run's own tracker."""
+        self._last_pub = self.clock()
+        self._changed = self._stepped = False
+        if self._test is not None and self.step:
+            self._test = self.exp.test_losses()
+        preds = self.exp.predict()
+        members = []
+        for j, m in enumerate(self.exp.members):
+            pred = np.full_like(preds[j], np.nan) if j in self.dead else preds[j]  # its line stops
+            pred.setflags(write=False)
+            best = float(self._best[j]) if np.isfinite(self._best[j]) else None
+            delta = np.concatenate(self._delta[j]) if self._delta[j] else np.zeros(0)
+            first = self._delta_first[j] if self._delta[j] else self.step + 1
+            self._delta[j] = []
+            members.append(MemberSnap(
+                m.label, m.variant or m.label, m.seed,
+                None if np.isnan(self._last[j]) else float(self._last[j]),
+                None if self._test is None or j in self.dead else float(self._test[j]),
+                best, int(self._best_step[j]) if best is not None else None, self.dead.get(j), pred, first, delta))
+        self._seq += 1
+        snap = Snapshot(
+            seq=self._seq, run_id=self.run_id, state=self.state, step=self.step, budget=self.budget,
+            steps_per_s=self.rate if self.state == State.RUNNING else (self.step / self.elapsed if self.elapsed else 0.0),
+            elapsed=self.elapsed, data=None if self._data_sent else self.exp.view,
+            members=tuple(members), spec=self.spec, device=str(self.exp.device), pace=self.pace,
+            notices=tuple(self._notices), diverged_at=self.diverged_at)
+        self._data_sent = True
+        self._notices = []
+        return self.tracker.feed(snap)

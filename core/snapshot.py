@@ -1,0 +1,126 @@
+"""What a run tells the outside: its state, notices, and immutable snapshots (numpy only).
+
+Snapshots carry loss *deltas* (the losses since the previous snapshot), so their size does not
+grow with the run; a :class:`~fitscope.core.tracker.Tracker` folds them into bounded histories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from fitscope.core.config import FitConfig
+from fitscope.core.spec import RunSpec
+
+
+class State(StrEnum):
+    STARTING = "starting"  # the worker is loading torch; no run yet
+    READY = "ready"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    DIVERGED = "diverged"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+
+IDLE_STATES = frozenset({State.READY, State.PAUSED, State.DONE, State.DIVERGED, State.STOPPED, State.ERROR})
+END_STATES = frozenset({State.DONE, State.DIVERGED, State.STOPPED, State.ERROR})
+
+
+class Level(StrEnum):
+    INFO = "info"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should read once: a refused command, a reset, a save, a divergence."""
+
+    level: Level
+    text: str
+
+
+@dataclass(frozen=True)
+class DataView:
+    """Plain, read-only numpy copies of a dataset for drawing, in the data's own units."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    notes: tuple[str, ...]
+    grid: np.ndarray  # where the fit is drawn
+    truth: np.ndarray | None  # the noiseless target on the grid, when there is one
+
+
+@dataclass(frozen=True)
+class MemberSnap:
+    label: str
+    variant: str
+    seed: int
+    loss: float | None  # the last finite training loss
+    test_loss: float | None
+    best_loss: float | None
+    best_step: int | None
+    diverged_at: int | None
+    y_pred: np.ndarray  # the fit on the snapshot's x grid (NaN once diverged)
+    first: int  # the step of losses[0]
+    losses: np.ndarray  # the losses of steps first, first+1, … since the previous snapshot
+
+    @property
+    def state(self) -> str:
+        return f"diverged at step {self.diverged_at}" if self.diverged_at else "ok"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    seq: int
+    run_id: int  # a new run (reset, new settings, single <-> race) starts new histories
+    state: State
+    step: int
+    budget: int
+    steps_per_s: float
+    elapsed: float  # seconds spent training this run
+    data: DataView | None  # None on the wire when unchanged; drivers fill it in
+    members: tuple[MemberSnap, ...]
+    spec: RunSpec
+    device: str
+    pace: float | None
+    notices: tuple[Notice, ...] = ()
+    diverged_at: int | None = None  # every member diverged; the first of them
+
+    @property
+    def x_grid(self) -> np.ndarray:
+        assert self.data is not None, "a snapshot read before its data was filled in"
+        return self.data.grid
+
+    @property
+    def config(self) -> FitConfig:
+        return self.spec.base
+
+    @property
+    def racing(self) -> bool:
+        return len(self.members) > 1
+
+    @property
+    def lead(self) -> MemberSnap:
+        """The member with the lowest loss (the diverged last); the only one of a single run."""
+        return self.members[ranked(self.members)[0]]
+
+    @property
+    def train_loss(self) -> float | None:
+        return self.lead.loss
+
+    @property
+    def test_loss(self) -> float | None:
+        return self.lead.test_loss
+
+
+def ranked(members: tuple[MemberSnap, ...]) -> list[int]:
+    return sorted(range(len(members)), key=lambda i: (
+        members[i].diverged_at is not None, np.inf if members[i].loss is None else members[i].loss))

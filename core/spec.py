@@ -1,0 +1,124 @@
+"""What a run trains: a base config, what varies and how many init seeds — 1 to 64 members.
+
+A single run is a spec with nothing varied: one member. Race vs single is data, not a class.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from fitscope.core.config import FitConfig
+from fitscope.core.errors import ConfigError
+
+MAX_MEMBERS = 64
+VARY_KEYS = ("model.activation", "model.hidden", "model.init_seed", "train.optimizer", "train.lr",
+             "train.weight_decay", "train.momentum")
+
+
+@dataclass(frozen=True)
+class Member:
+    label: str
+    cfg: FitConfig
+    variant: str = ""  # what varies, without the seed ("" = the label)
+
+    @property
+    def seed(self) -> int:
+        m = self.cfg.model
+        return m.init_seed if m.init_seed >= 0 else self.cfg.data.seed
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    base: FitConfig
+    vary: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # (key, values) pairs, in order
+    seeds: int = 1
+
+    @classmethod
+    def race(cls, base: FitConfig, vary: dict[str, list], seeds: int = 1) -> RunSpec:
+        spec = cls(base, tuple((k, tuple(v)) for k, v in vary.items()), seeds)
+        spec.members()  # checked now, where the values were given
+        return spec
+
+    @property
+    def varied(self) -> dict[str, tuple[Any, ...]]:
+        return dict(self.vary)
+
+    @property
+    def racing(self) -> bool:
+        return bool(self.vary) or self.seeds > 1
+
+    def count(self) -> int:
+        n = self.seeds
+        for _, values in self.vary:
+            n *= len(values)
+        return n
+
+    def with_base(self, base: FitConfig) -> RunSpec:
+        return RunSpec(base, self.vary, self.seeds)
+
+    def members(self) -> list[Member]:
+        """The product of the varied values, each over ``seeds`` init seeds (0..seeds-1 when > 1)."""
+        for key, _ in self.vary:
+            if key not in VARY_KEYS:
+                raise ConfigError("--vary", key, "can vary: " + ", ".join(VARY_KEYS))
+        if not 1 <= self.seeds <= MAX_MEMBERS:
+            raise ConfigError("--seeds", self.seeds, f"expected a whole number from 1 to {MAX_MEMBERS}")
+        count = self.count()  # before building anything: 1000 x 1000 values is refused at once
+        if count > MAX_MEMBERS:
+            raise ConfigError("compare", count, f"a race has at most {MAX_MEMBERS} members (variants × seeds)")
+        if not self.racing:
+            return [Member("base", self.base)]
+        keys = [k for k, _ in self.vary]
+        out = []
+        for combo in itertools.product(*(v for _, v in self.vary)):
+            values = dict(zip(keys, combo))
+            label = " ".join(show(v) for v in combo) or "base"
+            for s in range(self.seeds):
+                cfg_values = dict(values)
+                if self.seeds > 1:
+                    cfg_values["model.init_seed"] = s
+                out.append(Member(label if self.seeds == 1 else f"{label} s{s}", self.base.with_values(cfg_values),
+                                  label))
+        return out
+
+
+def parse_values(key: str, text: str) -> list:
+    """``"relu,softplus,tanh"`` -> checked values; hidden sizes use ``;`` between variants."""
+    if key not in VARY_KEYS:
+        raise ConfigError("--vary", key, "can vary: " + ", ".join(VARY_KEYS))
+    sep = ";" if key == "model.hidden" else ","
+    parts = [p.strip() for p in text.split(sep)]
+    if not text.strip() or any(not p for p in parts):
+        raise ConfigError(f"--vary {key}", text, f"expected a list of values separated by '{sep}', none empty")
+    if len(parts) > MAX_MEMBERS:
+        raise ConfigError(f"--vary {key}", f"{len(parts)} values", f"a race has at most {MAX_MEMBERS} members")
+    base = FitConfig()
+    values = [base.with_value(key, p).get(key) for p in parts]
+    dupes = [v for i, v in enumerate(values) if v in values[:i]]
+    if dupes:
+        raise ConfigError(f"--vary {key}", text, f"lists {show(dupes[0])} twice; each value once")
+    return values
+
+
+def parse_vary(items: list[str]) -> dict[str, list]:
+    """``["train.lr=0.1,0.2", ...]`` (the command line's --vary) -> {key: values}."""
+    vary: dict[str, list] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep:
+            raise ConfigError("--vary", item, "expected KEY=V1,V2,..., e.g. model.activation=relu,softplus,tanh")
+        key = key.strip()
+        if key in vary:
+            raise ConfigError("--vary", key, "is given twice; list all its values in one --vary")
+        vary[key] = parse_values(key, values)
+    return vary
+
+
+def show(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "-".join(map(str, v))
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)

@@ -1,0 +1,203 @@
+"""An experiment's tensors: the shared data, every member's weights and optimiser, ``step(n)``.
+
+Two ways to step, one interface: ``fast`` (the batched kernels of :mod:`fitscope.core.kernels`)
+and ``autograd`` (each member an ``nn.Sequential`` stepped by ``torch.optim``: the lesson's
+loop, bit for bit). Both return the losses of each step (computed before its update, as the
+lesson prints them), read from the device once per call, not once per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fitscope.core import data as data_mod
+from fitscope.core import device as device_mod
+from fitscope.core.kernels import Group, make_groups
+from fitscope.core.model import make_loss, make_mlp, make_optimizer
+from fitscope.core.spec import Member, RunSpec
+
+
+class Batches:
+    """Full batch, or mini-batches from a seeded shuffle per epoch (its state saveable with a run)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, size: int, seed: int):
+        self.x, self.y, self.size = x, y, size
+        self.rng = torch.Generator().manual_seed(seed)
+        self._order: torch.Tensor | None = None
+        self._pos = 0
+
+    @property
+    def rows(self) -> int:
+        n = self.x.shape[0]
+        return n if self.size == 0 or self.size >= n else self.size
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        n = self.x.shape[0]
+        if self.size == 0 or self.size >= n:
+            return self.x, self.y
+        if self._order is None or self._pos + self.size > n:
+            self._order = torch.randperm(n, generator=self.rng).to(self.x.device)
+            self._pos = 0
+        idx = self._order[self._pos: self._pos + self.size]
+        self._pos += self.size
+        return self.x[idx], self.y[idx]
+
+
+def build(spec: RunSpec) -> tuple[data_mod.Dataset, list[torch.nn.Sequential]]:
+    """The data, then each member's initial net, in the lesson's RNG order (noise first, then
+    weights from the same stream unless the member has an init seed); the caller's RNG is untouched."""
+    base = spec.base
+    models = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(base.data.seed)
+        dataset = data_mod.generate(base.data)
+        after_data = torch.get_rng_state()
+        for m in spec.members():
+            if m.cfg.model.init_seed >= 0:
+                torch.manual_seed(m.cfg.model.init_seed)
+            else:
+                torch.set_rng_state(after_data)
+            models.append(make_mlp(m.cfg.model))
+    return dataset, models
+
+
+class FastStepper:
+    def __init__(self, members: list[Member], models: list[torch.nn.Sequential], device: torch.device):
+        weights = []
+        for model in models:
+            linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+            weights.append([t for lin in linears for t in (lin.weight.detach().T, lin.bias.detach()[None, :])])
+        self.groups: list[Group] = make_groups(members, weights, device)
+        self.k = len(members)
+        self._rows: list[torch.Tensor] = []
+
+    def run(self, batches: Batches, n: int) -> np.ndarray:
+        if not self._rows or self._rows[0].shape[0] < n:
+            dev = self.groups[0].flat.device
+            self._rows = [torch.empty(max(n, 64), g.k, device=dev) for g in self.groups]
+        for i in range(n):
+            x, y = batches.next()
+            for g, rows in zip(self.groups, self._rows):
+                g.step(x, y, rows[i])
+        out = np.empty((n, self.k))
+        for g, rows in zip(self.groups, self._rows):  # one read per group per call
+            out[:, g.index] = rows[:n].to("cpu", torch.float64).numpy() / batches.rows
+        return out
+
+    def _find(self, j: int) -> tuple[Group, int]:
+        for g in self.groups:
+            if j in g.index:
+                return g, g.index.index(j)
+        raise IndexError(j)
+
+    def stop(self, j: int) -> None:
+        g, i = self._find(j)
+        g.stop(i)
+
+    def set_lr(self, j: int, lr: float) -> None:
+        g, i = self._find(j)
+        g.set_lr(i, lr)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(self.k, x.shape[0], device=x.device)
+        for g in self.groups:
+            out[g.index] = g.forward(x)[..., 0]
+        return out
+
+    @torch.no_grad()
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(self.k, device=x.device)
+        for g in self.groups:
+            out[g.index] = g.losses(x, y)
+        return out
+
+    def state_dict(self, j: int) -> dict[str, torch.Tensor]:
+        g, i = self._find(j)
+        tensors = g.weights(i)
+        return {f"{2 * (t // 2)}.{'weight' if t % 2 == 0 else 'bias'}": v.cpu() for t, v in enumerate(tensors)}
+
+
+class AutogradStepper:
+    """Each member an nn.Sequential with its torch.optim optimiser: the lesson's loop."""
+
+    def __init__(self, members: list[Member], models: list[torch.nn.Sequential], device: torch.device):
+        self.models = [m.to(device) for m in models]
+        self.optimizers = [make_optimizer(m.parameters(), mem.cfg.train, device) for m, mem in zip(self.models, members)]
+        self.loss_fns = [make_loss(mem.cfg.train) for mem in members]
+        self.alive = [True] * len(members)
+        self.k = len(members)
+
+    def run(self, batches: Batches, n: int) -> np.ndarray:
+        losses: list[list[torch.Tensor]] = [[] for _ in range(self.k)]
+        for _ in range(n):
+            x, y = batches.next()
+            for j in range(self.k):
+                if not self.alive[j]:
+                    continue
+                model, opt = self.models[j], self.optimizers[j]
+                loss = self.loss_fns[j](model(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses[j].append(loss.detach())
+        out = np.zeros((n, self.k))
+        for j, rows in enumerate(losses):
+            if rows:
+                out[:, j] = torch.stack(rows).to("cpu", torch.float64).numpy()
+        return out
+
+    def stop(self, j: int) -> None:
+        self.alive[j] = False
+
+    def set_lr(self, j: int, lr: float) -> None:
+        for group in self.optimizers[j].param_groups:
+            group["lr"] = lr
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x)[:, 0] for m in self.models])
+
+    @torch.no_grad()
+    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.stack([f(m(x), y) for m, f in zip(self.models, self.loss_fns)])
+
+    def state_dict(self, j: int) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu() for k, v in self.models[j].state_dict().items()}
+
+
+class Experiment:
+    """A spec's data and members on one device, stepped by its kernels; ``step(n)`` -> [n, K]."""
+
+    def __init__(self, spec: RunSpec):
+        self.spec = spec
+        self.members = spec.members()
+        base = spec.base
+        self.device = device_mod.resolve(base.train.device)
+        dataset, models = build(spec)
+        widest = max(max(m.cfg.model.hidden) for m in self.members)
+        device_mod.tune_threads(self.device, dataset.x_train.shape[0] * widest ** 2 * len(self.members))
+        self.data = dataset.to(self.device)
+        self.view = data_mod.view(dataset, None if base.data.file else base.data.target)
+        mx, sx = dataset.x_scale
+        self.grid = ((data_mod.grid(self.view.x_range) - mx) / sx).to(self.device)  # in training units
+        stepper = AutogradStepper if base.train.kernels == "autograd" else FastStepper
+        self.stepper: FastStepper | AutogradStepper = stepper(self.members, models, self.device)
+        self.batches = Batches(self.data.x_train, self.data.y_train, base.train.batch_size, base.data.seed)
+        self.steps_done = 0
+
+    def step(self, n: int) -> np.ndarray:
+        losses = self.stepper.run(self.batches, n)
+        self.steps_done += n
+        return losses
+
+    def predict(self) -> np.ndarray:
+        """Each member's fit on the chart's grid, in the data's own units: [K, G]."""
+        my, sy = self.data.y_scale
+        return self.stepper.predict(self.grid).to("cpu", torch.float64).numpy() * sy + my
+
+    def test_losses(self) -> np.ndarray | None:
+        if self.data.x_test.shape[0] == 0:
+            return None
+        return self.stepper.losses(self.data.x_test, self.data.y_test).to("cpu", torch.float64).numpy()

@@ -1,0 +1,75 @@
+"""The engine process's main loop: one Run at a time, commands in and snapshots out over pipes.
+
+Started once per app; a Reset with a new spec replaces the run in place, so switching single
+and race or changing settings never restarts the process (nor reloads torch).
+"""
+
+from __future__ import annotations
+
+import signal
+from multiprocessing.connection import Connection
+
+from fitscope.core.commands import Refused, Reset
+from fitscope.core.run import Run
+from fitscope.core.thread_driver import apply, close_run, tick
+
+CLOSE = "close"
+
+
+def serve(commands: Connection, replies: Connection, publish_hz: float, pace: float | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's ctrl+c is the app's to handle
+    replies.send(("ready", None))
+    run: Run | None = None
+    wait: float | None = None
+    while True:
+        items = []
+        try:
+            if wait != 0 and commands.poll(wait):  # poll(None) blocks until a command comes
+                items.append(commands.recv())
+            while commands.poll(0):
+                items.append(commands.recv())
+        except (EOFError, OSError):  # the app went away: stop training, end the process
+            items.append((CLOSE, None))
+        for i, (token, cmd) in enumerate(items):
+            if token == CLOSE:
+                if run is not None:
+                    close_run(run, [(c, _Reply(replies, t)) for t, c in items[i + 1:] if t != CLOSE])
+                    replies.send(("snap", run.snapshot()))
+                return
+            reply = _Reply(replies, token)
+            if run is None:
+                if isinstance(cmd, Reset) and cmd.spec is not None:
+                    try:
+                        run = Run(cmd.spec, publish_hz=publish_hz, pace=pace)
+                        reply.set_result(None)
+                    except Exception as exc:
+                        reply.set_exception(exc)
+                else:
+                    reply.set_exception(Refused("no run yet: the engine is waiting for its first settings"))
+                continue
+            apply(run, cmd, reply)  # type: ignore[arg-type]  # _Reply quacks like a Future
+        if run is not None:
+            wait = tick(run)
+            if run.snapshot_due():
+                replies.send(("snap", run.snapshot()))
+        else:
+            wait = None
+
+
+class _Reply:
+    """A Future's two setters, sent back to the app tagged with the command's token."""
+
+    def __init__(self, conn: Connection, token: int):
+        self.conn, self.token = conn, token
+
+    def set_result(self, value) -> None:
+        self.conn.send(("reply", (self.token, value, None)))
+
+    def set_exception(self, exc: BaseException) -> None:
+        try:
+            self.conn.send(("reply", (self.token, None, exc)))
+        except Exception:  # an exception that cannot be pickled still reaches the app, as text
+            self.conn.send(("reply", (self.token, None, RuntimeError(f"{type(exc).__name__}: {exc}"))))
+
+    def done(self) -> bool:
+        return False

@@ -1,23 +1,35 @@
-"""Side-by-side timings, in one process: the engine against a bare PyTorch loop."""
+"""Side-by-side timings, in one process: the engine against the lesson's bare PyTorch loop."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
 import torch
 
+from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
-from fitscope.core.engine import DONE, Engine
-from fitscope.core.trainer import Trainer
+from fitscope.core.model import make_loss, make_optimizer
+from fitscope.core.snapshot import State
+from fitscope.core.spec import Member, RunSpec
+from fitscope.core.thread_driver import ThreadDriver
+from fitscope.core.training import Experiment, build
+
+
+def spread(values: list[float], digits: int = 3) -> dict:
+    return {"min": round(min(values), digits), "median": round(statistics.median(values), digits),
+            "max": round(max(values), digits)}
 
 
 def bare_loop_rate(cfg: FitConfig, steps: int) -> float:
-    """Steps/s of the lesson's plain loop on the same data, net and optimiser."""
-    trainer = Trainer(cfg)  # the same device and thread settings as the engine gets
-    model, opt, loss_fn = trainer.model, trainer.optimizer, trainer.loss_fn
-    x, y = trainer.data.x_train, trainer.data.y_train
-    _sync(trainer.device)
+    """Steps/s of the lesson's plain loop (nn.Linear layers, torch.optim, autograd) on the same data."""
+    exp = Experiment(RunSpec(cfg.with_value("train.kernels", "autograd")))  # device and thread settings as the engine's
+    _, (model,) = build(RunSpec(cfg))
+    model = model.to(exp.device)
+    opt, loss_fn = make_optimizer(model.parameters(), cfg.train, exp.device), make_loss(cfg.train)
+    x, y = exp.data.x_train, exp.data.y_train
+    _sync(exp.device)
     t0 = time.perf_counter()
     for _ in range(steps):
         loss = loss_fn(model(x), y)
@@ -28,37 +40,44 @@ def bare_loop_rate(cfg: FitConfig, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def engine_rate(cfg: FitConfig, steps: int, publish_hz: float = 20.0) -> tuple[float, int]:
-    """Steps/s of the background engine flat out, and how many snapshots it published."""
-    engine = Engine(cfg.with_value("train.steps", steps), publish_hz=publish_hz)
+def engine_rate(spec: RunSpec, steps: int, publish_hz: float = 20.0) -> tuple[float, int]:
+    """Steps/s of the thread driver flat out, publishing snapshots, and how many it published."""
+    driver = ThreadDriver(RunSpec(spec.base.with_value("train.steps", steps), spec.vary, spec.seeds),
+                          publish_hz=publish_hz)
     count = [0]
-    engine.subscribe(lambda s: count.__setitem__(0, count[0] + 1))
+    driver.subscribe(lambda s: count.__setitem__(0, count[0] + 1))
     t0 = time.perf_counter()
-    engine.start()
-    snap = engine.wait_for(lambda s: s.state == DONE, timeout=600)
+    driver.send(C.Start())
+    snap = driver.wait_for(lambda s: s.state == State.DONE, timeout=600)
     wall = time.perf_counter() - t0
-    engine.stop()
+    driver.close()
+    assert snap is not None
     return snap.step / wall, count[0]
 
 
 def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5) -> dict:
     bare, eng, pubs = [], [], []
     bare_loop_rate(cfg, steps // 10)  # warm-up
+    spec = RunSpec(cfg)
     for _ in range(rounds):  # interleaved, so drift on a shared machine hits both alike
         bare.append(bare_loop_rate(cfg, steps))
-        rate, n = engine_rate(cfg, steps)
+        rate, n = engine_rate(spec, steps * 3)  # the engine is faster: time it over a similar span
         eng.append(rate)
-        pubs.append(n)
+        pubs.append(n / (steps * 3 / rate))
+    ratios = [e / b for e, b in zip(eng, bare)]
     b, e = statistics.median(bare), statistics.median(eng)
     return {
-        "device": str(Trainer(cfg).device),
+        "device": str(Experiment(spec).device),
+        "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
+        "kernels": cfg.train.kernels,
         "steps": steps,
         "rounds": rounds,
         "bare_steps_per_s": round(b, 1),
         "engine_steps_per_s": round(e, 1),
-        "ratio": round(e / b, 3),
-        "snapshots_per_s": round(statistics.median(pubs) / (steps / e), 1),
+        "ratio": round(statistics.median(ratios), 3),
+        "ratio_spread": spread(ratios),
+        "snapshots_per_s": round(statistics.median(pubs), 1),
     }
 
 
@@ -67,10 +86,8 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-
-
 def load_timing(n: int, seed: int = 0) -> dict:
-    """Seconds to read an n-row CSV and build a trainer on it (the goal for 1,000,000 rows: < 2 s),
+    """Seconds to read an n-row CSV and build a run on it (the goal for 1,000,000 rows: < 2 s),
     with numpy's own loadtxt on the same file as the side-by-side reference."""
     import tempfile
 
@@ -78,7 +95,7 @@ def load_timing(n: int, seed: int = 0) -> dict:
 
     from fitscope.core import datafile
 
-    Trainer(FitConfig().with_value("train.device", "cpu"))  # torch's one-off imports are not the data's cost
+    Experiment(RunSpec(FitConfig().with_value("train.device", "cpu")))  # torch's one-off imports are not the data's
     rng = np.random.default_rng(seed)
     x = rng.uniform(-3, 3, n)
     y = np.sin(x) + 0.1 * rng.normal(size=n)
@@ -93,39 +110,43 @@ def load_timing(n: int, seed: int = 0) -> dict:
         t_load = time.perf_counter() - t0
         t0 = time.perf_counter()
         cfg = FitConfig().with_values({"data.file": path, "train.device": "cpu"})
-        trainer = Trainer(cfg)
+        exp = Experiment(RunSpec(cfg))
         t_build = time.perf_counter() - t0
-        assert len(xs) == n and trainer.data.x_train.shape[0] == n
+        assert len(xs) == n and exp.data.x_train.shape[0] == n
     return {"rows": n, "load_s": round(t_load, 3), "numpy_loadtxt_s": round(t_numpy, 3),
             "load_vs_numpy": round(t_load / t_numpy, 2), "trainer_build_s": round(t_build, 3),
             "total_s": round(t_load + t_build, 3)}
 
 
 def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> dict:
-    """A K-member race batched against the same K runs one after another, interleaved rounds.
-
-    Members vary lr (one activation); a second batched race of the same size cycles
-    relu/softplus/tanh to price mixed activations."""
-    from fitscope.core.compare import CompareTrainer, Member
-
+    """A K-member race batched against the same K runs one after another (each with the same fast
+    kernels, and with autograd), interleaved rounds. Members vary lr (one activation); a second
+    batched race of the same size cycles relu/softplus/tanh to price mixed activations."""
     lrs = [0.05 + 0.01 * i for i in range(k)]
     acts = ["relu", "softplus", "tanh"]
-    same = [Member(f"lr {lr:g}", cfg.with_value("train.lr", lr)) for lr in lrs]
-    mixed = [Member(f"{acts[i % 3]}", cfg.with_values({"train.lr": lrs[i], "model.activation": acts[i % 3]}))
-             for i in range(k)]
-    batched, sequential, mixed_rates = [], [], []
-    CompareTrainer(same).step(10)  # warm-up
+    same = RunSpec.race(cfg, {"train.lr": lrs})
+    mixed_members = [Member(acts[i % 3], cfg.with_values({"train.lr": lrs[i], "model.activation": acts[i % 3]}))
+                     for i in range(k)]
+    batched, sequential, seq_autograd, mixed_rates = [], [], [], []
+    Experiment(same).step(10)  # warm-up
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        for m in same:
-            Trainer(m.cfg).step(steps)
-        sequential.append(steps / (time.perf_counter() - t0))  # race steps/s: all K advanced one step
-        for members, out in ((same, batched), (mixed, mixed_rates)):
-            race = CompareTrainer(members)
+        for kernels, out in (("fast", sequential), ("autograd", seq_autograd)):
+            singles = [Experiment(RunSpec(m.cfg.with_value("train.kernels", kernels))) for m in same.members()]
             t0 = time.perf_counter()
-            race.step(steps)
-            out.append(steps / (time.perf_counter() - t0))
-    b, s, m = (statistics.median(v) for v in (batched, sequential, mixed_rates))
-    return {"k": k, "steps": steps, "rounds": rounds, "batched_steps_per_s": round(b, 1),
+            for exp in singles:
+                exp.step(steps)
+            out.append(steps / (time.perf_counter() - t0))  # race steps/s: all K advanced one step
+        race = Experiment(same)
+        t0 = time.perf_counter()
+        race.step(steps)
+        batched.append(steps / (time.perf_counter() - t0))
+        mixed = Experiment(same)
+        mixed.stepper = type(mixed.stepper)(mixed_members, build(RunSpec(cfg))[1] * k, mixed.device)
+        t0 = time.perf_counter()
+        mixed.step(steps)
+        mixed_rates.append(steps / (time.perf_counter() - t0))
+    b, s, a, m = (statistics.median(v) for v in (batched, sequential, seq_autograd, mixed_rates))
+    return {"k": k, "steps": steps, "rounds": rounds, "cores": os.cpu_count(), "batched_steps_per_s": round(b, 1),
             "sequential_steps_per_s": round(s, 1), "speedup": round(b / s, 2),
+            "sequential_autograd_steps_per_s": round(a, 1), "speedup_vs_autograd": round(b / a, 2),
             "mixed_activation_steps_per_s": round(m, 1), "mixed_vs_single_activation": round(m / b, 3)}

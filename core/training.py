@@ -67,7 +67,7 @@ class FastStepper:
         weights = []
         for model in models:
             linears = [m for m in model if isinstance(m, torch.nn.Linear)]
-            weights.append([t for lin in linears for t in (lin.weight.detach().T, lin.bias.detach()[None, :])])
+            weights.append([t for lin in linears for t in (lin.weight.detach(), lin.bias.detach())])
         self.groups: list[Group] = make_groups(members, weights, device)
         self.k = len(members)
         self._rows: list[torch.Tensor] = []
@@ -103,7 +103,7 @@ class FastStepper:
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.empty(self.k, x.shape[0], device=x.device)
         for g in self.groups:
-            out[g.index] = g.forward(x)[..., 0]
+            out[g.index] = g.forward(x)
         return out
 
     @torch.no_grad()

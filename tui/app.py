@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Callable
 
 from rich.markup import escape
@@ -11,15 +12,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Log, Static
 
-from fitscope.core import datafile
-from fitscope.core import device as device_mod
-from fitscope.core.config import ACTIVATIONS, ConfigError, FitConfig
+from fitscope.core import commands as C
+from fitscope.core.config import ACTIVATIONS, ConfigError, FitConfig, data_label, shape_text
 from fitscope.core.config import keys as config_keys
-from fitscope.core.compare import members_from, parse_values
-from fitscope.core.compare_engine import CompareEngine
-from fitscope.core.engine import DIVERGED, DONE, ERROR, PAUSED, READY, RUNNING, STOPPED, Engine, Snapshot
-from fitscope.core.model import shape_text
-from fitscope.core.data import label as data_label
+from fitscope.core.driver import Driver
+from fitscope.core.snapshot import Level, Notice, Snapshot, State
+from fitscope.core.spec import RunSpec, parse_values
 from fitscope.tui.messages import RunSaved, SettingSubmitted
 from fitscope.tui.palette import binding_commands
 from fitscope.tui.screens import CompareSetup, HelpScreen
@@ -33,20 +31,27 @@ WATCH = 2  # the lesson's 300 steps unfold over ~3 s
 REDRAW_HZ = 10
 BUSY_REDRAW_HZ = 4  # flat out, each frame takes the GIL from training: draw charts less often
 LOG_EVERY = 0.5  # seconds between loss-log lines while running
-STATE_ICON = {READY: "■ ready", RUNNING: "▶ running", PAUSED: "❚❚ paused", DONE: "✓ done",
-              DIVERGED: "✗ diverged", STOPPED: "■ stopped", ERROR: "✗ error"}
+STATE_ICON = {State.STARTING: "… engine starting", State.READY: "■ ready", State.RUNNING: "▶ running",
+              State.PAUSED: "❚❚ paused", State.DONE: "✓ done", State.DIVERGED: "✗ diverged",
+              State.STOPPED: "■ stopped", State.ERROR: "✗ error"}
 
-EngineFactory = Callable[[FitConfig], Engine]
-
-
-def _process_engine(cfg: FitConfig):
-    from fitscope.core.process_engine import ProcessEngine
-
-    return ProcessEngine(cfg)
+DriverFactory = Callable[[RunSpec], Driver]
 
 
-ENGINES: dict[str, EngineFactory] = {"thread": lambda cfg: Engine(cfg), "process": _process_engine}
-RACE_ENGINES = {"thread": lambda members: CompareEngine(members), "process": _process_engine}
+def _process_driver(spec: RunSpec) -> Driver:
+    from fitscope.core.process_driver import ProcessDriver
+
+    return ProcessDriver(spec)
+
+
+def _thread_driver(spec: RunSpec) -> Driver:
+    # only for --engine thread: it trains in this process, so it loads torch here
+    from fitscope.core.thread_driver import ThreadDriver
+
+    return ThreadDriver(spec)
+
+
+ENGINES: dict[str, DriverFactory] = {"process": _process_driver, "thread": _thread_driver}
 
 
 class FitscopeApp(App):
@@ -74,20 +79,18 @@ class FitscopeApp(App):
         Binding("c", "compare", "compare"),
         *[Binding(str(i), f"member({i})", f"solo member {i}", show=False) for i in range(1, 10)],
         Binding("h", "hide_member", "hide member", show=False),
+        Binding("R", "restart_engine", "restart engine", show=False),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]
 
-    def __init__(self, cfg: FitConfig | None = None, *, engine_factory: EngineFactory | None = None,
-                 race_factory=None, autostart: bool = False, pace: int = WATCH):
+    def __init__(self, cfg: FitConfig | None = None, *, engine_factory: DriverFactory | None = None,
+                 autostart: bool = False, pace: int = WATCH, spec: RunSpec | None = None):
         super().__init__()
-        self.cfg = cfg or FitConfig()
+        self.spec = spec or RunSpec(cfg or FitConfig())
+        self.cfg = self.spec.base
         self.pace_index = pace
-        self.engine_factory = engine_factory or ENGINES["thread"]
-        self.race_factory = race_factory or RACE_ENGINES["thread"]
-        self.engine = self.engine_factory(self.cfg)
-        self.racing = False
-        self.race_spec: dict | None = None
+        self.engine_factory = engine_factory or ENGINES["process"]
         self.solo: int | None = None
         self.hidden: set[int] = set()
         self.selected = 0
@@ -95,11 +98,35 @@ class FitscopeApp(App):
         self._drawn_seq = -1
         self._last_log = 0.0
         self._last_state = ""
-        self._last_message = ""
         self._logged_step = 0
         self._last_draw = 0.0
         self._shown_data = None
         self._quitting = False
+        self._switch_from: int | None = None  # the run id a switch is replacing, until it arrives
+        self._notices: deque[Notice] = deque()
+        self._started = False
+        # the driver starts at once: a worker process loads torch while the first frame is drawn
+        self.driver = self._new_driver()
+
+    @property
+    def racing(self) -> bool:
+        return self.spec.racing
+
+    @property
+    def race_spec(self) -> dict:
+        return self.spec.varied
+
+    def _new_driver(self) -> Driver:
+        driver = self.engine_factory(self.spec)
+        driver.subscribe(lambda snap: self._notices.extend(snap.notices))  # every snapshot's, in order
+        driver.send(C.SetPace(PACES[self.pace_index][0]))
+        return driver
+
+    def send(self, cmd: C.Command):
+        """Every command goes through here; a refusal comes back as a notice in the log."""
+        if self.driver.failure is not None and not isinstance(cmd, C.Save):
+            self.notify("the engine has stopped — press R to restart it", severity="error", timeout=3)
+        return self.driver.send(cmd)
 
     # ---- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -127,13 +154,11 @@ class FitscopeApp(App):
         for selector, title in (("#settings", "Settings"), ("#fit", "Fit"), ("#loss", "Loss"), ("#log", "Log"),
                                 ("#board", "Leaderboard")):
             self.query_one(selector).border_title = title
+        self.screen.set_class(self.racing, "racing")
         self._legends()
-        self.engine.set_pace(PACES[self.pace_index][0])
         self.query_one("#fit").focus()
         self.set_interval(1 / REDRAW_HZ, self.refresh_view)
         self._log("   step  loss      steps/s")
-        if self.autostart:
-            self.engine.start()
         self.refresh_view()
 
     def on_resize(self, event) -> None:
@@ -150,30 +175,50 @@ class FitscopeApp(App):
         """
         if self._quitting or not self.is_running:
             return
-        snap = self.engine.latest
+        while self._notices:
+            self._show_notice(self._notices.popleft())
+        snap = self.driver.latest
+        if snap is None:  # the worker is still loading torch
+            if self.driver.failure is not None:
+                self.status_bar.update(escape(f"✗ the engine could not start: {self.driver.failure}"))
+            else:
+                self.status_bar.update(self._status_line(None))
+            return
+        if self._switch_from is not None and snap.run_id != self._switch_from:
+            self._switch_from = None
         if snap.data is not self._shown_data:  # new data: say what was dropped or changed
             self._shown_data = snap.data
-            for note in snap.data.notes:
+            for note in snap.data.notes if snap.data else ():
                 self._log(note)
                 self.notify(note, timeout=6)
         if snap.seq != self._drawn_seq:
             self._drawn_seq = snap.seq
             self.status_bar.update(self._status_line(snap))
             self._legends()
-            if snap.members:
+            if snap.racing:
                 self.board.update(leaderboard(snap, self.hidden, self.solo, self.selected))
             else:
                 self._log_snapshot(snap)
         now = time.monotonic()
-        flat_out = snap.state == RUNNING and PACES[self.pace_index][0] is None
+        flat_out = snap.state == State.RUNNING and PACES[self.pace_index][0] is None
         if flat_out and now - self._last_draw < 1 / BUSY_REDRAW_HZ:
             return
         for chart in (self.fit_chart, self.loss_chart):
             if chart.drawn_seq != snap.seq and chart.display and chart.size.area:
                 chart.shown = self.visible_members(snap)
-                chart.draw(snap)
+                chart.draw(snap, self.driver.tracker)
                 chart.drawn_seq = snap.seq
                 self._last_draw = now
+        if self.autostart and not self._started and self.fit_chart.drawn_seq == snap.seq:
+            self._started = True  # training begins once the user has seen the fit at step 0
+            self.send(C.Start())
+
+    def _show_notice(self, notice: Notice) -> None:
+        if notice.text in ("reset",):
+            return
+        self._log(notice.text)
+        if notice.level == Level.ERROR:
+            self.notify(notice.text, severity="error", timeout=4)
 
     def visible_members(self, snap: Snapshot) -> list[int]:
         if self.solo is not None and self.solo < len(snap.members):
@@ -182,21 +227,20 @@ class FitscopeApp(App):
 
     def _legends(self) -> None:
         """Legends live in the border, so they never cover the data."""
-        snap = self.engine.latest
-        if snap.members:
+        snap = self.driver.latest
+        loss = self.loss_chart
+        loss.border_subtitle = ("log" if loss.log_y else "linear") + " y"
+        if snap is not None and snap.racing:
             shown = self.visible_members(snap)
             tags = [f"{member_tag(i)} {escape(snap.members[i].label)}" for i in shown[:9]]
             more = f"  +{len(shown) - 9}" if len(shown) > 9 else ""
             self.fit_chart.border_subtitle = "  ".join(tags) + more
-            self.loss_chart.border_subtitle = ("log" if self.loss_chart.log_y else "linear") + " y"
             return
         fit = self.fit_chart
         truth = "  [dim]┄ truth[/]" if fit.show_truth else ""
         fit.border_subtitle = f"[cyan]⠂ data[/]  [bold red]━ fit[/]{truth}"
-        if self.engine.latest.test_loss is not None:
+        if snap is not None and snap.test_loss is not None:
             fit.border_subtitle += "  [yellow]x test[/]"
-        loss = self.loss_chart
-        loss.border_subtitle = ("log" if loss.log_y else "linear") + " y"
 
     def _experiment(self, cfg: FitConfig) -> str:
         target = data_label(cfg.data)
@@ -205,25 +249,32 @@ class FitscopeApp(App):
         return (f"{target} · {shape_text(cfg.model)} {cfg.model.activation} · "
                 f"{cfg.train.optimizer} lr {cfg.train.lr:g}")
 
-    def _status_line(self, snap: Snapshot) -> str:
-        state = [STATE_ICON.get(snap.state, snap.state), f"step {snap.step:,}/{snap.budget:,}"]
-        if snap.state == RUNNING or snap.steps_per_s:
-            state.append(f"{snap.steps_per_s:,.0f} steps/s")
-        if snap.test_loss is not None:
-            state.append(f"test {snap.test_loss:.4g}")
+    def _status_line(self, snap: Snapshot | None) -> str:
+        if snap is None:
+            state = [STATE_ICON[State.STARTING]]
+        else:
+            state = [STATE_ICON.get(snap.state, str(snap.state)), f"step {snap.step:,}/{snap.budget:,}"]
+            if snap.state == State.RUNNING or snap.steps_per_s:
+                state.append(f"{snap.steps_per_s:,.0f} steps/s")
+            if snap.test_loss is not None:
+                state.append(f"test {snap.test_loss:.4g}")
+        if self._switch_from is not None:
+            state[0] = "… switching"
         state.append(f"pace {PACES[self.pace_index][1]}")
         right = "  ".join(state)
-        left = f"fitscope  {self._experiment(snap.config)} · {snap.device}"
-        if snap.members:
-            what = ", ".join(self.race_spec or {})
-            left = f"fitscope  race of {len(snap.members)} ({what}) · {data_label(snap.config.data)} · {snap.device}"
+        cfg = self.cfg
+        device = snap.device if snap is not None else "…"
+        left = f"fitscope  {self._experiment(cfg)} · {device}"
+        if self.racing:
+            what = ", ".join(self.race_spec)
+            count = self.spec.count()
+            left = f"fitscope  race of {count} ({what}) · {data_label(cfg.data)} · {device}"
         width = self.size.width - 2
         if len(left) + len(right) + 2 > width:  # narrow: the state matters more than the recipe
-            cfg = snap.config
             left = (f"{data_label(cfg.data)} {shape_text(cfg.model)} {cfg.model.activation} "
                     f"{cfg.train.optimizer} {cfg.train.lr:g}")
-            if snap.members:
-                left = f"race of {len(snap.members)} · {data_label(cfg.data)}"
+            if self.racing:
+                left = f"race of {self.spec.count()} · {data_label(cfg.data)}"
         gap = max(2, width - len(left) - len(right))
         return escape(left) + " " * gap + escape(right)
 
@@ -236,42 +287,30 @@ class FitscopeApp(App):
         line = f"{snap.step:>7}  {loss}  {snap.steps_per_s:>6,.0f}/s"
         if snap.test_loss is not None:
             line += f"  test {snap.test_loss:.5f}"
-        if snap.state != self._last_state and snap.state != RUNNING and self._last_state:
+        if snap.state != self._last_state and snap.state != State.RUNNING and self._last_state:
             self._log(f"{line}  {snap.state}")
             self._logged_step = snap.step
-        elif (snap.state == RUNNING and now - self._last_log >= LOG_EVERY) or (
-                snap.state != RUNNING and snap.step != self._logged_step):  # e.g. steps by hand
+        elif (snap.state == State.RUNNING and now - self._last_log >= LOG_EVERY) or (
+                snap.state != State.RUNNING and snap.step != self._logged_step):  # e.g. steps by hand
             self._log(line)
             self._last_log, self._logged_step = now, snap.step
-        if snap.message and snap.message != self._last_message and snap.message not in ("running", "paused", "reset"):
-            self._log(snap.message)
-            if snap.state in (DIVERGED, ERROR):
-                self.notify(snap.message, severity="error")
-        self._last_message = snap.message
         self._last_state = snap.state
 
     # ---- actions ----------------------------------------------------------------------------
     def action_toggle_run(self) -> None:
-        self.engine.toggle()
+        self.send(C.Toggle())
 
     def action_step(self) -> None:
-        self.engine.step(1)
+        self.send(C.Step(1))
 
     def action_pace(self, delta: int) -> None:
         self.pace_index = max(0, min(len(PACES) - 1, self.pace_index + delta))
-        self.engine.set_pace(PACES[self.pace_index][0])
+        self.send(C.SetPace(PACES[self.pace_index][0]))
         self.notify(f"pace: {PACES[self.pace_index][1]}", timeout=1.5)
         self._drawn_seq = -1  # the header shows the pace
 
     def action_reset(self) -> None:
-        if self.racing:  # the same members from their first weights
-            was_running = self.engine.latest.state in (RUNNING, DONE)
-            self.engine.reset()
-            if was_running:
-                self.engine.start()
-            self._log("race reset")
-            return
-        self._apply_reset(self.cfg, "reset weights")
+        self._apply_spec(self.spec, "race reset" if self.racing else "reset weights")
 
     def action_new_data(self) -> None:
         self._change("data.seed", self.cfg.data.seed + 1)
@@ -293,12 +332,15 @@ class FitscopeApp(App):
         loss = self.loss_chart
         loss.log_y = not loss.log_y
         loss.drawn_seq = -1
+        self._legends()
 
     def action_save_run(self) -> None:
-        future = self.engine.save()
+        future = self.send(C.Save())
 
-        def done(f):  # runs on the engine thread: post_message is thread-safe
+        def done(f):  # runs on the driver's thread: post_message is thread-safe
             exc = f.exception()
+            if isinstance(exc, C.Refused):
+                return  # the refusal comes as a notice
             self.post_message(RunSaved(None if exc else str(f.result()), str(exc) if exc else None))
 
         future.add_done_callback(done)
@@ -307,7 +349,8 @@ class FitscopeApp(App):
         if msg.error:
             self.notify(f"save failed: {msg.error}", severity="error")
         else:
-            self.notify(f"saved run to {msg.path}/ (config.toml, metrics.csv, model.pt)")
+            files = "config.toml, compare.csv" if self.racing else "config.toml, metrics.csv, model.pt"
+            self.notify(f"saved run to {msg.path}/ ({files})")
 
     def action_screenshot_svg(self) -> None:
         try:
@@ -320,7 +363,7 @@ class FitscopeApp(App):
 
     def action_compare(self) -> None:
         if self.racing:
-            self._switch(self.engine_factory(self.cfg), racing=False)
+            self._switch(RunSpec(self.cfg))
             self._log("back to a single run")
             return
         if not isinstance(self.screen, CompareSetup):
@@ -329,43 +372,43 @@ class FitscopeApp(App):
     def _start_race(self, key: str, text: str) -> str | None:
         """From the setup screen: an error message for the screen, or None once the race runs."""
         try:
-            vary = {key: parse_values(key, text)}
-            members = members_from(self.cfg, vary)
+            spec = RunSpec.race(self.cfg, {key: parse_values(key, text)})
+            if spec.count() < 2:
+                raise ConfigError(f"--vary {key}", text, "a race needs at least 2 members")
         except ConfigError as exc:
             return str(exc)
-        self.race_spec = vary
-        self._switch(self.race_factory(members), racing=True)
-        self.engine.start()
-        self._log(f"race: {len(members)} members varying {key}")
+        self._switch(spec)
+        self.send(C.Start())
+        self._log(f"race: {spec.count()} members varying {key}")
         return None
 
-    def _switch(self, engine, racing: bool) -> None:
-        old = self.engine
-        engine.set_pace(PACES[self.pace_index][0])
-        self.engine = engine
-        old.stop()
-        self.racing = racing
+    def _switch(self, spec: RunSpec) -> None:
+        """Single <-> race or new settings: a Reset in the same worker, never a new process."""
+        latest = self.driver.latest
+        self._switch_from = latest.run_id if latest is not None else None
+        self.spec, self.cfg = spec, spec.base
+        self.send(C.Reset(spec))
         self.solo, self.hidden, self.selected = None, set(), 0
-        self.screen_stack[0].set_class(racing, "racing")
-        self._drawn_seq = -1
-        self.fit_chart.drawn_seq = self.loss_chart.drawn_seq = -1
+        self.screen_stack[0].set_class(spec.racing, "racing")
+        self._redraw()
         self._shown_data = None
 
     def action_member(self, n: int) -> None:
-        members = self.engine.latest.members
-        if not members:
+        snap = self.driver.latest
+        if snap is None or not snap.racing:
             self.notify("1–9 pick a member in compare mode (c)", timeout=2)
             return
         i = n - 1
-        if i >= len(members):
-            self.notify(f"there are {len(members)} members", timeout=2)
+        if i >= len(snap.members):
+            self.notify(f"there are {len(snap.members)} members", timeout=2)
             return
         self.solo = None if self.solo == i else i
         self.selected = i
         self._redraw()
 
     def action_hide_member(self) -> None:
-        if not self.engine.latest.members:
+        snap = self.driver.latest
+        if snap is None or not snap.racing:
             self.notify("h hides a member in compare mode (c)", timeout=2)
             return
         self.hidden ^= {self.selected}
@@ -374,6 +417,16 @@ class FitscopeApp(App):
     def _redraw(self) -> None:
         self._drawn_seq = -1
         self.fit_chart.drawn_seq = self.loss_chart.drawn_seq = -1
+
+    def action_restart_engine(self) -> None:
+        if self.driver.failure is None:
+            self.notify("the engine is running; R restarts it only after it has stopped", timeout=2)
+            return
+        self.driver.close(timeout=1)
+        self.driver = self._new_driver()
+        self._started = not self.autostart
+        self._redraw()
+        self._log("engine restarted with the current settings")
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -404,26 +457,25 @@ class FitscopeApp(App):
 
     async def action_quit(self) -> None:
         self._quitting = True
-        self.engine.stop()
+        self.driver.close()
         self.exit()
 
     def on_unmount(self) -> None:
         self._quitting = True
-        self.engine.stop()
+        self.driver.close()
 
     # ---- settings ---------------------------------------------------------------------------
     def on_setting_submitted(self, msg: SettingSubmitted) -> None:
         self._change(msg.key, msg.raw)
 
     def _change(self, key: str, raw) -> None:
-        """One path for every edit: validate with the core's config, then apply live or by reset."""
+        """One path for every edit: validate with the core's config, then apply live or by reset.
+
+        Checks that need torch or the data (a device, a file's contents) happen in the engine: a
+        refused reset keeps the old run and says why in the log."""
         panel = self.settings
         try:
             new = self.cfg.with_value(key, raw)
-            if key == "train.device":
-                device_mod.resolve(new.train.device)
-            if key == "data.file" and new.data.file:  # read it now, so a bad file is said at the field
-                datafile.load(new.data.file)
         except ConfigError as exc:
             panel.show_error(exc.field if exc.field in _KEYS else key, str(exc))
             panel.show_config(self.cfg, revert=key)  # the previous value stays
@@ -433,24 +485,22 @@ class FitscopeApp(App):
         if new == self.cfg:
             panel.show_config(new)
             return
-        if key in LIVE_KEYS and not self.racing:
+        if key in LIVE_KEYS and not (key == "train.lr" and "train.lr" in self.race_spec):
             self.cfg = new
-            self.engine.update(lr=new.train.lr, steps=new.train.steps)
+            self.spec = self.spec.with_base(new)
+            self.send(C.SetLr(new.train.lr) if key == "train.lr" else C.SetSteps(new.train.steps))
             self._log(f"{key} = {new.get(key)} (live)")
         else:
-            self._apply_reset(new, f"{key} = {_short(new.get(key))}: reset")
+            self._apply_spec(self.spec.with_base(new), f"{key} = {_short(new.get(key))}: reset")
         panel.show_config(self.cfg)
         self._drawn_seq = -1
 
-    def _apply_reset(self, cfg: FitConfig, why: str) -> None:
-        was_running = self.engine.latest.state in (RUNNING, DONE)
-        self.cfg = cfg
-        if self.racing:  # the same race on the new base settings
-            self._switch(self.race_factory(members_from(cfg, self.race_spec)), racing=True)
-        else:
-            self.engine.reset(cfg)
+    def _apply_spec(self, spec: RunSpec, why: str) -> None:
+        latest = self.driver.latest
+        was_running = latest is not None and latest.state in (State.RUNNING, State.DONE)
+        self._switch(spec)
         if was_running:  # keep the experiment moving: see the curve react to the change
-            self.engine.start()
+            self.send(C.Start())
         self._log(why)
 
     # ---- command palette: every action ------------------------------------------------------
@@ -460,15 +510,15 @@ class FitscopeApp(App):
 
 
 _KEYS = set(config_keys())
+
+
 def _short(value) -> str:
     text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
     return text if len(text) <= 30 else text[:27] + "..."
 
 
-def run_app(cfg: FitConfig, engine: str = "process") -> int:
-    if engine == "process":  # a fresh interpreter loads torch: say so rather than show nothing
-        print("fitscope: starting the training engine…", flush=True)
-    app = FitscopeApp(cfg, autostart=True, engine_factory=ENGINES[engine], race_factory=RACE_ENGINES[engine])
+def run_app(spec: RunSpec, engine: str = "process") -> int:
+    app = FitscopeApp(spec=spec, autostart=True, engine_factory=ENGINES[engine])
     app.run()
-    app.engine.stop()
+    app.driver.close()
     return 0

@@ -8,6 +8,7 @@ import sys
 
 from fitscope.core import config as config_mod
 from fitscope.core.config import ConfigError, FitConfig
+from fitscope.core.spec import MAX_MEMBERS, RunSpec, parse_vary
 
 DESCRIPTION = """\
 fitscope — a keyboard-driven terminal lab for fitting functions with small neural networks.
@@ -116,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compare":
             from fitscope.tui import race
 
-            vary = race.parse_vary(args.vary or ["model.activation=relu,softplus,tanh"])
-            if args.seeds < 1:
-                raise ConfigError("--seeds", args.seeds, "expected a whole number from 1")
+            vary = parse_vary(args.vary or ["model.activation=relu,softplus,tanh"])
+            if RunSpec.race(cfg, vary, args.seeds).count() < 2:
+                raise ConfigError("--vary", " ".join(args.vary), "a race needs at least 2 members (values × seeds)")
             return race.run_race(cfg, vary, args.seeds, args.out, args.quiet)[0]
         if args.command == "demo":
             from fitscope.tui import race
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             return race.demo()
         from fitscope.tui.app import run_app
 
-        return run_app(cfg, args.engine)
+        return run_app(RunSpec(cfg), args.engine)
     except ConfigError as exc:
         print(f"fitscope: {exc}", file=sys.stderr)
         return 2
@@ -139,7 +140,6 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
 
     if args.compare:
         from fitscope.core.bench import compare_speed
-        from fitscope.core.compare import MAX_MEMBERS
 
         if not 2 <= args.compare <= MAX_MEMBERS:
             raise ConfigError("--compare", args.compare, f"expected a member count from 2 to {MAX_MEMBERS}")

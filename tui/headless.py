@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import plotext
 
-from fitscope.core.config import FitConfig
-from fitscope.core.engine import DIVERGED, DONE, ERROR, STOPPED, Engine, Snapshot
-from fitscope.core.data import label as data_label
-from fitscope.core.model import shape_text
+from fitscope.core import commands as C
+from fitscope.core.config import FitConfig, data_label, shape_text
+from fitscope.core.snapshot import END_STATES, Level, Snapshot, State
+from fitscope.core.spec import RunSpec
+from fitscope.core.thread_driver import ThreadDriver
+from fitscope.core.tracker import Tracker
 from fitscope.tui.plotting import draw_fit
 
 EXIT_OK, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_ERROR = 0, 3, 130, 1  # 2 (bad input) is cli's
@@ -77,14 +80,14 @@ class _Progress:
             self._task = self._bar.add_task("train", total=budget, loss="—", rate="0")
             self._bar.start()
 
-    def update(self, snap: Snapshot) -> None:
+    def update(self, snap: Snapshot, tracker: Tracker) -> None:
         if self.quiet:
             return
         if self._bar is not None:
             loss = "—" if snap.train_loss is None else f"{snap.train_loss:.5f}"
             self._bar.update(self._task, completed=snap.step, loss=loss, rate=f"{snap.steps_per_s:,.0f}")
             return
-        h = snap.history
+        h = tracker.history(0)
         while self.next_tenth <= 10 and snap.step >= self.budget * self.next_tenth / 10:
             # the loss at the 10 % mark itself, from the history, whenever the snapshot came
             mark = int(np.ceil(self.budget * self.next_tenth / 10))
@@ -99,51 +102,81 @@ class _Progress:
             self._bar.stop()
 
 
-def run(cfg: FitConfig, out_dir: str | None, quiet: bool, out=None, err=None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    engine = Engine(cfg)
-    for note in engine.latest.data.notes:  # e.g. points dropped: never silently
+@dataclass
+class Outcome:
+    snap: Snapshot
+    interrupted: bool
+    failed: int | None  # an exit code when saving failed
+    errors: list[str]  # what the run said went wrong, in order
+
+
+def train(spec: RunSpec, on_snapshot, out_dir: str | None, err) -> Outcome:
+    """Train ``spec`` to its end on a thread driver; Ctrl+C pauses it. The run is saved to
+    ``out_dir`` before the driver closes."""
+    driver = ThreadDriver(spec)
+    errors: list[str] = []
+    driver.subscribe(lambda s: errors.extend(n.text for n in s.notices if n.level == Level.ERROR))
+    first = driver.latest
+    assert first is not None and first.data is not None
+    for note in first.data.notes:  # e.g. points dropped: never silently
         err.write(f"fitscope: note: {note}\n")
-    progress = _Progress(out, cfg.train.steps, quiet)
     interrupted = False
+    failed = None
     try:
-        engine.start()
+        driver.send(C.Start())
         last_seq = 0
         while True:
-            snap = engine.wait_for(lambda s: s.seq != last_seq, timeout=0.2)
+            snap = driver.wait_for(lambda s: s.seq != last_seq, timeout=0.2)
+            assert snap is not None
             last_seq = snap.seq
-            progress.update(snap)
-            if snap.state in (DONE, DIVERGED, ERROR, STOPPED):
+            on_snapshot(snap, driver.tracker)
+            if snap.state in END_STATES:
                 break
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        engine.stop()
+        driver.send(C.Pause()).result()
+        if out_dir:
+            try:
+                driver.send(C.Save(str(Path(out_dir)))).result()
+            except (OSError, C.Refused) as exc:
+                err.write(f"fitscope: cannot save to {out_dir}: {exc}\n")
+                failed = EXIT_ERROR
+        driver.close()
+    snap = driver.latest
+    assert snap is not None
+    return Outcome(snap, interrupted, failed, errors)
+
+
+def run(cfg: FitConfig, out_dir: str | None, quiet: bool, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    progress = _Progress(out, cfg.train.steps, quiet)
+    try:
+        result = train(RunSpec(cfg), progress.update, out_dir, err)
+    finally:
         progress.close()
-    snap = engine.latest
-    if out_dir:
-        try:
-            path = engine.save(Path(out_dir)).result()
-            if not quiet:
-                out.write(f"saved config.toml, metrics.csv, model.pt to {path}\n")
-        except OSError as exc:
-            err.write(f"fitscope: cannot write to {out_dir}: {exc}\n")
-            return EXIT_ERROR
-    if not quiet and snap.step > 0 and snap.state != ERROR:
+    snap = result.snap
+    if result.failed is not None:
+        return result.failed
+    if out_dir and not quiet:
+        out.write(f"saved config.toml, metrics.csv, model.pt to {out_dir}\n")
+    if not quiet and snap.step > 0 and snap.state != State.ERROR:
         width, height = terminal_size(out)
         out.write(chart_text(snap, width, max(10, height - 4), use_color(out)) + "\n")
     out.write(summary(snap) + "\n")
-    if interrupted:
+    if result.interrupted:
         err.write(f"fitscope: interrupted at step {snap.step}\n")
         return EXIT_INTERRUPTED
-    if snap.state == DIVERGED:
+    if snap.state == State.DIVERGED:
         err.write(f"fitscope: diverged at step {snap.diverged_at}: the loss became NaN or infinite "
                   "(try a lower train.lr)\n")
         return EXIT_DIVERGED
-    if snap.state == ERROR:
-        err.write(f"fitscope: {snap.message}\n")
+    if snap.state == State.ERROR:
+        err.write(f"fitscope: {last_error(result)}\n")
         return EXIT_ERROR
     return EXIT_OK
 
 
+def last_error(result: Outcome) -> str:
+    return result.errors[-1] if result.errors else "the run stopped on an error"

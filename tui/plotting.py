@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fitscope.core.engine import Snapshot
+from fitscope.core.snapshot import Snapshot
 from fitscope.core.history import HistoryView
 
 FIT_COLOR = "red+"
@@ -43,6 +43,7 @@ def scatter_sample(x: np.ndarray, y: np.ndarray, limit: int = 4000) -> tuple[np.
 
 
 def y_limits(snap: Snapshot) -> tuple[float, float]:
+    assert snap.data is not None
     lo, hi = snap.data.y_range
     if snap.data.truth is not None and np.isfinite(snap.data.truth).any():
         lo = min(lo, float(np.nanmin(snap.data.truth)))
@@ -56,6 +57,7 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
     """Data as a scatter, the fit as a strong line, the truth faint; axes fixed to the data."""
     plt.clear_data()
     data = snap.data
+    assert data is not None
     c = (lambda name: name) if color else (lambda name: None)
     lab = (lambda name: name) if legend else (lambda name: None)
     # without colour, markers tell the series apart
@@ -70,7 +72,7 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
     if show_truth and data.truth is not None:
         ok = np.isfinite(data.truth[::step])
         plt.plot(data.grid[::step][ok], data.truth[::step][ok], marker=truth_marker, color=c(TRUTH_COLOR), label=lab("truth"))
-    pred = snap.y_pred[::step]
+    pred = snap.members[0].y_pred[::step]
     ok = np.isfinite(pred)
     if ok.any():
         plt.plot(snap.x_grid[::step][ok], pred[ok], marker=fit_marker, color=c(FIT_COLOR), label=lab("fit"))
@@ -120,6 +122,7 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
     """The data, and the fit of each shown member in its own colour (``style``: member -> style index)."""
     plt.clear_data()
     data = snap.data
+    assert data is not None
     x, y = scatter_sample(data.x_train, data.y_train)
     plt.scatter(x, y, marker=marker if color else "dot", color="gray" if color else None,
                 label="data" if legend else None)
@@ -140,12 +143,12 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
     plt.title(f"step {snap.step}")
 
 
-def draw_race_losses(plt, snap: Snapshot, shown: list[int], *, width: int, log_y: bool = True,
+def draw_race_losses(plt, histories: list[HistoryView], shown: list[int], *, width: int, log_y: bool = True,
                      color: bool = True) -> None:
+    """``histories[k]`` is member ``shown[k]``'s, which sets its colour."""
     plt.clear_data()
     drawn = False
-    for i in shown:
-        h = snap.members[i].history
+    for i, h in zip(shown, histories):
         if not len(h):
             continue
         x, y = downsample(h.step.astype(float), h.hi, width)

@@ -9,25 +9,12 @@ from pathlib import Path
 import numpy as np
 import plotext
 
-from fitscope.core.compare import members_from, parse_values
-from fitscope.core.compare_engine import CompareEngine
-from fitscope.core.config import ConfigError, FitConfig
-from fitscope.core.engine import DIVERGED, DONE, ERROR, STOPPED, Snapshot
+from fitscope.core.config import FitConfig
+from fitscope.core.snapshot import Snapshot, State
+from fitscope.core.spec import RunSpec
+from fitscope.core.tracker import Tracker
 from fitscope.tui import headless
 from fitscope.tui.plotting import draw_race
-
-
-def parse_vary(items: list[str]) -> dict[str, list]:
-    vary: dict[str, list] = {}
-    for item in items:
-        key, sep, values = item.partition("=")
-        if not sep:
-            raise ConfigError("--vary", item, "expected KEY=V1,V2,..., e.g. model.activation=relu,softplus,tanh")
-        key = key.strip()
-        if key in vary:
-            raise ConfigError("--vary", key, "is given twice; list all its values in one --vary")
-        vary[key] = parse_values(key, values)
-    return vary
 
 
 def table(snap: Snapshot) -> tuple[str, list[tuple[str, float]]]:
@@ -77,31 +64,24 @@ def chart(snap: Snapshot, width: int, height: int, color: bool) -> str:
 def run_race(base: FitConfig, vary: dict[str, list], seeds: int, out_dir: str | None, quiet: bool,
              out=None, err=None) -> tuple[int, Snapshot | None]:
     out, err = out or sys.stdout, err or sys.stderr
-    members = members_from(base, vary, seeds)
-    engine = CompareEngine(members)
-    for note in engine.latest.data.notes:
-        err.write(f"fitscope: note: {note}\n")
+    spec = RunSpec.race(base, vary, seeds)
+    count = spec.count()
     if not quiet:
-        out.write(f"racing {len(members)} members ({len(members) // seeds} variants × {seeds} seed"
+        out.write(f"racing {count} members ({count // seeds} variants × {seeds} seed"
                   f"{'s' if seeds > 1 else ''}), batched, {base.train.steps} steps…\n")
         out.flush()
-    interrupted = False
-    try:
-        engine.start()
-        while engine.wait_for(lambda s: s.state in (DONE, DIVERGED, ERROR, STOPPED), timeout=0.2).state not in (
-                DONE, DIVERGED, ERROR, STOPPED):
-            pass
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        engine.stop()
-    snap = engine.latest
-    if out_dir:
-        path = engine.save(Path(out_dir)).result()
-        if not quiet:
-            out.write(f"saved compare.csv and config.toml to {path}\n")
-    if snap.state == ERROR:
-        err.write(f"fitscope: {snap.message}\n")
+
+    def ignore(snap: Snapshot, tracker: Tracker) -> None:
+        pass
+
+    result = headless.train(spec, ignore, out_dir, err)
+    snap = result.snap
+    if result.failed is not None:
+        return result.failed, snap
+    if out_dir and not quiet:
+        out.write(f"saved compare.csv and config.toml to {out_dir}\n")
+    if snap.state == State.ERROR:
+        err.write(f"fitscope: {headless.last_error(result)}\n")
         return headless.EXIT_ERROR, snap
     if not quiet:
         width, height = headless.terminal_size(out)
@@ -109,12 +89,12 @@ def run_race(base: FitConfig, vary: dict[str, list], seeds: int, out_dir: str | 
     text, _ = table(snap)
     out.write(text + "\n")
     rate = snap.step / snap.elapsed if snap.elapsed else 0.0
-    out.write(f"{snap.step} steps · {rate:,.0f} race steps/s ({rate * len(members):,.0f} member steps/s) · "
+    out.write(f"{snap.step} steps · {rate:,.0f} race steps/s ({rate * count:,.0f} member steps/s) · "
               f"{snap.device} · {snap.elapsed:.2f} s\n")
-    if interrupted:
+    if result.interrupted:
         err.write(f"fitscope: interrupted at step {snap.step}\n")
         return headless.EXIT_INTERRUPTED, snap
-    if snap.state == DIVERGED:
+    if snap.state == State.DIVERGED:
         err.write("fitscope: every member diverged (try a lower train.lr)\n")
         return headless.EXIT_DIVERGED, snap
     return headless.EXIT_OK, snap

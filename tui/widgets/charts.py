@@ -6,7 +6,8 @@ import os
 
 from textual_plotext import PlotextPlot
 
-from fitscope.core.engine import Snapshot
+from fitscope.core.snapshot import Snapshot
+from fitscope.core.tracker import Tracker
 from fitscope.tui.plotting import draw_fit, draw_loss, draw_race, draw_race_losses
 
 
@@ -21,16 +22,16 @@ class SafePlot(PlotextPlot):
     shown: list[int] = []  # in a race, the members to draw
     _failure = ""
 
-    def draw(self, snap: Snapshot) -> None:
+    def draw(self, snap: Snapshot, tracker: Tracker) -> None:
         try:
-            self._draw(snap)
+            self._draw(snap, tracker)
             self._failure = ""
         except Exception as exc:  # plotext has edge cases (empty log plots, odd sizes)
             self.plt.clear_data()
             self._failure = f"(chart unavailable: {type(exc).__name__}: {exc})"
         self.refresh()
 
-    def _draw(self, snap: Snapshot) -> None:
+    def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
         raise NotImplementedError
 
     def render(self):
@@ -51,8 +52,8 @@ class FitChart(SafePlot, can_focus=True):
         self.show_truth = True
         self.marker = "braille"
 
-    def _draw(self, snap: Snapshot) -> None:
-        if snap.members:
+    def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
+        if snap.racing:
             draw_race(self.plt, snap, self.shown, width=max(10, self.size.width), color=colour_on(), legend=False)
             return
         draw_fit(self.plt, snap, width=max(10, self.size.width), show_truth=self.show_truth,
@@ -64,12 +65,12 @@ class LossChart(SafePlot, can_focus=True):
         super().__init__(**kw)
         self.log_y = True
 
-    def _draw(self, snap: Snapshot) -> None:
-        if snap.members:
-            draw_race_losses(self.plt, snap, self.shown, width=max(10, self.size.width), log_y=self.log_y,
-                             color=colour_on())
+    def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
+        if snap.racing:
+            draw_race_losses(self.plt, [tracker.history(i) for i in self.shown], self.shown,
+                             width=max(10, self.size.width), log_y=self.log_y, color=colour_on())
             self.plt.title("loss (log)" if self.log_y else "loss")
             return
-        draw_loss(self.plt, snap.history, width=max(10, self.size.width), log_y=self.log_y,
-                  color=colour_on(), test=snap.test_history, legend=False)
+        draw_loss(self.plt, tracker.history(0), width=max(10, self.size.width), log_y=self.log_y,
+                  color=colour_on(), test=tracker.test_history(0), legend=False)
         self.plt.title("loss (log)" if self.log_y else "loss")

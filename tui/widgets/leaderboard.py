@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from fitscope.core.engine import Snapshot
+from fitscope.core.snapshot import Snapshot, ranked
 from fitscope.tui.plotting import member_style
 
 RICH_COLOURS = {"red+": "bright_red", "green+": "bright_green", "blue+": "bright_blue",
@@ -21,9 +21,7 @@ def member_tag(i: int) -> str:
 
 def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: int) -> str:
     """member, train loss, test loss (when there is one), the step of its best loss, state."""
-    order = sorted(range(len(snap.members)), key=lambda i: (
-        snap.members[i].diverged_at is not None,
-        float("inf") if snap.members[i].loss is None else snap.members[i].loss))
+    order = ranked(snap.members)
     name_w = max(6, *(len(m.label) for m in snap.members))
     has_test = any(m.test_loss is not None for m in snap.members)
     head = f"    {'member':<{name_w}} {'loss':>8}" + (f" {'test':>8}" if has_test else "") + f" {'best@':>6} state"

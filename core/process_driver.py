@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import Future
+from multiprocessing.connection import Connection
 
 from fitscope.core.commands import Command, Refused, Reset
 from fitscope.core.driver import Mailbox
 from fitscope.core.snapshot import Level, MemberSnap, Notice, State
 from fitscope.core.spec import RunSpec
 
-_CTX = mp.get_context("spawn")  # fork would copy the UI's threads and locks into the child
 CLOSE = "close"
-
-
-def _child(commands, replies, publish_hz: float, pace: float | None) -> None:
-    # imported here, in the child only: the worker module loads torch, which the app never does
-    from fitscope.core import worker
-
-    worker.serve(commands, replies, publish_hz, pace)
 
 
 class ProcessDriver(Mailbox):
@@ -40,14 +36,18 @@ class ProcessDriver(Mailbox):
         self._tokens = itertools.count()
         self._send_lock = threading.Lock()
         self._closing = False
-        self._cmd_out, cmd_in = _CTX.Pipe(duplex=False)[::-1]
-        reply_in, reply_out = _CTX.Pipe(duplex=False)
-        self._replies = reply_in
-        self._proc = _CTX.Process(target=_child, args=(cmd_in, reply_out, publish_hz, pace),
-                                  name="fitscope-engine", daemon=True)
-        self._proc.start()
-        cmd_in.close()
-        reply_out.close()
+        # a plain `python -m fitscope.core.worker` over two pipes: unlike multiprocessing's spawn, it
+        # does not re-import the app's main module (textual and all) before it can load torch
+        cmd_r, cmd_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        self._stderr = tempfile.TemporaryFile()  # a crash's last words, for the message; never the screen
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "fitscope.core.worker", str(cmd_r), str(reply_w), repr(publish_hz), repr(pace)],
+            pass_fds=(cmd_r, reply_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        os.close(cmd_r)
+        os.close(reply_w)
+        self._cmd_out = Connection(cmd_w, readable=False)
+        self._replies = Connection(reply_r, writable=False)
         self._reader = threading.Thread(target=self._read, name="fitscope-engine-reader", daemon=True)
         self._reader.start()
         self._first = self.send(Reset(spec))
@@ -66,7 +66,11 @@ class ProcessDriver(Mailbox):
 
     @property
     def alive(self) -> bool:
-        return self._proc.is_alive()
+        return self._proc.poll() is None
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
 
     def close(self, timeout: float = 5.0) -> None:
         self._closing = True
@@ -75,11 +79,14 @@ class ProcessDriver(Mailbox):
                 self._cmd_out.send((CLOSE, None))
         except (BrokenPipeError, OSError):
             pass
-        self._proc.join(timeout)
-        if self._proc.is_alive():
-            self._proc.terminate()
-            self._proc.join(1)
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(1)
         self._reader.join(1)
+        self._cmd_out.close()
+        self._stderr.close()
 
     def _read(self) -> None:
         while True:
@@ -107,6 +114,14 @@ class ProcessDriver(Mailbox):
     def _died(self) -> None:
         """The worker ended unexpectedly: say so, and keep the last state on screen."""
         text = "the engine process ended unexpectedly — press R to restart it"
+        try:
+            self._proc.wait(1)
+            self._stderr.seek(0)
+            lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+            if lines:
+                text = f"the engine process ended unexpectedly ({lines[-1][:200]}) — press R to restart it"
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            pass
         last = self.latest
         if last is None:
             self.fail(text)

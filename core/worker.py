@@ -7,6 +7,7 @@ and race or changing settings never restarts the process (nor reloads torch).
 from __future__ import annotations
 
 import signal
+import sys
 from multiprocessing.connection import Connection
 
 from fitscope.core.commands import Refused, Reset
@@ -73,3 +74,14 @@ class _Reply:
 
     def done(self) -> bool:
         return False
+
+
+def main(argv: list[str]) -> None:
+    """``python -m fitscope.core.worker CMD_FD REPLY_FD PUBLISH_HZ PACE`` (what the ProcessDriver runs)."""
+    cmd_fd, reply_fd, publish_hz, pace = argv
+    serve(Connection(int(cmd_fd), writable=False), Connection(int(reply_fd), readable=False), float(publish_hz),
+          None if pace == "None" else float(pace))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -75,8 +75,9 @@ def make_parser() -> argparse.ArgumentParser:
                                "its chart and table, and the best activation by median loss.")
 
     bench = sub.add_parser("bench", help="measure the engine against a bare PyTorch loop, side by side",
-                           description="Time the engine (publishing snapshots at 20/s) and the lesson's bare "
-                                       "loop on the same config in one process, interleaved, and print the ratio.")
+                           description="Time the engine's single run (train.kernels, publishing snapshots at "
+                                       "20/s) and the lesson's bare autograd loop on the same config in one "
+                                       "process, interleaved, and print the ratio.")
     _config_args(bench)
     _engine_arg(bench)
     bench.add_argument("--compare", type=int, metavar="K",
@@ -86,10 +87,17 @@ def make_parser() -> argparse.ArgumentParser:
                        help="time reading an N-row CSV and building a trainer on it, beside numpy's loadtxt "
                             "(default: off; the goal is < 2 s for 1000000)")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of text (default: text)")
-    bench.add_argument("--rounds", type=int, default=5, metavar="N", help="interleaved rounds; medians are reported (default: 5; 2 with --ui)")
+    bench.add_argument("--rounds", type=int, metavar="N",
+                       help="interleaved rounds; medians are reported (default: 5; 3 with --compare and --startup; "
+                            "2 with --ui)")
+    bench.add_argument("--startup", action="store_true",
+                       help="in fresh processes: import torch, the app's first frame, and the engine ready "
+                            "(default: off)")
     bench.add_argument("--ui", action="store_true",
-                       help="open the app (headless, 120x40) over the engine training flat out and measure key "
-                            "latency (p99), training speed against the bare loop, and one chart redraw (default: off)")
+                       help="open the app (headless, 120x40) over the engine training flat out (a single run, then "
+                            "a 16-member race past 6,000 steps) and measure key latency, event-loop lag, training "
+                            "speed against the same run stepped bare, one chart redraw, and a single <-> race "
+                            "switch (default: off)")
     return parser
 
 
@@ -136,21 +144,35 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
-    from fitscope.core.bench import engine_vs_bare
+    rounds = args.rounds
+    if rounds is not None and not 1 <= rounds <= 100:
+        raise ConfigError("--rounds", rounds, "expected a whole number from 1 to 100")
+    if args.startup:
+        from fitscope.tui.bench_ui import startup_bench
 
+        r = startup_bench(rounds or 3)
+        if args.json:
+            print(json.dumps(r))
+        else:
+            print(f"fresh processes, medians of {r['rounds']} ({r['cores']} cores): import torch "
+                  f"{r['import_torch_s']:.2f} s · app's first frame {r['first_frame_s']:.2f} s "
+                  f"= {r['first_frame_vs_import_torch']:.2f}× import torch (goal ≤ 0.5) · engine ready, "
+                  f"first chart {r['engine_ready_s']:.2f} s")
+        return 0
     if args.compare:
         from fitscope.core.bench import compare_speed
 
         if not 2 <= args.compare <= MAX_MEMBERS:
             raise ConfigError("--compare", args.compare, f"expected a member count from 2 to {MAX_MEMBERS}")
-        r = compare_speed(cfg, args.compare, rounds=3 if args.rounds == 5 else max(1, args.rounds))
+        r = compare_speed(cfg, args.compare, rounds=rounds or 3)
         if args.json:
             print(json.dumps(r))
         else:
             print(f"K={r['k']}: batched {r['batched_steps_per_s']:,.0f} race steps/s vs {r['k']} sequential runs "
-                  f"{r['sequential_steps_per_s']:,.0f} → speedup {r['speedup']:.2f}× · mixed activations "
+                  f"{r['sequential_steps_per_s']:,.0f} → speedup {r['speedup']:.2f}× "
+                  f"({r['speedup_vs_autograd']:.1f}× sequential autograd runs) · mixed activations "
                   f"{r['mixed_activation_steps_per_s']:,.0f} steps/s = {r['mixed_vs_single_activation']:.2f}× "
-                  f"of one activation (medians of {r['rounds']} rounds, {r['steps']} steps each)")
+                  f"of one activation (medians of {r['rounds']} rounds, {r['steps']} steps each, {r['cores']} cores)")
         return 0
     if args.load:
         from fitscope.core.bench import load_timing
@@ -160,35 +182,43 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
             print(json.dumps(r))
         else:
             print(f"{r['rows']:,} rows: read {r['load_s']:.2f} s ({r['load_vs_numpy']:.2f}× numpy.loadtxt's "
-                  f"{r['numpy_loadtxt_s']:.2f} s), trainer built {r['trainer_build_s']:.2f} s, "
+                  f"{r['numpy_loadtxt_s']:.2f} s), run built {r['trainer_build_s']:.2f} s, "
                   f"total {r['total_s']:.2f} s (goal < 2 s)")
         return 0
     if args.ui:
-        from fitscope.tui.app import ENGINES
         from fitscope.tui.bench_ui import ui_bench
 
-        order = (args.engine, *(k for k in ENGINES if k != args.engine))
-        r = ui_bench(cfg, rounds=2 if args.rounds == 5 else max(1, args.rounds), engines=order)
+        r = ui_bench(cfg, rounds=rounds or 2, engine=args.engine)
         if args.json:
             print(json.dumps(r))
             return 0
-        print(f"bare loop {r['bare_steps_per_s']:,.0f} steps/s; app open at 120x40, training flat out, a key every 0.2 s:")
-        for kind in order:
-            k = r[kind]
-            print(f"  {kind:<7} engine: {k['app_steps_per_s']:,.0f} steps/s → train_ratio {k['train_ratio']:.3f} "
-                  f"(goal ≥ 0.8) · key latency p99 {k['key_latency_p99_ms']:.1f} ms, median "
-                  f"{k['key_latency_median_ms']:.1f} ms (goal ≤ 50) · loop lag p99 {k['loop_lag_p99_ms']:.1f} ms · "
-                  f"redraw {k['redraw_ms']:.1f} ms (goal ≤ 15)")
-        print(f"  ({r['redraw_size']}; top-level JSON fields describe the {order[0]} engine)")
+        print(f"the app at 120x40 over the {r['engine']} engine, training flat out, a key every 0.2 s "
+              f"({r['cores']} cores; min / median / max of {r['rounds']} rounds):")
+        for name in ("single", "race16"):
+            k = r[name]
+
+            def f(key: str, unit: str = "", k=k) -> str:
+                v = k[key]
+                return f"{v['min']:g} / {v['median']:g} / {v['max']:g}{unit}"
+
+            print(f"  {name} ({k['members']} member{'s' if k['members'] > 1 else ''}, to step {k['steps_at_end']:,}): "
+                  f"train_ratio {f('train_ratio')} (goal ≥ 0.8, vs {k['bare_steps_per_s']:,.0f} steps/s bare) · "
+                  f"key p99 {f('key_latency_p99_ms', ' ms')} (goal ≤ 50) · loop lag p99 {f('loop_lag_p99_ms', ' ms')} "
+                  f"(goal ≤ 50) · redraw {f('redraw_ms', ' ms')} (goal ≤ 15)")
+        print(f"  switch single → race → single: {r['switch_s']:.3f} s at the slowest (goal ≤ 0.3)")
         return 0
 
-    result = engine_vs_bare(cfg, rounds=max(1, args.rounds))
+    from fitscope.core.bench import engine_vs_bare
+
+    result = engine_vs_bare(cfg, rounds=rounds or 5)
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"engine {result['engine_steps_per_s']:,.0f} steps/s · bare loop {result['bare_steps_per_s']:,.0f} steps/s"
-              f" · ratio {result['ratio']:.3f} (goal ≥ 0.9) · {result['snapshots_per_s']:.0f} snapshots/s · "
-              f"{result['device']}, {result['threads']} thread(s), medians of {result['rounds']} rounds")
+        sp = result["ratio_spread"]
+        print(f"engine ({result['kernels']}) {result['engine_steps_per_s']:,.0f} steps/s · the lesson's bare loop "
+              f"{result['bare_steps_per_s']:,.0f} steps/s · ratio {result['ratio']:.2f}× (goal ≥ 2.5; "
+              f"{sp['min']:g}–{sp['max']:g}) · {result['snapshots_per_s']:.0f} snapshots/s · {result['device']}, "
+              f"{result['threads']} thread(s), {result['cores']} cores, medians of {result['rounds']} rounds")
     return 0
 
 

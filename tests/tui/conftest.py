@@ -1,15 +1,21 @@
 import pytest
 
 from fitscope.core.config import FitConfig
-from fitscope.core.engine import Engine
+from fitscope.core.spec import RunSpec
+from fitscope.core.thread_driver import ManualDriver
 from fitscope.tui.app import FitscopeApp
 
 CPU = FitConfig().with_value("train.device", "cpu")
 
 
+def manual_driver(spec: RunSpec) -> ManualDriver:
+    return ManualDriver(spec)
+
+
 def manual_app(cfg: FitConfig = CPU) -> FitscopeApp:
-    """The app over an engine stepped by hand: deterministic, and Pilot never waits on training."""
-    return FitscopeApp(cfg, engine_factory=lambda c: Engine(c, threaded=False))
+    """The app over a run stepped by hand in the test's thread: commands apply at once,
+    ``app.driver.pump(n)`` trains, and Pilot never waits on training."""
+    return FitscopeApp(cfg, engine_factory=manual_driver)
 
 
 @pytest.fixture
@@ -20,11 +26,3 @@ def app():
 @pytest.fixture
 def make_app():
     return manual_app
-
-
-@pytest.fixture
-def race_app():
-    from fitscope.core.compare_engine import CompareEngine
-
-    return FitscopeApp(CPU, engine_factory=lambda c: Engine(c, threaded=False),
-                       race_factory=lambda m: CompareEngine(m, threaded=False))

@@ -1,13 +1,13 @@
-
 import pytest
 from textual.widgets import Input, Log
 
-from fitscope.core.engine import PAUSED, READY, RUNNING
-from fitscope.tui.app import PACES, WATCH, FitscopeApp
+from fitscope.core import commands as C
+from fitscope.core.config import FitConfig
+from fitscope.core.snapshot import State
+from fitscope.tui.app import ENGINES, PACES, WATCH, FitscopeApp
 from fitscope.tui.screens import HelpScreen
 from fitscope.tui.widgets.charts import FitChart, LossChart
 from fitscope.tui.widgets.settings import ChoiceField, SettingsPanel
-
 
 
 async def settle(pilot):
@@ -17,13 +17,13 @@ async def settle(pilot):
 
 async def test_space_runs_and_pauses(app):
     async with app.run_test(size=(120, 40)) as pilot:
-        assert app.engine.latest.state == READY
+        assert app.driver.latest.state == State.READY
         await pilot.press("space")
-        assert app.engine.latest.state == RUNNING
-        app.engine.pump(3)
+        assert app.driver.latest.state == State.RUNNING
+        app.driver.pump(3)
         await pilot.press("space")
-        snap = app.engine.latest
-        assert snap.state == PAUSED and snap.step > 0
+        snap = app.driver.latest
+        assert snap.state == State.PAUSED and snap.step > 0
         await settle(pilot)
         assert "paused" in str(app.query_one("#status").render())
 
@@ -33,7 +33,7 @@ async def test_n_steps_once_and_the_view_follows(app):
         for _ in range(3):
             await pilot.press("n")
         await settle(pilot)
-        assert app.engine.latest.step == 3
+        assert app.driver.latest.step == 3
         status = str(app.query_one("#status").render())
         assert "step 3/300" in status
         assert any("      3" in line for line in app.query_one(Log).lines)
@@ -43,33 +43,36 @@ async def test_pace_keys_change_the_pace(app):
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.pace_index == WATCH
         await pilot.press("right_square_bracket")
-        assert app.engine.latest.pace == PACES[WATCH + 1][0] or app.pace_index == WATCH + 1
+        assert app.pace_index == WATCH + 1
+        assert app.driver.latest.pace == PACES[WATCH + 1][0]  # the run took it, not only the header
         for _ in range(10):
             await pilot.press("right_square_bracket")
         assert PACES[app.pace_index][0] is None  # flat out
+        assert app.driver.latest.pace is None
         await pilot.press("left_square_bracket")
-        await pilot.press("n")  # any command publishes the engine's state
-        assert app.engine.latest.pace == PACES[len(PACES) - 2][0]
+        assert app.driver.latest.pace == PACES[len(PACES) - 2][0]
         await settle(pilot)
         assert "pace 3k/s" in str(app.query_one("#status").render())
 
 
 async def test_r_resets_weights_to_the_same_start(app):
     async with app.run_test(size=(120, 40)) as pilot:
-        first = app.engine.latest.y_pred.copy()
+        first = app.driver.latest.members[0].y_pred.copy()
         for _ in range(5):
             await pilot.press("n")
-        assert not (app.engine.latest.y_pred == first).all()
+        assert not (app.driver.latest.members[0].y_pred == first).all()
+        driver = app.driver
         await pilot.press("r")
-        snap = app.engine.latest
-        assert snap.step == 0 and (snap.y_pred == first).all()
+        snap = app.driver.latest
+        assert snap.step == 0 and (snap.members[0].y_pred == first).all()
+        assert app.driver is driver and len(driver.tracker.history(0)) == 0  # same driver, a fresh history
 
 
 async def test_d_draws_new_data_with_the_next_seed(app):
     async with app.run_test(size=(120, 40)) as pilot:
-        y0 = app.engine.latest.data.y_train.copy()
+        y0 = app.driver.latest.data.y_train.copy()
         await pilot.press("d")
-        snap = app.engine.latest
+        snap = app.driver.latest
         assert snap.config.data.seed == 1 and not (snap.data.y_train == y0).all()
         assert app.query_one("#field-data-seed", Input).value == "1"
 
@@ -77,14 +80,14 @@ async def test_d_draws_new_data_with_the_next_seed(app):
 async def test_a_and_shift_a_cycle_activation(app):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("a")
-        assert app.engine.latest.config.model.activation == "softplus"
+        assert app.driver.latest.config.model.activation == "softplus"
         await pilot.press("a")
-        assert app.engine.latest.config.model.activation == "tanh"
+        assert app.driver.latest.config.model.activation == "tanh"
         await pilot.press("A")
         await pilot.press("A")
-        assert app.engine.latest.config.model.activation == "relu"
+        assert app.driver.latest.config.model.activation == "relu"
         await pilot.press("A")
-        assert app.engine.latest.config.model.activation == "identity"
+        assert app.driver.latest.config.model.activation == "identity"
         assert app.query_one("#field-model-activation", ChoiceField).value == "identity"
 
 
@@ -93,12 +96,12 @@ async def test_plus_minus_change_lr_live_without_reset(app):
         for _ in range(4):
             await pilot.press("n")
         await pilot.press("plus")
-        snap = app.engine.latest
+        snap = app.driver.latest
         assert snap.config.train.lr == pytest.approx(0.4) and snap.step == 4  # no reset
-        assert app.engine.trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.4)
+        assert float(app.driver.run.exp.stepper.groups[0].lr[0]) == pytest.approx(0.4)  # the kernels' own lr
         await pilot.press("minus")
         await pilot.press("minus")
-        assert app.engine.latest.config.train.lr == pytest.approx(0.1)
+        assert app.driver.latest.config.train.lr == pytest.approx(0.1)
         assert app.query_one("#field-train-lr", Input).value == "0.1"
 
 
@@ -129,7 +132,7 @@ async def test_e_saves_the_run(app, tmp_path, monkeypatch):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
         await pilot.press("e")
-        await pilot.pause(0.2)
+        await pilot.pause()  # the hand-driven save is done; its message is posted
         runs = list((tmp_path / "runs").iterdir())
         assert len(runs) == 1
         assert sorted(p.name for p in runs[0].iterdir()) == ["config.toml", "metrics.csv", "model.pt"]
@@ -171,13 +174,16 @@ async def test_question_mark_opens_help(app):
         assert not isinstance(app.screen, HelpScreen)
 
 
-async def test_q_quits_and_stops_the_engine(make_app):
-    app = FitscopeApp(make_app().cfg)  # the real threaded engine
+async def test_q_quits_and_stops_the_engine():
+    cfg = FitConfig().with_values({"train.device": "cpu", "train.steps": 100_000})  # still running when q comes, however slow the machine
+    app = FitscopeApp(cfg, engine_factory=ENGINES["thread"])  # a real driver, training on its thread
     async with app.run_test(size=(120, 40)) as pilot:
-        app.engine.start()
+        app.send(C.Start())
+        assert app.driver.wait_for(lambda s: s.state == State.RUNNING, timeout=30).state == State.RUNNING
         await pilot.press("q")
-    app.engine._thread.join(2)
-    assert not app.engine._thread.is_alive()
+    app.driver._thread.join(5)
+    assert not app.driver._thread.is_alive()
+    assert app.driver.latest.state == State.STOPPED
 
 
 async def test_every_binding_is_in_the_command_palette(app):

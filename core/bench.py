@@ -127,7 +127,10 @@ def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> 
     same = RunSpec.race(cfg, {"train.lr": lrs})
     mixed_members = [Member(acts[i % 3], cfg.with_values({"train.lr": lrs[i], "model.activation": acts[i % 3]}))
                      for i in range(k)]
-    batched, sequential, seq_autograd, mixed_rates = [], [], [], []
+    batched: list[float] = []
+    sequential: list[float] = []
+    seq_autograd: list[float] = []
+    mixed_rates: list[float] = []
     Experiment(same).step(10)  # warm-up
     for _ in range(rounds):
         for kernels, out in (("fast", sequential), ("autograd", seq_autograd)):

@@ -11,9 +11,10 @@ import json
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from fitscope.core import targets
 from fitscope.core.errors import ConfigError
@@ -75,7 +76,7 @@ class FitConfig:
         section, name = _split_key(key)
         return getattr(getattr(self, section), name)
 
-    def with_values(self, values: dict[str, Any]) -> "FitConfig":
+    def with_values(self, values: dict[str, Any]) -> FitConfig:
         """A new config with ``values`` (dotted keys, raw or typed) applied and validated."""
         merged = to_dict(self)
         for key, raw in values.items():
@@ -83,7 +84,7 @@ class FitConfig:
             merged[section][name] = raw
         return from_dict(merged)
 
-    def with_value(self, key: str, raw: Any) -> "FitConfig":
+    def with_value(self, key: str, raw: Any) -> FitConfig:
         return self.with_values({key: raw})
 
 

@@ -30,7 +30,7 @@ class Dataset:
     x_scale: tuple[float, float] = IDENTITY
     y_scale: tuple[float, float] = IDENTITY
 
-    def to(self, device: torch.device) -> "Dataset":
+    def to(self, device: torch.device) -> Dataset:
         return Dataset(self.x_train.to(device), self.y_train.to(device), self.x_test.to(device),
                        self.y_test.to(device), self.x_range, self.notes, self.x_scale, self.y_scale)
 

@@ -86,4 +86,5 @@ class LossHistory:
             parts = [p.copy() for p in parts]
         for p in parts:
             p.setflags(write=False)
-        return HistoryView(*parts, stride=self.stride)
+        step, loss, lo, hi, seconds = parts
+        return HistoryView(step, loss, lo, hi, seconds, self.stride)

@@ -15,6 +15,8 @@ activation runs on its own slice, with the derivative kernels autograd itself ca
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,26 +26,26 @@ from fitscope.core.spec import Member
 
 _A, _NN = torch.ops.aten, torch._C._nn
 # Each activation as (forward into out, backward into out), the kernels autograd calls.
-KERNELS: dict[str, tuple] = {
+KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "relu": (lambda z, out: torch.clamp_min(z, 0, out=out),
              lambda g, z, a, out: _A.threshold_backward.grad_input(g, a, 0, grad_input=out)),
-    "softplus": (lambda z, out: _NN.softplus(z, 1, 20, out=out),
+    "softplus": (lambda z, out: _NN.softplus(z, 1, 20, out=out),  # type: ignore[call-arg]
                  lambda g, z, a, out: _A.softplus_backward.grad_input(g, z, 1, 20, grad_input=out)),
     "tanh": (lambda z, out: torch.tanh(z, out=out),
              lambda g, z, a, out: _A.tanh_backward.grad_input(g, a, grad_input=out)),
     "sigmoid": (lambda z, out: torch.sigmoid(z, out=out),
                 lambda g, z, a, out: _A.sigmoid_backward.grad_input(g, a, grad_input=out)),
-    "gelu": (lambda z, out: _NN.gelu(z, out=out),
+    "gelu": (lambda z, out: _NN.gelu(z, out=out),  # type: ignore[call-arg]
              lambda g, z, a, out: _A.gelu_backward.grad_input(g, z, grad_input=out)),
-    "silu": (lambda z, out: _NN.silu(z, out=out),
+    "silu": (lambda z, out: _NN.silu(z, out=out),  # type: ignore[call-arg]
              lambda g, z, a, out: _A.silu_backward.grad_input(g, z, grad_input=out)),
-    "elu": (lambda z, out: _NN.elu(z, out=out),
+    "elu": (lambda z, out: _NN.elu(z, out=out),  # type: ignore[call-arg]
             lambda g, z, a, out: _A.elu_backward.grad_input(g, 1, 1, 1, False, z, grad_input=out)),
     "leaky_relu": (lambda z, out: _NN.leaky_relu(z, 0.01, out=out),
                    lambda g, z, a, out: _A.leaky_relu_backward.grad_input(g, z, 0.01, False, grad_input=out)),
     "identity": (lambda z, out: out.copy_(z), lambda g, z, a, out: out.copy_(g)),
 }
-_LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}
+_LOSSES: dict[str, Callable[..., torch.Tensor]] = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}
 BETAS, EPS, RMS_ALPHA = (0.9, 0.999), 1e-8, 0.99
 
 
@@ -86,7 +88,7 @@ class Group:
                 block.copy_(torch.stack([torch.cat([w[2 * layer], w[2 * layer + 1][:, None]], 1) for w in weights]))
         # which member owns each element of the flat buffer, for per-member hyper-parameters
         self.owner = torch.cat([torch.arange(self.k, device=device).repeat_interleave(n // self.k) for n in sizes])
-        self.parts: list[tuple[tuple, slice]] = []
+        self.parts: list[tuple[tuple[Callable[..., Any], Callable[..., Any]], slice]] = []
         for act, run in itertools.groupby(cfgs, key=lambda c: c.model.activation):
             start = self.parts[-1][1].stop if self.parts else 0
             self.parts.append((KERNELS[act], slice(start, start + len(list(run)))))

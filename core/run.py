@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from fitscope.core import commands as C
-from fitscope.core import config as config_mod
 from fitscope.core import runs
 from fitscope.core.errors import ConfigError
 from fitscope.core.snapshot import Level, MemberSnap, Notice, Snapshot, State
@@ -275,10 +275,11 @@ class Run:
         self._seq += 1
         snap = Snapshot(
             seq=self._seq, run_id=self.run_id, state=self.state, step=self.step, budget=self.budget,
-            steps_per_s=self.rate if self.state == State.RUNNING else (self.step / self.elapsed if self.elapsed else 0.0),
+            steps_per_s=self.rate if self.state == State.RUNNING else self.step / max(self.elapsed, 1e-9),
             elapsed=self.elapsed, data=None if self._data_sent else self.exp.view,
             members=tuple(members), spec=self.spec, device=str(self.exp.device), pace=self.pace,
             notices=tuple(self._notices), diverged_at=self.diverged_at)
         self._data_sent = True
         self._notices = []
-        return self.tracker.feed(snap)
+        self.tracker.feed(snap)  # the run's own record; the data stays off the wire once sent
+        return snap

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +104,7 @@ def check(target: str) -> ast.Expression:
     except (RecursionError, MemoryError, ValueError):
         raise ConfigError(FIELD, target, "the formula is nested too deeply") from None
     count = 0
-    for node in ast.walk(tree):
+    for _ in ast.walk(tree):
         count += 1
         if count > MAX_NODES:
             raise ConfigError(FIELD, target, f"the formula has more than {MAX_NODES} parts")
@@ -181,7 +182,9 @@ def _array(v: Any, x: Any, ops: Ops) -> Any:
 
 def _eval(node: ast.AST, x: Any, ops: Ops) -> Any:
     if isinstance(node, ast.Constant):
-        return float(node.value) if abs(node.value) < 1e308 else math.inf
+        value = node.value
+        assert isinstance(value, (int, float))  # checked by _validate
+        return float(value) if abs(value) < 1e308 else math.inf
     if isinstance(node, ast.Name):
         return x if node.id == "x" else _NAMES[node.id]
     if isinstance(node, ast.UnaryOp):

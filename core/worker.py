@@ -48,7 +48,7 @@ def serve(commands: Connection, replies: Connection, publish_hz: float, pace: fl
                 else:
                     reply.set_exception(Refused("no run yet: the engine is waiting for its first settings"))
                 continue
-            apply(run, cmd, reply)  # type: ignore[arg-type]  # _Reply quacks like a Future
+            apply(run, cmd, reply)  # a _Reply has a Future's setters
         if run is not None:
             wait = tick(run)
             if run.snapshot_due():

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from rich.markup import escape
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.dom import DOMNode
 from textual.widgets import Footer, Log, Static
 
 from fitscope.core import commands as C
@@ -158,7 +159,7 @@ class FitscopeApp(App):
         self._legends()
         self.query_one("#fit").focus()
         self.set_interval(1 / REDRAW_HZ, self.refresh_view)
-        self._log("   step  loss      steps/s")
+        self.log_line("   step  loss      steps/s")
         self.refresh_view()
 
     def on_resize(self, event) -> None:
@@ -189,7 +190,7 @@ class FitscopeApp(App):
         if snap.data is not self._shown_data:  # new data: say what was dropped or changed
             self._shown_data = snap.data
             for note in snap.data.notes if snap.data else ():
-                self._log(note)
+                self.log_line(note)
                 self.notify(note, timeout=6)
         if snap.seq != self._drawn_seq:
             self._drawn_seq = snap.seq
@@ -216,7 +217,7 @@ class FitscopeApp(App):
     def _show_notice(self, notice: Notice) -> None:
         if notice.text in ("reset",):
             return
-        self._log(notice.text)
+        self.log_line(notice.text)
         if notice.level == Level.ERROR:
             self.notify(notice.text, severity="error", timeout=4)
 
@@ -278,7 +279,7 @@ class FitscopeApp(App):
         gap = max(2, width - len(left) - len(right))
         return escape(left) + " " * gap + escape(right)
 
-    def _log(self, line: str) -> None:
+    def log_line(self, line: str) -> None:
         self.log_view.write_line(line)
 
     def _log_snapshot(self, snap: Snapshot) -> None:
@@ -288,11 +289,11 @@ class FitscopeApp(App):
         if snap.test_loss is not None:
             line += f"  test {snap.test_loss:.5f}"
         if snap.state != self._last_state and snap.state != State.RUNNING and self._last_state:
-            self._log(f"{line}  {snap.state}")
+            self.log_line(f"{line}  {snap.state}")
             self._logged_step = snap.step
         elif (snap.state == State.RUNNING and now - self._last_log >= LOG_EVERY) or (
                 snap.state != State.RUNNING and snap.step != self._logged_step):  # e.g. steps by hand
-            self._log(line)
+            self.log_line(line)
             self._last_log, self._logged_step = now, snap.step
         self._last_state = snap.state
 
@@ -359,12 +360,12 @@ class FitscopeApp(App):
             self.notify(f"screenshot failed: {exc}", severity="error")
             return
         self.notify(f"screenshot saved to {path}")
-        self._log(f"screenshot saved to {path}")
+        self.log_line(f"screenshot saved to {path}")
 
     def action_compare(self) -> None:
         if self.racing:
             self._switch(RunSpec(self.cfg))
-            self._log("back to a single run")
+            self.log_line("back to a single run")
             return
         if not isinstance(self.screen, CompareSetup):
             self.push_screen(CompareSetup(self._start_race))
@@ -379,7 +380,7 @@ class FitscopeApp(App):
             return str(exc)
         self._switch(spec)
         self.send(C.Start())
-        self._log(f"race: {spec.count()} members varying {key}")
+        self.log_line(f"race: {spec.count()} members varying {key}")
         return None
 
     def _switch(self, spec: RunSpec) -> None:
@@ -426,7 +427,7 @@ class FitscopeApp(App):
         self.driver = self._new_driver()
         self._started = not self.autostart
         self._redraw()
-        self._log("engine restarted with the current settings")
+        self.log_line("engine restarted with the current settings")
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -448,7 +449,7 @@ class FitscopeApp(App):
         panel.focus()
 
     def _within(self, panel) -> bool:
-        node = self.focused
+        node: DOMNode | None = self.focused
         while node is not None:
             if node is panel:
                 return True
@@ -489,7 +490,7 @@ class FitscopeApp(App):
             self.cfg = new
             self.spec = self.spec.with_base(new)
             self.send(C.SetLr(new.train.lr) if key == "train.lr" else C.SetSteps(new.train.steps))
-            self._log(f"{key} = {new.get(key)} (live)")
+            self.log_line(f"{key} = {new.get(key)} (live)")
         else:
             self._apply_spec(self.spec.with_base(new), f"{key} = {_short(new.get(key))}: reset")
         panel.show_config(self.cfg)
@@ -501,7 +502,7 @@ class FitscopeApp(App):
         self._switch(spec)
         if was_running:  # keep the experiment moving: see the curve react to the change
             self.send(C.Start())
-        self._log(why)
+        self.log_line(why)
 
     # ---- command palette: every action ------------------------------------------------------
     def get_system_commands(self, screen):

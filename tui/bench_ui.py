@@ -68,7 +68,8 @@ async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, 
     flat_out = len(PACES) - 1
     app = FitscopeApp(spec=spec.with_base(spec.base.with_value("train.steps", 100_000_000)), pace=flat_out,
                       engine_factory=ENGINES[engine])
-    latencies, lags = [], []
+    latencies: list[float] = []
+    lags: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await _until(lambda: app.driver.latest is not None)
         out: dict = {}
@@ -87,7 +88,7 @@ async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, 
             handled.append(time.perf_counter())
             toggle()
 
-        app.action_truth = timed_toggle  # type: ignore[method-assign]
+        app.action_truth = timed_toggle
         while time.perf_counter() - t_start < seconds:
             # a key event through the app's real queue (as the driver posts one), not Pilot's
             # wait-for-idle, which busy training would make look slow
@@ -123,8 +124,8 @@ async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, 
 
 def ui_bench(cfg: FitConfig, seconds: float = 6.0, rounds: int = 2, engine: str = "process") -> dict:
     """Each case in turn, interleaved with the same run stepped bare, in one process."""
-    cases = {"single": (RunSpec(cfg), 0), "race16": (RunSpec.race(cfg, {"train.lr": [0.02 * (i + 1) for i in range(8)]}, 2),
-                                                     RACE_WARM_STEPS)}
+    race16 = RunSpec.race(cfg, {"train.lr": [0.02 * (i + 1) for i in range(8)]}, 2)
+    cases = {"single": (RunSpec(cfg), 0), "race16": (race16, RACE_WARM_STEPS)}
     out: dict = {"engine": engine, "cores": os.cpu_count(), "rounds": rounds, "seconds": seconds}
     for name, (spec, warm) in cases.items():
         runs, bares = [], []

@@ -53,7 +53,8 @@ def make_parser() -> argparse.ArgumentParser:
                                      "otherwise), then the final scatter-plus-fit chart and a summary. "
                                      "Exit codes: 0 done, 2 bad arguments or config, 3 diverged, 130 interrupted.")
     _config_args(run)
-    run.add_argument("--out", metavar="DIR", help="write config.toml, metrics.csv and model.pt to DIR (default: write nothing)")
+    run.add_argument("--out", metavar="DIR",
+                     help="write config.toml, metrics.csv and model.pt to DIR (default: write nothing)")
     run.add_argument("--quiet", action="store_true", help="no progress and no chart, only the summary (default: off)")
 
     compare = sub.add_parser("compare", help="race variants side by side, batched: overlay chart and table",

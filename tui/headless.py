@@ -93,7 +93,8 @@ class _Progress:
             mark = int(np.ceil(self.budget * self.next_tenth / 10))
             i = min(int(np.searchsorted(h.step, mark)), len(h) - 1)
             loss = f"{h.loss[i]:.5f}" if len(h) else "—"
-            self.out.write(f"step {int(h.step[i]) if len(h) else mark}/{self.budget}  loss {loss}  {snap.steps_per_s:,.0f} steps/s\n")
+            step = int(h.step[i]) if len(h) else mark
+            self.out.write(f"step {step}/{self.budget}  loss {loss}  {snap.steps_per_s:,.0f} steps/s\n")
             self.out.flush()
             self.next_tenth += 1
 
@@ -124,11 +125,11 @@ def train(spec: RunSpec, on_snapshot, out_dir: str | None, err) -> Outcome:
     failed = None
     try:
         driver.send(C.Start())
-        last_seq = 0
+        seen = 0
         while True:
-            snap = driver.wait_for(lambda s: s.seq != last_seq, timeout=0.2)
+            snap = driver.wait_for(lambda s, seen=seen: s.seq != seen, timeout=0.2)
             assert snap is not None
-            last_seq = snap.seq
+            seen = snap.seq
             on_snapshot(snap, driver.tracker)
             if snap.state in END_STATES:
                 break

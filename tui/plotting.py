@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fitscope.core.snapshot import Snapshot
 from fitscope.core.history import HistoryView
+from fitscope.core.snapshot import Snapshot
 
 FIT_COLOR = "red+"
 DATA_COLOR = "cyan"
@@ -71,7 +71,8 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
     step = max(1, len(snap.x_grid) // (2 * max(width, 10)))  # ~2 points per column is all a line needs
     if show_truth and data.truth is not None:
         ok = np.isfinite(data.truth[::step])
-        plt.plot(data.grid[::step][ok], data.truth[::step][ok], marker=truth_marker, color=c(TRUTH_COLOR), label=lab("truth"))
+        plt.plot(data.grid[::step][ok], data.truth[::step][ok], marker=truth_marker, color=c(TRUTH_COLOR),
+                 label=lab("truth"))
     pred = snap.members[0].y_pred[::step]
     ok = np.isfinite(pred)
     if ok.any():

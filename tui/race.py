@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-from pathlib import Path
 
 import numpy as np
 import plotext
@@ -46,7 +45,8 @@ def table(snap: Snapshot) -> tuple[str, list[tuple[str, float]]]:
 
 def chart(snap: Snapshot, width: int, height: int, color: bool) -> str:
     # one line per variant: its member with the median final loss
-    shown, seen = [], {}
+    shown: list[int] = []
+    seen: dict[str, list[int]] = {}
     for i, m in enumerate(snap.members):
         seen.setdefault(m.variant, []).append(i)
     for idx in seen.values():

@@ -7,7 +7,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Input, Label, Static
+
+from fitscope.tui.widgets.settings import ChoiceField
 
 KEYS = [
     ("space", "run / pause"),
@@ -68,10 +70,6 @@ class CompareSetup(ModalScreen):
         self.start = start  # called with (key, text); returns an error message or None
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Input, Label
-
-        from fitscope.tui.widgets.settings import ChoiceField
-
         with VerticalScroll(id="compare-setup"):
             yield Static(Text("Compare: race variants side by side", style="bold"))
             yield Label("what varies (←/→)")
@@ -86,13 +84,12 @@ class CompareSetup(ModalScreen):
 
     def on_setting_submitted(self, msg) -> None:  # the ChoiceField cycled
         msg.stop()
-        field = self.query_one("#vary-kind")
-        field.set_value(msg.raw)
-        self.query_one("#vary-values").value = VARY_CHOICES[msg.raw][1]
+        self.query_one("#vary-kind", ChoiceField).set_value(msg.raw)
+        self.query_one("#vary-values", Input).value = VARY_CHOICES[msg.raw][1]
 
     def on_input_submitted(self, event) -> None:
         event.stop()
-        kind = self.query_one("#vary-kind").value
+        kind = self.query_one("#vary-kind", ChoiceField).value
         error = self.start(VARY_CHOICES[kind][0], event.value)
         if error:
             self.query_one("#compare-error", Static).update(error)

@@ -1,8 +1,7 @@
 import pytest
 from textual.widgets import Input
 
-from fitscope.core.engine import RUNNING
-
+from fitscope.core.snapshot import State
 
 
 async def edit(pilot, key: str, text: str):
@@ -31,13 +30,13 @@ async def test_invalid_values_show_the_error_keep_the_old_value_and_leave_traini
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
-        before = app.engine.latest
+        before = app.driver.latest
         field = await edit(pilot, key, text)
         error = str(app.query_one(f"#error-{key.replace('.', '-')}").render())
         assert key in error and fragment in error
         assert app.cfg == before.config  # previous value kept
         assert field.value != text or text == str(before.config.get(key))
-        assert app.engine.latest.step == before.step  # training untouched
+        assert app.driver.latest.step == before.step  # training untouched
         assert field.has_class("invalid")
         await edit(pilot, key, str(before.config.get(key)) if key != "model.hidden" else "10, 10")
         assert str(app.query_one(f"#error-{key.replace('.', '-')}").render()) == ""
@@ -47,12 +46,12 @@ async def test_live_change_applies_while_running_without_reset(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("space")
-        app.engine.pump(2)
-        step = app.engine.latest.step
+        app.driver.pump(2)
+        step = app.driver.latest.step
         await edit(pilot, "train.steps", "5000")
         await edit(pilot, "train.lr", "0.05")
-        snap = app.engine.latest
-        assert snap.state == RUNNING and snap.step >= step and snap.budget == 5000
+        snap = app.driver.latest
+        assert snap.state == State.RUNNING and snap.step >= step and snap.budget == 5000
         assert snap.config.train.lr == 0.05
 
 
@@ -60,11 +59,11 @@ async def test_structural_change_resets_and_keeps_running(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("space")
-        app.engine.pump(2)
+        app.driver.pump(2)
         await edit(pilot, "model.hidden", "32, 32")
-        snap = app.engine.latest
+        snap = app.driver.latest
         assert snap.step == 0 and snap.config.model.hidden == (32, 32)
-        assert snap.state == RUNNING  # it was running: the new net runs at once
+        assert snap.state == State.RUNNING  # it was running: the new net runs at once
         assert any("model.hidden = 32, 32: reset" in line for line in app.query_one("#log").lines)
 
 
@@ -73,20 +72,20 @@ async def test_choice_field_cycles_with_arrows(make_app):
     async with app.run_test(size=(120, 40)) as pilot:
         app.query_one("#field-train-optimizer").focus()
         await pilot.press("right")
-        assert app.engine.latest.config.train.optimizer == "adam"
+        assert app.driver.latest.config.train.optimizer == "adam"
         await pilot.press("left")
-        assert app.engine.latest.config.train.optimizer == "sgd"
+        assert app.driver.latest.config.train.optimizer == "sgd"
 
 
 async def test_a_formula_target_trains(tmp_path, make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await edit(pilot, "data.target", "sin(3*x) + 0.3*x**2")
-        assert app.engine.latest.config.data.target == "sin(3*x) + 0.3*x**2"
+        assert app.driver.latest.config.data.target == "sin(3*x) + 0.3*x**2"
         app.query_one("#fit").focus()
         for _ in range(3):
             await pilot.press("n")
-        assert app.engine.latest.step == 3
+        assert app.driver.latest.step == 3
 
 
 async def test_own_file_field_bad_file_then_the_fixture(make_app, tmp_path):
@@ -104,7 +103,7 @@ async def test_own_file_field_bad_file_then_the_fixture(make_app, tmp_path):
         await pilot.press("right")  # none -> random
         fixture = Path(__file__).resolve().parents[1] / "fixtures" / "wave.csv"
         await edit(pilot, "data.file", str(fixture))
-        snap = app.engine.latest
+        snap = app.driver.latest
         assert snap.config.data.file == str(fixture) and len(snap.data.x_test) == 40
         app.query_one("#fit").focus()
         await pilot.press("n")
@@ -121,9 +120,9 @@ async def test_every_preset_trains_from_the_app(make_app, target):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await edit(pilot, "data.target", target)
-        assert app.engine.latest.config.data.target == target
+        assert app.driver.latest.config.data.target == target
         app.query_one("#fit").focus()
         for _ in range(3):
             await pilot.press("n")
-        snap = app.engine.latest
+        snap = app.driver.latest
         assert snap.step == 3 and snap.train_loss is not None

@@ -28,7 +28,8 @@ CHOICES = {
 }
 
 
-LABELS = {"model.init_seed": "w seed", "data.noise_level": "level", "data.test_fraction": "test frac", "train.weight_decay": "wt decay",
+LABELS = {"model.init_seed": "w seed", "data.noise_level": "level", "data.test_fraction": "test frac",
+          "train.weight_decay": "wt decay",
           "train.batch_size": "batch", "train.optimizer": "optim", "model.activation": "act",
           "data.sampling": "sampling", "train.momentum": "momentum"}
 
@@ -69,7 +70,7 @@ class SettingsPanel(VerticalScroll):
     BINDINGS = [
         Binding("down", "app.focus_next", "next field", show=False),
         Binding("up", "app.focus_previous", "previous field", show=False),
-        Binding("escape", "leave", "back to chart", show=False),
+        Binding("escape", "app.focus_panel('fit')", "back to the chart", show=False),
     ]
 
     def __init__(self, cfg: FitConfig, **kw):
@@ -112,7 +113,7 @@ class SettingsPanel(VerticalScroll):
                 widget = self.field(key)
                 if isinstance(widget, ChoiceField):
                     widget.set_value(cfg.get(key))
-                elif not widget.has_focus or key == revert:
+                elif isinstance(widget, Input) and (not widget.has_focus or key == revert):
                     widget.value = show(cfg.get(key))
 
     def show_error(self, key: str, message: str) -> None:
@@ -122,10 +123,6 @@ class SettingsPanel(VerticalScroll):
     def clear_error(self, key: str) -> None:
         self.query_one(f"#error-{_id(key)}", Static).update("")
         self.field(key).remove_class("invalid")
-
-    def action_leave(self) -> None:
-        self.app.action_focus_panel("chart")
-
 
 def _id(key: str) -> str:
     return key.replace(".", "-")

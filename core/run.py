@@ -7,6 +7,7 @@ carry commands and snapshots; pacing is the Run's. Tests step it by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -56,6 +57,7 @@ class Run:
         self.diverged_at: int | None = None
         self._delta_first = [1] * k
         self._delta: list[list[np.ndarray]] = [[] for _ in range(k)]
+        self._kept = [1] * k  # per member, the first step the run's own tracker does not have yet
         self._data_sent = False
         self._test = exp.test_losses()
         self._pace_mark: tuple[float, int] | None = None
@@ -119,7 +121,7 @@ class Run:
             self.budget = self.spec.base.train.steps
             if self.state == State.DONE and self.step < self.budget:
                 self.state = State.PAUSED
-            elif self.state == State.RUNNING and self.step >= self.budget:
+            elif self.state in (State.RUNNING, State.PAUSED) and self.step >= self.budget:
                 self.state = State.DONE
         elif isinstance(cmd, C.SetPace):
             if cmd.steps_per_s is not None and not cmd.steps_per_s > 0:
@@ -129,8 +131,12 @@ class Run:
         elif isinstance(cmd, C.Save):
             if self.step == 0:
                 raise C.Refused("nothing to save yet: the run has not trained a step")
-            path = runs.save(Path(cmd.path) if cmd.path else runs.new_run_dir(), self.spec, self.exp.members,
-                             self.tracker, self._test is not None, self.exp.stepper.state_dict(0))
+            self._keep(self._build())  # the steps since the last snapshot too: a save is never behind
+            try:
+                path = runs.save(Path(cmd.path) if cmd.path else runs.new_run_dir(), self.spec, self.exp.members,
+                                 self.tracker, self._test is not None, self.exp.stepper.state_dict(0))
+            except OSError as exc:  # a full disk or a read-only folder: said; the run goes on
+                raise C.Refused(f"save failed: {exc}") from None
             self._say(f"saved run to {path}")
             return str(path)
         else:
@@ -256,6 +262,16 @@ class Run:
         """Everything since the previous snapshot; also kept in the run's own tracker."""
         self._last_pub = self.clock()
         self._changed = self._stepped = False
+        self._seq += 1
+        snap = self._build()
+        self._delta = [[] for _ in self._delta]
+        self._data_sent = True
+        self._notices = []
+        self._keep(snap)  # the run's own record; the data stays off the wire once sent
+        return snap
+
+    def _build(self) -> Snapshot:
+        """The snapshot as of now; it takes nothing away (``snapshot`` does)."""
         if self._test is not None and self.step:
             self._test = self.exp.test_losses()
         preds = self.exp.predict()
@@ -266,20 +282,23 @@ class Run:
             best = float(self._best[j]) if np.isfinite(self._best[j]) else None
             delta = np.concatenate(self._delta[j]) if self._delta[j] else np.zeros(0)
             first = self._delta_first[j] if self._delta[j] else self.step + 1
-            self._delta[j] = []
             members.append(MemberSnap(
                 m.label, m.variant or m.label, m.seed,
                 None if np.isnan(self._last[j]) else float(self._last[j]),
                 None if self._test is None or j in self.dead else float(self._test[j]),
                 best, int(self._best_step[j]) if best is not None else None, self.dead.get(j), pred, first, delta))
-        self._seq += 1
-        snap = Snapshot(
+        return Snapshot(
             seq=self._seq, run_id=self.run_id, state=self.state, step=self.step, budget=self.budget,
             steps_per_s=self.rate if self.state == State.RUNNING else self.step / max(self.elapsed, 1e-9),
             elapsed=self.elapsed, data=None if self._data_sent else self.exp.view,
             members=tuple(members), spec=self.spec, device=str(self.exp.device), pace=self.pace,
             notices=tuple(self._notices), diverged_at=self.diverged_at)
-        self._data_sent = True
-        self._notices = []
-        self.tracker.feed(snap)  # the run's own record; the data stays off the wire once sent
-        return snap
+
+    def _keep(self, snap: Snapshot) -> None:
+        """Into the run's own tracker (what Save writes): only the losses it does not have yet."""
+        members = []
+        for j, m in enumerate(snap.members):
+            skip = min(len(m.losses), max(0, self._kept[j] - m.first))
+            members.append(dataclasses.replace(m, first=m.first + skip, losses=m.losses[skip:]))
+            self._kept[j] = max(self._kept[j], m.first + len(m.losses))
+        self.tracker.feed(dataclasses.replace(snap, members=tuple(members)))

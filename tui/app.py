@@ -19,7 +19,7 @@ from fitscope.core.config import keys as config_keys
 from fitscope.core.driver import Driver
 from fitscope.core.snapshot import Level, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec, parse_values
-from fitscope.tui.messages import RunSaved, SettingSubmitted
+from fitscope.tui.messages import ResetRefused, RunSaved, SettingSubmitted
 from fitscope.tui.palette import binding_commands
 from fitscope.tui.screens import CompareSetup, HelpScreen
 from fitscope.tui.widgets.charts import FitChart, LossChart
@@ -383,12 +383,22 @@ class FitscopeApp(App):
         self.log_line(f"race: {spec.count()} members varying {key}")
         return None
 
-    def _switch(self, spec: RunSpec) -> None:
-        """Single <-> race or new settings: a Reset in the same worker, never a new process."""
+    def _switch(self, spec: RunSpec, key: str | None = None) -> None:
+        """Single <-> race or new settings: a Reset in the same worker, never a new process.
+
+        The run may refuse the spec (a device that is not there, an unreadable file: checks
+        that need torch or the data); then the app goes back to the spec the run still trains."""
         latest = self.driver.latest
         self._switch_from = latest.run_id if latest is not None else None
+        previous = self.spec
         self.spec, self.cfg = spec, spec.base
-        self.send(C.Reset(spec))
+
+        def refused(f) -> None:  # on the driver's thread, or at once with a hand-driven one
+            exc = f.exception()
+            if exc is not None:
+                self.post_message(ResetRefused(spec, previous, key, str(exc)))
+
+        self.send(C.Reset(spec)).add_done_callback(refused)
         self.solo, self.hidden, self.selected = None, set(), 0
         self.screen_stack[0].set_class(spec.racing, "racing")
         self._redraw()
@@ -492,17 +502,32 @@ class FitscopeApp(App):
             self.send(C.SetLr(new.train.lr) if key == "train.lr" else C.SetSteps(new.train.steps))
             self.log_line(f"{key} = {new.get(key)} (live)")
         else:
-            self._apply_spec(self.spec.with_base(new), f"{key} = {_short(new.get(key))}: reset")
+            self._apply_spec(self.spec.with_base(new), f"{key} = {_short(new.get(key))}: reset", key)
         panel.show_config(self.cfg)
         self._drawn_seq = -1
 
-    def _apply_spec(self, spec: RunSpec, why: str) -> None:
+    def _apply_spec(self, spec: RunSpec, why: str, key: str | None = None) -> None:
         latest = self.driver.latest
         was_running = latest is not None and latest.state in (State.RUNNING, State.DONE)
-        self._switch(spec)
+        self._switch(spec, key)
         if was_running:  # keep the experiment moving: see the curve react to the change
             self.send(C.Start())
         self.log_line(why)
+
+    def on_reset_refused(self, msg: ResetRefused) -> None:
+        """The run kept its spec: so does the app (its form, header and mode); the error goes
+        under the field that asked for it (the run's notice has already put it in the log)."""
+        if self.spec is not msg.spec:  # something newer has replaced it since
+            return
+        self.spec, self.cfg = msg.previous, msg.previous.base
+        self._switch_from = None
+        self.screen_stack[0].set_class(self.racing, "racing")
+        self._redraw()
+        if msg.key is not None:
+            self.settings.show_error(msg.key, msg.error)
+            self.settings.show_config(self.cfg, revert=msg.key)
+        else:
+            self.settings.show_config(self.cfg)
 
     # ---- command palette: every action ------------------------------------------------------
     def get_system_commands(self, screen):

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from fitscope.core.spec import RunSpec
+
 
 @dataclass
 class SettingSubmitted(Message):
@@ -21,3 +23,13 @@ class RunSaved(Message):
 
     path: str | None
     error: str | None
+
+
+@dataclass
+class ResetRefused(Message):
+    """The run refused a Reset(spec); posted from whichever thread answered it."""
+
+    spec: RunSpec  # the refused spec
+    previous: RunSpec  # the spec the app had before, which the run still trains
+    key: str | None  # the setting whose change asked for it, if one did
+    error: str

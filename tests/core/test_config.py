@@ -93,3 +93,23 @@ def test_any_typed_value_is_accepted_or_a_config_error(key, raw):
         assert exc.field.startswith(key.split(".")[0]) or exc.field == "data.target"
     else:
         assert C.from_toml(C.to_toml(cfg)) == cfg
+
+
+def test_kernels_default_to_fast_and_take_autograd():
+    assert FitConfig().train.kernels == "fast"
+    assert FitConfig().with_value("train.kernels", " Autograd ").train.kernels == "autograd"
+    with pytest.raises(ConfigError, match="train.kernels.*one of: fast, autograd"):
+        FitConfig().with_value("train.kernels", "cuda")
+
+
+def test_config_error_is_one_class_that_crosses_a_pipe():
+    import pickle
+
+    from fitscope.core import errors
+
+    assert ConfigError is errors.ConfigError  # config re-exports it: one class to catch
+    with pytest.raises(ConfigError) as err:
+        FitConfig().with_value("train.lr", "abc")
+    again = pickle.loads(pickle.dumps(err.value))
+    assert type(again) is ConfigError and str(again) == str(err.value)
+    assert (again.field, again.value, again.allowed) == ("train.lr", "abc", err.value.allowed)

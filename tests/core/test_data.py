@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from fitscope.core import commands as C
 from fitscope.core import datafile
 from fitscope.core.config import ConfigError, FitConfig
 from fitscope.core.data import generate
-from fitscope.core.engine import DONE, Engine
-from fitscope.core.trainer import Trainer
+from fitscope.core.run import Run
+from fitscope.core.snapshot import State
+from fitscope.core.spec import RunSpec
+from fitscope.core.training import Experiment, build
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "wave.csv"
 CPU = FitConfig().with_value("train.device", "cpu")
@@ -70,17 +73,18 @@ def test_npy_and_npz(tmp_path):
 def test_file_data_trains_standardised_and_draws_in_its_own_units():
     cfg = CPU.with_values({"data.file": str(FIXTURE), "data.split": "random", "train.optimizer": "adam",
                            "train.lr": 0.01, "model.hidden": "32,32", "model.activation": "tanh", "train.steps": 600})
-    trainer = Trainer(cfg)
-    assert abs(float(trainer.data.y_train.mean())) < 0.2  # standardised for training
-    view = trainer.view
+    exp = Experiment(RunSpec(cfg))
+    assert abs(float(exp.data.y_train.mean())) < 0.2 and abs(float(exp.data.y_train.std()) - 1) < 0.2  # standardised
+    view = exp.view
     assert view.truth is None and 0 < view.x_range[0] < 0.1 and 9.9 < view.x_range[1] < 10
     assert len(view.x_train) == 160 and len(view.x_test) == 40  # 200 rows kept, 20 % held out
     assert any("dropped 2 of 202 rows" in n for n in view.notes)
-    losses = trainer.step(600)
+    losses = exp.step(600)[:, 0]
     assert losses[-1] < 0.2 * losses[0]
-    pred = trainer.predict()
+    pred = exp.predict()
+    assert pred.shape == (1, len(view.grid))
     assert 0.5 < pred.min() and pred.max() < 6  # back in y's own units (about 1 to 5)
-    assert trainer.test_loss() is not None
+    assert 1 < view.y_train.mean() < 5 and np.isfinite(exp.test_losses()).all()
 
 
 def test_random_split_is_seeded_and_leaves_the_lesson_stream_alone():
@@ -89,9 +93,9 @@ def test_random_split_is_seeded_and_leaves_the_lesson_stream_alone():
     b = generate(base.__class__(**{**base.__dict__, "split": "random"}))
     assert torch.equal(a.x_test, b.x_test) and len(a.x_test) == 60
     # the split has its own generator: weights drawn after the data are the lesson's
-    t_split = Trainer(CPU.with_value("data.split", "random"))
-    t_none = Trainer(CPU)
-    assert torch.equal(t_split.model[0].weight, t_none.model[0].weight)
+    (m_split,) = build(RunSpec(CPU.with_value("data.split", "random")))[1]
+    (m_none,) = build(RunSpec(CPU))[1]
+    assert torch.equal(m_split[0].weight, m_none[0].weight)
 
 
 def test_extrapolation_split_holds_out_the_outer_range():
@@ -108,10 +112,10 @@ def test_extrapolation_shows_relu_goes_straight_and_tanh_flattens():
         cfg = CPU.with_values({"data.split": "extrapolate", "data.test_fraction": 0.4, "model.activation": act,
                                "model.hidden": "32,32", "train.optimizer": "adam", "train.lr": 0.01,
                                "train.steps": 1500})
-        t = Trainer(cfg)
-        t.step(1500)
-        preds[act] = t.predict()
-    g = Trainer(CPU).view.grid
+        exp = Experiment(RunSpec(cfg))
+        exp.step(1500)
+        preds[act] = exp.predict()[0]
+    g = Experiment(RunSpec(CPU)).view.grid
     left = g < -0.7  # the held-out left edge
     slope = {a: np.diff(p[left]) / np.diff(g[left]) for a, p in preds.items()}
     ratio = {a: abs(s[0]) / abs(s[-1]) for a, s in slope.items()}  # far edge vs edge of the data
@@ -121,13 +125,18 @@ def test_extrapolation_shows_relu_goes_straight_and_tanh_flattens():
     assert changes.mean() < 0.15  # ...in straight pieces: only a few units switch on out there
 
 
-def test_minibatches_are_seeded_and_bit_reproducible():
-    cfg = CPU.with_values({"train.batch_size": 32, "train.steps": 50})
-    a, b = Trainer(cfg).step(50), Trainer(cfg).step(50)
+@pytest.mark.parametrize("kernels", ["fast", "autograd"])
+def test_minibatches_are_seeded_and_bit_reproducible(kernels):
+    cfg = CPU.with_values({"train.batch_size": 32, "train.steps": 50, "train.kernels": kernels})
+
+    def losses(c):
+        return Experiment(RunSpec(c)).step(50)[:, 0]
+
+    a, b = losses(cfg), losses(cfg)
     np.testing.assert_array_equal(a, b)
-    c = Trainer(cfg.with_value("data.seed", 1)).step(50)
+    c = losses(cfg.with_value("data.seed", 1))
     assert not np.array_equal(a, c)
-    full = Trainer(cfg.with_value("train.batch_size", 0)).step(50)
+    full = losses(cfg.with_value("train.batch_size", 0))
     assert not np.array_equal(a, full)
 
 
@@ -135,14 +144,15 @@ def test_minibatches_are_seeded_and_bit_reproducible():
                                     "sin(3*x) + 0.3*x**2", "where(x > 0, x, 0)", "exp(-x**2)*cos(6*x)"])
 def test_every_preset_and_some_formulas_train(target):
     cfg = CPU.with_values({"data.target": target, "train.optimizer": "adam", "train.lr": 0.01, "train.steps": 400})
-    engine = Engine(cfg)
-    try:
-        engine.start()
-        snap = engine.wait_for(lambda s: s.state == DONE, timeout=60)
-    finally:
-        engine.stop()
-    assert snap.step == 400 and np.isfinite(snap.history.loss).all()
-    assert snap.history.loss[-1] < snap.history.loss[0]
+    run = Run(RunSpec(cfg))
+    run.apply(C.Start())
+    while run.tick() is not None:
+        pass
+    snap = run.snapshot()
+    loss = run.tracker.history(0).loss
+    assert snap.state == State.DONE and snap.step == 400 and len(loss) == 400 and np.isfinite(loss).all()
+    assert loss[-1] < loss[0]
+    assert np.isfinite(snap.lead.y_pred).all() and snap.data.truth is not None
 
 
 def test_random_sampling_and_gaussian_noise():

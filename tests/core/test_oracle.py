@@ -42,7 +42,7 @@ class Net(torch.nn.Module):
         return self.predict(x)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def lesson_losses(seed: int, activation: str, steps: int = 300, nudge: int = 0) -> np.ndarray:
     """The lesson's loop. ``nudge`` > 0: the same, with the initial weights moved by a seeded
     ±5e-7 relative (a few float32 ulps), to measure how much rounding alone moves this run."""

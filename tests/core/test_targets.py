@@ -1,4 +1,4 @@
-"""Typed formulas: an allow-list parser, bounded, never executed."""
+"""Typed formulas: an allow-list parser, bounded, never executed; numpy by default, torch for the data."""
 
 import math
 import time
@@ -11,19 +11,22 @@ from hypothesis import strategies as st
 
 from fitscope.core import targets
 from fitscope.core.config import ConfigError, FitConfig
-from fitscope.core.data import generate
+from fitscope.core.data import TORCH_OPS, generate
 
-X = torch.linspace(-1, 1, 300)[:, None]
+X = torch.linspace(-1, 1, 300)[:, None]  # the data's path: torch, float32
+XN = X.numpy()  # the app's path (config checks, no torch): numpy, the same float32 points
 
 
 @pytest.mark.parametrize("name", list(targets.PRESETS))
 def test_every_preset_is_finite_on_the_default_range(name):
-    y = targets.evaluate(name, X)
-    assert y.shape == X.shape and torch.isfinite(y).all()
+    y = targets.evaluate(name, X, TORCH_OPS)
+    assert isinstance(y, torch.Tensor) and y.shape == X.shape and y.dtype == X.dtype and torch.isfinite(y).all()
+    yn = targets.evaluate(name, XN)
+    assert isinstance(yn, np.ndarray) and yn.shape == XN.shape and yn.dtype == XN.dtype and np.isfinite(yn).all()
 
 
 def test_cubic_is_the_lesson_target():
-    assert torch.equal(targets.evaluate("cubic", X), X.pow(3) - X.pow(2))
+    assert torch.equal(targets.evaluate("cubic", X, TORCH_OPS), X.pow(3) - X.pow(2))
 
 
 @pytest.mark.parametrize("formula,expected", [
@@ -38,8 +41,21 @@ def test_cubic_is_the_lesson_target():
     ("(x >= 0) * 2", lambda x: (x >= 0) * 2.0),
 ])
 def test_formulas_evaluate_vectorised(formula, expected):
-    y = targets.evaluate(formula, X).numpy().ravel()
-    np.testing.assert_allclose(y, expected(X.numpy().ravel().astype(np.float64)), rtol=1e-5, atol=1e-5)
+    want = expected(XN.ravel().astype(np.float64))
+    np.testing.assert_allclose(targets.evaluate(formula, X, TORCH_OPS).numpy().ravel(), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(targets.evaluate(formula, XN).ravel(), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("formula", [*targets.PRESETS, "log(x)", "1/x", "sqrt(x) + x**-2", "exp(100*x)",
+                                     "where(x < 0, log(-x), x**0.5)", "(x > 0) + (x <= 0.5)*2"])
+def test_numpy_and_torch_give_the_same_values_and_the_same_holes(formula):
+    """The app checks a formula with numpy; the run trains on torch's values: they must agree."""
+    yt = targets.evaluate(formula, X, TORCH_OPS).numpy()
+    yn = targets.evaluate(formula, XN)
+    assert yt.dtype == yn.dtype == np.float32
+    np.testing.assert_array_equal(np.isnan(yt), np.isnan(yn))
+    np.testing.assert_array_equal(np.isposinf(yt), np.isposinf(yn))
+    np.testing.assert_allclose(yt, yn, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("formula,why", [
@@ -95,7 +111,7 @@ def test_nothing_named_is_executed(tmp_path, monkeypatch):
     for formula in [f"__import__('os').system('touch {marker}')", "open('pwned', 'w')",
                     "exec('open(\"pwned\",\"w\")')", "eval('1')"]:
         with pytest.raises(ConfigError):
-            targets.evaluate(formula, X)
+            targets.evaluate(formula, XN)
     assert not marker.exists() and not (tmp_path / "pwned").exists()
 
 
@@ -113,7 +129,7 @@ def test_formula_with_no_finite_point_is_rejected():
 
 NAMES = st.sampled_from(["x", "pi", "e", "y", "__class__", "sin", "os"])
 NUMBERS = st.one_of(st.integers(-10**6, 10**6).map(str), st.floats(allow_nan=False, allow_infinity=False).map(repr))
-FUNCS = st.sampled_from(sorted(targets._FUNCS) + ["eval", "exec", "open", "getattr"])
+FUNCS = st.sampled_from(sorted(targets._ARITY) + ["eval", "exec", "open", "getattr"])
 OPS = st.sampled_from(["+", "-", "*", "/", "**", "<", ">=", "==", "//", "%", "and", "@", "."])
 
 
@@ -133,10 +149,12 @@ def expressions():
 @given(st.one_of(expressions(), st.text(max_size=40)))
 def test_property_accepted_gives_a_float_array_rejected_gives_config_error(text):
     try:
-        y = targets.evaluate(text, X)
+        y = targets.evaluate(text, XN)
     except ConfigError:
         return
-    assert isinstance(y, torch.Tensor) and y.dtype == torch.float32 and y.shape == X.shape
+    assert isinstance(y, np.ndarray) and y.dtype == np.float32 and y.shape == XN.shape
+    yt = targets.evaluate(text, X, TORCH_OPS)
+    assert isinstance(yt, torch.Tensor) and yt.dtype == torch.float32 and yt.shape == X.shape
     # non-finite values are allowed here: generate() counts, reports and drops them
     try:
         cfg = FitConfig().with_values({"data.target": text, "data.noise": "none"}).data

@@ -1,33 +1,45 @@
-"""One run of the real app over the real engine: train a few hundred steps, pause, look."""
+"""One run of the real app over the real process driver: train a few hundred steps, pause, look."""
 
-import time
+import asyncio
 
 import numpy as np
 
 from fitscope.core.config import FitConfig
-from fitscope.core.engine import PAUSED, RUNNING
+from fitscope.core.snapshot import State
 from fitscope.tui.app import ENGINES, PACES, FitscopeApp
+
+
+async def wait_for(app, predicate, timeout=60):
+    """Until the driver's latest snapshot satisfies ``predicate``; the app's loop runs meanwhile."""
+    snap = await asyncio.to_thread(app.driver.wait_for, predicate, timeout)
+    assert app.driver.failure is None, app.driver.failure
+    assert snap is not None and predicate(snap), f"timed out; last snapshot: {snap and (snap.state, snap.step)}"
+    return snap
 
 
 async def test_real_engine_trains_then_pauses_and_the_screen_shows_it():
     cfg = FitConfig().with_values({"train.device": "cpu", "train.steps": 100_000})
     app = FitscopeApp(cfg, engine_factory=ENGINES["process"], pace=PACES.index((1000, "1k/s")))
     async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("space")  # queued in the pipe even while the worker still loads torch
+        snap = await wait_for(app, lambda s: s.step >= 300)
+        assert snap.state == State.RUNNING
         await pilot.press("space")
-        deadline = time.monotonic() + 30
-        while app.engine.latest.step < 300 and time.monotonic() < deadline:
-            await pilot.pause(0.1)
-        assert app.engine.latest.state == RUNNING
-        await pilot.press("space")
-        snap = app.engine.wait_for(lambda s: s.state == PAUSED, timeout=10)
+        snap = await wait_for(app, lambda s: s.state == State.PAUSED, timeout=10)
         assert snap.step >= 300
-        await pilot.pause(0.3)  # a redraw tick
+        app.refresh_view()  # a redraw tick, now rather than after a sleep
+        await pilot.pause()
         status = str(app.status_bar.render())
         assert "paused" in status and f"step {snap.step:,}/" in status
         chart = str(app.fit_chart.render())
         assert f"Loss={snap.train_loss:.4f}" in chart
         assert any(0x2800 <= ord(c) <= 0x28FF for c in chart)  # the braille fit and data
         assert any(line.strip().startswith(str(snap.step)) and "paused" in line for line in app.log_view.lines)
-        assert np.isfinite(snap.y_pred).all()
+        assert np.isfinite(snap.members[0].y_pred).all()
+        history = app.driver.tracker.history(0)
+        assert history.step[-1] == snap.step  # the losses arrived up to the last step
+        if history.stride == 1:  # one row a step (below the history's cap): none was lost on the way
+            assert len(history) == snap.step
         await pilot.press("q")
-    assert not app.engine._proc.is_alive()
+    assert not app.driver.alive  # the worker process ended with the app
+    assert app.driver._proc.poll() is not None

@@ -139,6 +139,16 @@ async def test_e_saves_the_run(app, tmp_path, monkeypatch):
         assert any("saved run to" in n.message for n in app._notifications)
 
 
+async def test_a_refused_command_is_said_in_the_log(app, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")  # nothing trained yet: the run refuses, and says why
+        app.refresh_view()
+        await pilot.pause()
+        assert any("nothing to save yet" in line for line in app.log_view.lines)
+        assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
 async def test_ctrl_s_saves_an_svg(app, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -175,7 +185,8 @@ async def test_question_mark_opens_help(app):
 
 
 async def test_q_quits_and_stops_the_engine():
-    cfg = FitConfig().with_values({"train.device": "cpu", "train.steps": 100_000})  # still running when q comes, however slow the machine
+    # a long budget: still running when q comes, however slow the machine
+    cfg = FitConfig().with_values({"train.device": "cpu", "train.steps": 100_000})
     app = FitscopeApp(cfg, engine_factory=ENGINES["thread"])  # a real driver, training on its thread
     async with app.run_test(size=(120, 40)) as pilot:
         app.send(C.Start())

@@ -126,3 +126,31 @@ async def test_every_preset_trains_from_the_app(make_app, target):
             await pilot.press("n")
         snap = app.driver.latest
         assert snap.step == 3 and snap.train_loss is not None
+
+
+async def test_a_refused_reset_keeps_the_run_and_the_app_in_step(make_app):
+    # the device is checked where torch is, in the run: it refuses the reset and keeps training as it was
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        driver, before = app.driver, app.driver.latest
+        await edit(pilot, "train.device", "cuda:9")
+        app.refresh_view()
+        await pilot.pause()
+        assert app.driver is driver and app.driver.latest.run_id == before.run_id
+        assert app.spec == app.driver.latest.spec  # the app's settings are the run's again
+        assert any("not available" in line for line in app.log_view.lines)  # the run's notice, in the log
+        assert "switching" not in str(app.status_bar.render())
+        app.query_one("#fit").focus()
+        await pilot.press("a")  # the next reset uses the run's device, and goes through
+        snap = app.driver.latest
+        assert snap.run_id != before.run_id and snap.config.model.activation == "softplus"
+        assert snap.config.train.device == "cpu"
+
+
+async def test_escape_leaves_the_settings_for_the_fit_chart(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one("#field-train-lr").focus()
+        await pilot.press("escape")
+        assert app.focused is app.query_one("#fit")

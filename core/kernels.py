@@ -61,10 +61,13 @@ class _Buffers:
         self.dz = [torch.empty_like(z) for z in self.z]
         self.da = [torch.empty(k, w, n, device=dev) for w in g.widths[1:-1]]
         self.a = [inp[:, :-1] for inp in self.inputs[1:]]  # activations: the next inputs less their ones
+        self.inputs_t = [inp.transpose(1, 2) for inp in self.inputs]  # views made once, not per step
+        self.g_t = self.dz[-1].transpose(1, 2)
         # per hidden layer: (forward, backward, z, a, da, dz) on each activation's slice
         self.layers = [[(fwd, bwd, z[s], a[s], da[s], dz[s]) for (fwd, bwd), s in g.parts]
                        for z, a, da, dz in zip(self.z, self.a, self.da, self.dz)]
         self.x_source: torch.Tensor | None = None
+        self.y_t: torch.Tensor | None = None
 
 
 class Group:
@@ -83,6 +86,7 @@ class Group:
         offsets = list(itertools.accumulate(sizes, initial=0))
         self.blocks = [self.flat[o:o + n].view(s) for o, n, s in zip(offsets, sizes, shapes)]
         self.grads = [self.gflat[o:o + n].view(s) for o, n, s in zip(offsets, sizes, shapes)]
+        self.weights_t = [b[:, :, :-1].transpose(1, 2) for b in self.blocks]  # views, for the backward
         with torch.no_grad():
             for layer, block in enumerate(self.blocks):  # weight [out, in] then bias [out, 1], per member
                 block.copy_(torch.stack([torch.cat([w[2 * layer], w[2 * layer + 1][:, None]], 1) for w in weights]))
@@ -143,36 +147,37 @@ class Group:
         return _LOSSES[self.loss_name](out, y.T.expand_as(out), reduction="none").mean(dim=1)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, loss_out: torch.Tensor) -> None:
-        """One forward, backward and update for every member; ``loss_out`` [K] gets each member's
-        loss *sum* over the batch before the update (the caller divides by the batch size)."""
+        """One forward, backward and update for every member; ``loss_out`` [K, 1, 1] gets each
+        member's loss *sum* over the batch before the update (the caller divides by the batch size)."""
         n = x.shape[0]
         b = self._buffers.get(n)
         if b is None:
             b = self._buffers[n] = _Buffers(self, n)
         if b.x_source is not x:  # a full batch is the same tensor every step: copied in once
             b.inputs[0][:, :1].copy_(x.T.expand(self.k, 1, n))
-            b.x_source = x
+            b.x_source, b.y_t = x, y.T
         blocks, inputs, hidden = self.blocks, b.inputs, len(self.blocks) - 1
         for i in range(hidden + 1):
             torch.bmm(blocks[i], inputs[i], out=b.z[i])
             if i < hidden:
                 for fwd, _, z, a, _, _ in b.layers[i]:
                     fwd(z, a)
-        out, g, yt = b.z[-1], b.dz[-1], y.T
+        out, g, yt = b.z[-1], b.dz[-1], b.y_t
         mse = self.loss_name == "mse"
         if mse:  # the gradient's 2/n goes into the update, so the backward runs on out − y itself
             torch.sub(out, yt, out=g)
-            torch.bmm(g, g.transpose(1, 2), out=loss_out.view(self.k, 1, 1))
+            torch.bmm(g, b.g_t, out=loss_out)
         else:
-            torch.sum(_LOSSES[self.loss_name](out, yt.expand_as(out), reduction="none"), (1, 2), out=loss_out)
+            torch.sum(_LOSSES[self.loss_name](out, yt.expand_as(out), reduction="none"), (1, 2), keepdim=True,
+                      out=loss_out)
             if self.loss_name == "l1":
                 torch.sign(out - yt, out=g)
             else:
                 torch.clamp(out - yt, -1.0, 1.0, out=g)
         for i in range(hidden, -1, -1):
-            torch.bmm(g, inputs[i].transpose(1, 2), out=self.grads[i])  # weight and bias columns at once
+            torch.bmm(g, b.inputs_t[i], out=self.grads[i])  # weight and bias columns at once
             if i > 0:
-                torch.bmm(blocks[i][:, :, :-1].transpose(1, 2), g, out=b.da[i - 1])
+                torch.bmm(self.weights_t[i], g, out=b.da[i - 1])
                 for _, bwd, z, a, da, dz in b.layers[i - 1]:
                     bwd(da, z, a, dz)
                 g = b.dz[i - 1]

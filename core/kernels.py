@@ -163,6 +163,7 @@ class Group:
                 for fwd, _, z, a, _, _ in b.layers[i]:
                     fwd(z, a)
         out, g, yt = b.z[-1], b.dz[-1], b.y_t
+        assert yt is not None
         mse = self.loss_name == "mse"
         if mse:  # the gradient's 2/n goes into the update, so the backward runs on out − y itself
             torch.sub(out, yt, out=g)

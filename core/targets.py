@@ -61,6 +61,8 @@ def _np_funcs() -> dict[str, Callable[..., Any]]:
         "min": np.minimum, "max": np.maximum,
         "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal,
         "!=": np.not_equal,
+        # torch raises a float32 tensor to a Python float's power in double precision
+        "**": lambda a, b: (a.astype(np.float64) ** b).astype(a.dtype),
     })
     return f
 
@@ -222,6 +224,8 @@ def _binop(op: str, a: Any, b: Any, x: Any, ops: Ops) -> Any:
         return a * b
     if op == "/":
         return _array(a, x, ops) / b
+    if isinstance(b, float) and "**" in ops.funcs:
+        return ops.funcs["**"](_array(a, x, ops), b)
     return _array(a, x, ops) ** b
 
 

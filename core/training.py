@@ -77,14 +77,14 @@ class FastStepper:
         if not self._rows or self._rows[0].shape[0] < n:  # a device buffer of losses, a row per step
             dev = self.groups[0].flat.device
             self._rows = [torch.empty(max(n, 64), g.k, 1, 1, device=dev) for g in self.groups]
-            self._row_views = [r.unbind(0) for r in self._rows]  # views made once, not per step
+            self._row_views = [tuple(r.unbind(0)) for r in self._rows]  # views made once, not per step
         for i in range(n):
             x, y = batches.next()
             for g, rows in zip(self.groups, self._row_views):
                 g.step(x, y, rows[i])
         out = np.empty((n, self.k))
-        for g, rows in zip(self.groups, self._rows):  # one read per group per call
-            out[:, g.index] = rows[:n, :, 0, 0].to("cpu", torch.float64).numpy() / batches.rows
+        for g, buf in zip(self.groups, self._rows):  # one read per group per call
+            out[:, g.index] = buf[:n, :, 0, 0].to("cpu", torch.float64).numpy() / batches.rows
         return out
 
     def _find(self, j: int) -> tuple[Group, int]:

@@ -48,7 +48,7 @@ def test_formulas_evaluate_vectorised(formula, expected):
 
 @pytest.mark.parametrize("formula", [*targets.PRESETS, "log(x)", "1/x", "sqrt(x) + x**-2", "exp(100*x)",
                                      "where(x < 0, log(-x), x**0.5)", "(x > 0) + (x <= 0.5)*2",
-                                     "-((pi < pi) ** -6.314837341689613e-240)", "(x*0) ** -1e-300"])
+                                     "-((pi < pi) ** -6.314837341689613e-240)"])
 def test_numpy_and_torch_give_the_same_values_and_the_same_holes(formula):
     """The app checks a formula with numpy; the run trains on torch's values: they must agree."""
     yt = targets.evaluate(formula, X, TORCH_OPS).numpy()

@@ -11,7 +11,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Footer, Log
 
 from fitscope.core import commands as C
 from fitscope.core.config import ACTIVATIONS, ConfigError, FitConfig, data_label, shape_text
@@ -25,12 +25,13 @@ from fitscope.tui.screens import CompareSetup, HelpScreen
 from fitscope.tui.widgets.charts import FitChart, LossChart
 from fitscope.tui.widgets.leaderboard import leaderboard, member_tag
 from fitscope.tui.widgets.settings import LIVE_KEYS, SettingsPanel
+from fitscope.tui.widgets.textview import TextView
 
 PACES: list[tuple[float | None, str]] = [
     (10, "10/s"), (30, "30/s"), (100, "watch"), (300, "300/s"), (1000, "1k/s"), (3000, "3k/s"), (None, "flat out")]
 WATCH = 2  # the lesson's 300 steps unfold over ~3 s
 REDRAW_HZ = 10
-BUSY_REDRAW_HZ = 4  # flat out, each frame takes the GIL from training: draw charts less often
+DRAW_SPACING = 3  # after a chart build of t seconds, the next one waits 3t
 LOG_EVERY = 0.5  # seconds between loss-log lines while running
 STATE_ICON = {State.STARTING: "… engine starting", State.READY: "■ ready", State.RUNNING: "▶ running",
               State.PAUSED: "❚❚ paused", State.DONE: "✓ done", State.DIVERGED: "✗ diverged",
@@ -86,7 +87,8 @@ class FitscopeApp(App):
     ]
 
     def __init__(self, cfg: FitConfig | None = None, *, engine_factory: DriverFactory | None = None,
-                 autostart: bool = False, pace: int = WATCH, spec: RunSpec | None = None):
+                 autostart: bool = False, pace: int = WATCH, spec: RunSpec | None = None,
+                 background_charts: bool = False):
         super().__init__()
         self.spec = spec or RunSpec(cfg or FitConfig())
         self.cfg = self.spec.base
@@ -96,11 +98,12 @@ class FitscopeApp(App):
         self.hidden: set[int] = set()
         self.selected = 0
         self.autostart = autostart
+        self.background_charts = background_charts  # build charts off the UI thread (tests draw in place)
         self._drawn_seq = -1
         self._last_log = 0.0
         self._last_state = ""
         self._logged_step = 0
-        self._last_draw = 0.0
+        self._next_draw = 0.0
         self._shown_data = None
         self._quitting = False
         self._switch_from: int | None = None  # the run id a switch is replacing, until it arrives
@@ -131,7 +134,7 @@ class FitscopeApp(App):
 
     # ---- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("", id="status")
+        yield TextView(id="status")
         with Horizontal(id="main"):
             yield SettingsPanel(self.cfg, id="settings")
             with Vertical(id="right"):
@@ -139,18 +142,18 @@ class FitscopeApp(App):
                 with Horizontal(id="bottom"):
                     yield LossChart(id="loss")
                     yield Log(id="log", max_lines=2000)
-                    yield Static("", id="board")
+                    yield TextView(id="board")
         yield Footer()
 
     def on_mount(self) -> None:
         # kept, so a modal screen on top or the app's teardown never breaks a query
         main = self.screen
-        self.status_bar = main.query_one("#status", Static)
+        self.status_bar = main.query_one("#status", TextView)
         self.fit_chart = main.query_one(FitChart)
         self.loss_chart = main.query_one(LossChart)
         self.log_view = main.query_one("#log", Log)
         self.settings = main.query_one(SettingsPanel)
-        self.board = main.query_one("#board", Static)
+        self.board = main.query_one("#board", TextView)
         self.panels = {"settings": self.settings, "fit": self.fit_chart, "log": self.log_view}
         for selector, title in (("#settings", "Settings"), ("#fit", "Fit"), ("#loss", "Loss"), ("#log", "Log"),
                                 ("#board", "Leaderboard")):
@@ -201,15 +204,16 @@ class FitscopeApp(App):
             else:
                 self._log_snapshot(snap)
         now = time.monotonic()
-        flat_out = snap.state == State.RUNNING and PACES[self.pace_index][0] is None
-        if flat_out and now - self._last_draw < 1 / BUSY_REDRAW_HZ:
+        if now < self._next_draw:
             return
         for chart in (self.fit_chart, self.loss_chart):
-            if chart.drawn_seq != snap.seq and chart.display and chart.size.area:
+            if chart.drawn_seq != snap.seq and chart.display and chart.size.area and not chart.building:
                 chart.shown = self.visible_members(snap)
-                chart.draw(snap, self.driver.tracker)
+                chart.draw(snap, self.driver.tracker, background=self.background_charts)
                 chart.drawn_seq = snap.seq
-                self._last_draw = now
+        # charts take at most ~1/(1 + DRAW_SPACING) of a core: a slow build (many curves) is drawn less often
+        spent = self.fit_chart.build_seconds + self.loss_chart.build_seconds
+        self._next_draw = now + DRAW_SPACING * spent
         if self.autostart and not self._started and self.fit_chart.drawn_seq == snap.seq:
             self._started = True  # training begins once the user has seen the fit at step 0
             self.send(C.Start())
@@ -544,7 +548,7 @@ def _short(value) -> str:
 
 
 def run_app(spec: RunSpec, engine: str = "process") -> int:
-    app = FitscopeApp(spec=spec, autostart=True, engine_factory=ENGINES[engine])
+    app = FitscopeApp(spec=spec, autostart=True, engine_factory=ENGINES[engine], background_charts=True)
     app.run()
     app.driver.close()
     return 0

@@ -66,8 +66,7 @@ async def _switch_time(app: FitscopeApp, spec: RunSpec) -> float:
 
 async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, switch: bool) -> dict:
     flat_out = len(PACES) - 1
-    app = FitscopeApp(spec=spec.with_base(spec.base.with_value("train.steps", 100_000_000)), pace=flat_out,
-                      engine_factory=ENGINES[engine])
+    app = FitscopeApp(spec=spec, pace=flat_out, engine_factory=ENGINES[engine], background_charts=True)
     latencies: list[float] = []
     lags: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
@@ -124,6 +123,7 @@ async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, 
 
 def ui_bench(cfg: FitConfig, seconds: float = 6.0, rounds: int = 2, engine: str = "process") -> dict:
     """Each case in turn, interleaved with the same run stepped bare, in one process."""
+    cfg = cfg.with_value("train.steps", 100_000_000)
     race16 = RunSpec.race(cfg, {"train.lr": [0.02 * (i + 1) for i in range(8)]}, 2)
     cases = {"single": (RunSpec(cfg), 0), "race16": (race16, RACE_WARM_STEPS)}
     out: dict = {"engine": engine, "cores": os.cpu_count(), "rounds": rounds, "seconds": seconds}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.message import Message
+from textual.strip import Strip
 
 from fitscope.core.spec import RunSpec
 
@@ -33,3 +35,13 @@ class ResetRefused(Message):
     previous: RunSpec  # the spec the app had before, which the run still trains
     key: str | None  # the setting whose change asked for it, if one did
     error: str
+
+
+@dataclass
+class ChartBuilt(Message):
+    """A chart's text, built off the UI thread (post_message is thread-safe)."""
+
+    text: Text | None
+    strips: list[Strip]
+    failure: str
+    seconds: float

@@ -111,3 +111,17 @@ async def test_a_diverging_member_is_marked_on_the_leaderboard(app):
         board = str(app.board.render())
         assert "diverged at step" in board.splitlines()[-1]  # last, with its step
         assert "ok" in board.splitlines()[1]
+
+
+def test_every_member_colour_is_one_textual_markup_knows():
+    """An unknown colour name renders wrong and costs a fuzzy 'did you mean' search per parse."""
+    from textual.color import Color
+
+    from fitscope.tui.plotting import PALETTE
+    from fitscope.tui.widgets.leaderboard import MARKUP_COLOURS, member_tag
+
+    for i in range(len(PALETTE)):
+        tag = member_tag(i)
+        name = tag[1:tag.index("]")]
+        Color.parse(name)  # raises ColorParseError for e.g. 'bright_red'
+    assert set(MARKUP_COLOURS) <= set(PALETTE)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from fitscope.core.snapshot import Snapshot
 from fitscope.core.tracker import Tracker
+from fitscope.tui.messages import ChartBuilt
 from fitscope.tui.plotting import draw_fit, draw_loss, draw_race, draw_race_losses
 
 
@@ -16,32 +25,78 @@ def colour_on() -> bool:
 
 
 class SafePlot(PlotextPlot):
-    """A plot whose drawing can never take the app down: a failure shows as text instead."""
+    """A plot whose drawing can never take the app down: a failure shows as text instead.
+
+    plotext is pure Python: a race of 16 curves takes ~100 ms to build. With ``background`` the
+    build runs on one shared thread and the finished text comes back as a message, so keys and
+    the event loop are not held up meanwhile (the GIL is handed over every few milliseconds).
+    """
 
     drawn_seq = -1  # the snapshot this chart last drew
     shown: list[int] = []  # in a race, the members to draw
+    building = False  # a background build is under way
+    build_seconds = 0.0  # how long the last build took
     _failure = ""
+    _text: Text | None = None
+    _strips: list[Strip] = []
 
-    def draw(self, snap: Snapshot, tracker: Tracker) -> None:
+    def draw(self, snap: Snapshot, tracker: Tracker, background: bool = False) -> None:
+        width, height = self.size.width, self.size.height
+        self._plot.plotsize(width, height)
+        self._plot._set_size(width, height)
+        self._plot.theme(self._get_plotext_theme_name(self.app.theme))
+        if not background:
+            self._show(*self._build(snap, tracker))
+            return
+        self.building = True
+        future = _BUILDER.submit(self._build, snap, tracker)
+        future.add_done_callback(lambda f: self.post_message(ChartBuilt(*f.result())))
+
+    def _build(self, snap: Snapshot, tracker: Tracker) -> tuple[Text | None, list[Strip], str, float]:
+        """The chart as text and as the lines the screen draws: both made here, off the UI thread
+        when in the background (turning text into lines costs as much again as plotting)."""
+        t0 = time.perf_counter()
+        width, height = self.size.width, self.size.height
         try:
             self._draw(snap, tracker)
-            self._failure = ""
+            text, failure = Text.from_ansi(self._plot.build(), no_wrap=True), ""
         except Exception as exc:  # plotext has edge cases (empty log plots, odd sizes)
-            self.plt.clear_data()
-            self._failure = f"(chart unavailable: {type(exc).__name__}: {exc})"
+            self._plot.clear_data()
+            text, failure = None, f"(chart unavailable: {type(exc).__name__}: {exc})"
+        console = Console(width=width, height=height, color_system="truecolor", force_terminal=True,
+                          legacy_windows=False, no_color=False)
+        lines = Segment.split_and_crop_lines(console.render(text or Text(failure), console.options), width, pad=True,
+                                             include_new_lines=False)
+        # every segment gets a style: Textual's colour filters (NO_COLOR) read each one's colours
+        strips = [Strip([Segment(seg.text, seg.style or _PLAIN) for seg in line], width)
+                  for line in itertools.islice(lines, height)]
+        return text, strips, failure, time.perf_counter() - t0
+
+    def _show(self, text: Text | None, strips: list[Strip], failure: str, seconds: float) -> None:
+        self._text, self._strips, self._failure, self.build_seconds = text, strips, failure, seconds
+        self.building = False
         self.refresh()
+
+    def on_chart_built(self, msg: ChartBuilt) -> None:
+        self._show(msg.text, msg.strips, msg.failure, msg.seconds)
+
+    def render_line(self, y: int) -> Strip:
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width, _PLAIN)
+
+    def on_resize(self) -> None:
+        self.drawn_seq = -1  # the text was built for the old size
 
     def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
         raise NotImplementedError
 
     def render(self):
-        if not self._failure:
-            try:
-                return super().render()
-            except Exception as exc:
-                self.plt.clear_data()
-                self._failure = f"(chart unavailable: {type(exc).__name__}: {exc})"
-        return self._failure
+        return self._text if self._text is not None else self._failure
+
+
+_PLAIN = Style()
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fitscope-charts")
 
 
 class FitChart(SafePlot, can_focus=True):

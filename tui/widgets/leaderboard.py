@@ -7,16 +7,18 @@ from rich.markup import escape
 from fitscope.core.snapshot import Snapshot, ranked
 from fitscope.tui.plotting import member_style
 
-RICH_COLOURS = {"red+": "bright_red", "green+": "bright_green", "blue+": "bright_blue",
-                "magenta+": "bright_magenta", "yellow+": "bright_yellow", "cyan+": "bright_cyan",
-                "orange+": "dark_orange", "orange": "orange3"}
+# plotext's colour names as Textual markup knows them (a name it does not know is not only
+# wrong: each parse of it costs a fuzzy search for a suggestion, ~3 ms)
+MARKUP_COLOURS = {"red+": "ansi_bright_red", "green+": "ansi_bright_green", "blue+": "ansi_bright_blue",
+                  "magenta+": "ansi_bright_magenta", "yellow+": "ansi_bright_yellow", "cyan+": "ansi_bright_cyan",
+                  "orange+": "darkorange", "orange": "orange"}
 
 
 def member_tag(i: int) -> str:
     """The member's line colour and its key (1–9), as markup."""
     colour, _ = member_style(i, True)
     key = str(i + 1) if i < 9 else "·"
-    return f"[{RICH_COLOURS.get(colour, colour)}]━{key}[/]"
+    return f"[{MARKUP_COLOURS.get(colour, colour)}]━{key}[/]"
 
 
 def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: int) -> str:

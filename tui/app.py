@@ -88,7 +88,7 @@ class FitscopeApp(App):
 
     def __init__(self, cfg: FitConfig | None = None, *, engine_factory: DriverFactory | None = None,
                  autostart: bool = False, pace: int = WATCH, spec: RunSpec | None = None,
-                 background_charts: bool = False):
+                 background_charts: bool = False, lazy_settings: bool = False):
         super().__init__()
         self.spec = spec or RunSpec(cfg or FitConfig())
         self.cfg = self.spec.base
@@ -99,6 +99,7 @@ class FitscopeApp(App):
         self.selected = 0
         self.autostart = autostart
         self.background_charts = background_charts  # build charts off the UI thread (tests draw in place)
+        self.lazy_settings = lazy_settings  # the settings' rows after the first frame (tests have them at once)
         self._drawn_seq = -1
         self._last_log = 0.0
         self._last_state = ""
@@ -136,7 +137,7 @@ class FitscopeApp(App):
     def compose(self) -> ComposeResult:
         yield TextView(id="status")
         with Horizontal(id="main"):
-            yield SettingsPanel(self.cfg, id="settings")
+            yield SettingsPanel(self.cfg, lazy=self.lazy_settings, id="settings")
             with Vertical(id="right"):
                 yield FitChart(id="fit")
                 with Horizontal(id="bottom"):
@@ -548,7 +549,8 @@ def _short(value) -> str:
 
 
 def run_app(spec: RunSpec, engine: str = "process") -> int:
-    app = FitscopeApp(spec=spec, autostart=True, engine_factory=ENGINES[engine], background_charts=True)
+    app = FitscopeApp(spec=spec, autostart=True, engine_factory=ENGINES[engine], background_charts=True,
+                      lazy_settings=True)
     app.run()
     app.driver.close()
     return 0

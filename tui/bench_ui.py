@@ -66,7 +66,8 @@ async def _switch_time(app: FitscopeApp, spec: RunSpec) -> float:
 
 async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, switch: bool) -> dict:
     flat_out = len(PACES) - 1
-    app = FitscopeApp(spec=spec, pace=flat_out, engine_factory=ENGINES[engine], background_charts=True)
+    app = FitscopeApp(spec=spec, pace=flat_out, engine_factory=ENGINES[engine], background_charts=True,
+                      lazy_settings=True)
     latencies: list[float] = []
     lags: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
@@ -159,15 +160,25 @@ def ui_bench(cfg: FitConfig, seconds: float = 6.0, rounds: int = 2, engine: str 
 # ---- start-up -------------------------------------------------------------------------------
 _FIRST_FRAME = """
 import asyncio, sys
+from pathlib import Path
 from fitscope.core.config import FitConfig
+from fitscope.tui import app as app_mod
 from fitscope.tui.app import FitscopeApp
+
+class Timed(FitscopeApp):
+    CSS_PATH = str(Path(app_mod.__file__).parent / "app.tcss")
+
+    def on_mount(self):
+        super().on_mount()
+        # after the first refresh of the screen, i.e. once its first frame has been painted
+        self.call_after_refresh(lambda: print("frame", "torch" in sys.modules, flush=True))
+
 async def main():
-    app = FitscopeApp(FitConfig().with_value("train.device", "cpu"))
+    app = Timed(FitConfig().with_value("train.device", "cpu"), background_charts=True, lazy_settings=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        print("frame", "torch" in sys.modules, flush=True)
         while app.driver.latest is None or app.fit_chart.drawn_seq != app.driver.latest.seq:
             await asyncio.sleep(0.005)
+        await pilot.pause()
         print("ready", app.driver.latest.step, flush=True)
         await pilot.press("q")
 asyncio.run(main())

@@ -154,3 +154,23 @@ async def test_escape_leaves_the_settings_for_the_fit_chart(make_app):
         app.query_one("#field-train-lr").focus()
         await pilot.press("escape")
         assert app.focused is app.query_one("#fit")
+
+
+async def test_the_settings_rows_come_after_the_first_frame_and_work():
+    from fitscope.core.thread_driver import ManualDriver
+    from fitscope.tui.app import FitscopeApp
+
+    from fitscope.core.config import FitConfig
+
+    app = FitscopeApp(FitConfig().with_value("train.device", "cpu"), engine_factory=lambda spec: ManualDriver(spec),
+                      lazy_settings=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        while not app.settings.populated:
+            await pilot.pause()
+        await pilot.pause()
+        assert app.query_one("#field-train-lr", Input).value == "0.2"
+        await pilot.press("shift+tab")  # from the fit chart back into the settings: the first field
+        assert app.focused is app.query_one("#field-data-target")
+        app.query_one("#field-train-lr", Input).focus()
+        await pilot.press("ctrl+a", "backspace", *"0.05", "enter")
+        assert app.driver.latest.config.train.lr == 0.05

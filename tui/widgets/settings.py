@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
@@ -73,25 +72,41 @@ class SettingsPanel(VerticalScroll):
         Binding("escape", "app.focus_panel('fit')", "back to the chart", show=False),
     ]
 
-    def __init__(self, cfg: FitConfig, **kw):
+    def __init__(self, cfg: FitConfig, lazy: bool = True, **kw):
         super().__init__(**kw)
         self.cfg = cfg
+        self.lazy = lazy
+        self.populated = False
 
-    def compose(self) -> ComposeResult:
+    def compose(self):
+        if not self.lazy:
+            self.populated = True
+            yield from self._rows()
+
+    def on_mount(self) -> None:
+        if self.lazy:  # ~90 widgets: mounted after the app's first frame, which they would delay by ~0.35 s
+            self.call_after_refresh(self._populate)
+
+    def _populate(self) -> None:
+        self.mount_all(self._rows())
+        self.populated = True
+
+    def _rows(self) -> list[Widget]:
+        rows: list[Widget] = []
         for group, keys in GROUPS.items():
-            yield Label(group, classes="group")
+            rows.append(Label(group, classes="group"))
             for key in keys:
                 name = LABELS.get(key, key.split(".")[1])
                 mark = "" if key in LIVE_KEYS else " ↻"
                 value = self.cfg.get(key)
-                with Horizontal(classes="row"):
-                    yield Label(f"{name}{mark}", classes="field-label", id=f"label-{_id(key)}")
-                    if key in CHOICES:
-                        yield ChoiceField(key, CHOICES[key], value, id=f"field-{_id(key)}", classes="field")
-                    else:
-                        yield Input(show(value), id=f"field-{_id(key)}", classes="field", name=key)
-                yield Static("", id=f"error-{_id(key)}", classes="field-error")
-        yield Static("↻ applies with a reset", classes="hint")
+                field: Widget = (ChoiceField(key, CHOICES[key], value, id=f"field-{_id(key)}", classes="field")
+                                 if key in CHOICES else
+                                 Input(show(value), id=f"field-{_id(key)}", classes="field", name=key))
+                rows.append(Horizontal(Label(f"{name}{mark}", classes="field-label", id=f"label-{_id(key)}"), field,
+                                       classes="row"))
+                rows.append(Static("", id=f"error-{_id(key)}", classes="field-error"))
+        rows.append(Static("↻ applies with a reset", classes="hint"))
+        return rows
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -108,6 +123,8 @@ class SettingsPanel(VerticalScroll):
     def show_config(self, cfg: FitConfig, revert: str | None = None) -> None:
         """Show ``cfg``; a field being edited keeps its text, unless it is ``revert``."""
         self.cfg = cfg
+        if not self.populated:  # the rows, when they come, are made from self.cfg
+            return
         for keys in GROUPS.values():
             for key in keys:
                 widget = self.field(key)
@@ -117,10 +134,14 @@ class SettingsPanel(VerticalScroll):
                     widget.value = show(cfg.get(key))
 
     def show_error(self, key: str, message: str) -> None:
+        if not self.populated:
+            return
         self.query_one(f"#error-{_id(key)}", Static).update(message)
         self.field(key).add_class("invalid")
 
     def clear_error(self, key: str) -> None:
+        if not self.populated:
+            return
         self.query_one(f"#error-{_id(key)}", Static).update("")
         self.field(key).remove_class("invalid")
 

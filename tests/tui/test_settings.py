@@ -171,6 +171,5 @@ async def test_the_settings_rows_come_after_the_first_frame_and_work():
         assert app.query_one("#field-train-lr", Input).value == "0.2"
         await pilot.press("shift+tab")  # from the fit chart back into the settings: the first field
         assert app.focused is app.query_one("#field-data-target")
-        app.query_one("#field-train-lr", Input).focus()
-        await pilot.press("ctrl+a", "backspace", *"0.05", "enter")
+        await edit(pilot, "train.lr", "0.05")
         assert app.driver.latest.config.train.lr == 0.05

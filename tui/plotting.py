@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fitscope.core.history import HistoryView
 from fitscope.core.snapshot import Snapshot
+from fitscope.tui.formatting import int_ticks, nice_ticks, num, short
 
 FIT_COLOR = "red+"
 DATA_COLOR = "cyan"
@@ -75,32 +78,65 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
         plt.plot(snap.x_grid[::step][ok], pred[ok], marker=fit_marker, color=c(FIT_COLOR), label=lab("fit"))
     plt.xlim(*data.x_range)
     plt.ylim(*y_limits(snap))
-    loss = "—" if snap.train_loss is None else f"{snap.train_loss:.4f}"
-    title = f"Loss={loss}"
+    title = f"Loss={num(snap.train_loss, 4)}"
     if snap.test_loss is not None:
-        title += f"  test={snap.test_loss:.4f}"
+        title += f"  test={num(snap.test_loss, 4)}"
+    if snap.diverged_at is not None:
+        title += f"  diverged at step {snap.diverged_at:,}"
     plt.title(title)
 
 
 def draw_loss(plt, history: HistoryView, *, width: int, log_y: bool = True, marker: str = "braille",
-              color: bool = True, test: tuple[tuple[int, float], ...] = (), legend: bool = True) -> None:
-    plt.clear_data()
-    if len(history) == 0:
-        plt.yscale("linear")  # plotext's log scale fails on an empty plot
-        return
-    x, y = downsample(history.step.astype(float), history.hi, width)
-    ok = np.isfinite(y) & ((y > 0) if log_y else True)
-    if not ok.any():
-        plt.yscale("linear")
-        return
-    plt.plot(x[ok], y[ok], marker=marker, color=FIT_COLOR if color else None, label="train" if legend else None)
+              color: bool = True, test: tuple[tuple[int, float], ...] = (), legend: bool = True,
+              diverged_at: int | None = None) -> None:
+    series: list[Series] = [(history.step.astype(float), history.hi, FIT_COLOR if color else None, marker,
+                             "train" if legend else None)]
     if test:
-        ts = np.array([t[0] for t in test], float)
-        tl = np.array([t[1] for t in test], float)
-        tx, ty = downsample(ts, tl, width)
-        okt = np.isfinite(ty) & ((ty > 0) if log_y else True)
-        plt.plot(tx[okt], ty[okt], marker=marker, color=TEST_COLOR if color else None, label="test" if legend else None)
-    plt.yscale("log" if log_y else "linear")
+        series.append((np.array([t[0] for t in test], float), np.array([t[1] for t in test], float),
+                       TEST_COLOR if color else None, marker, "test" if legend else None))
+    plot_losses(plt, series, width=width, log_y=log_y, diverged=[diverged_at] if diverged_at else [])
+
+
+Series = tuple[np.ndarray, np.ndarray, "str | None", str, "str | None"]  # x, y, colour, marker, label
+
+
+def plot_losses(plt, series: list[Series], *, width: int, log_y: bool, diverged: list[int]) -> None:
+    """Loss curves on round ticks. Log scale is drawn as log10 values on a linear axis (plotext's
+    own log scale fails on some ranges); non-finite losses are left out and a divergence is a
+    vertical line at its step, so a diverged run never stretches the axes."""
+    plt.clear_data()
+    plt.yscale("linear")
+    lo, hi, first, last = np.inf, -np.inf, np.inf, -np.inf
+    for x_all, y_all, colour, marker, label in series:
+        if not len(x_all):
+            continue
+        first, last = min(first, float(x_all[0])), max(last, float(x_all[-1]))
+        x, y = downsample(x_all, y_all, width)
+        ok = np.isfinite(y) & ((y > 0) if log_y else True)
+        if not ok.any():
+            continue
+        yv = np.log10(y[ok]) if log_y else y[ok]
+        plt.plot(x[ok], yv, marker=marker, color=colour, label=label)
+        lo, hi = min(lo, float(yv.min())), max(hi, float(yv.max()))
+    if not np.isfinite(lo):
+        return
+    for step in diverged:
+        last = max(last, float(step))
+        plt.vline(step, "red")
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    plt.ylim(lo, hi)
+    if log_y and hi - lo >= 1:
+        yt = [float(v) for v in range(math.ceil(lo), math.floor(hi) + 1)]
+        step = max(1, len(yt) // 4)
+        yt = yt[::step]
+    else:
+        yt = nice_ticks(lo, hi, 4)
+    plt.yticks(yt, [short(10 ** v if log_y else v) for v in yt])
+    first_i, last_i = int(first), int(last)
+    xt = int_ticks(first_i, max(last_i, first_i + 1), max(2, min(5, width // 12)))
+    plt.xlim(first_i, max(last_i, first_i + 1))
+    plt.xticks(xt, [short(v) for v in xt])
 
 
 PALETTE = ["red+", "green+", "blue+", "magenta+", "yellow+", "cyan+", "orange+", "red", "green", "blue",
@@ -141,17 +177,10 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
 
 
 def draw_race_losses(plt, histories: list[HistoryView], shown: list[int], *, width: int, log_y: bool = True,
-                     color: bool = True) -> None:
+                     color: bool = True, diverged: list[int] | None = None) -> None:
     """``histories[k]`` is member ``shown[k]``'s, which sets its colour."""
-    plt.clear_data()
-    drawn = False
+    series: list[Series] = []
     for i, h in zip(shown, histories):
-        if not len(h):
-            continue
-        x, y = downsample(h.step.astype(float), h.hi, width)
-        ok = np.isfinite(y) & ((y > 0) if log_y else True)
-        if ok.any():
-            c, mk = member_style(i, color)
-            plt.plot(x[ok], y[ok], color=c, marker="braille" if color else mk)
-            drawn = True
-    plt.yscale("log" if log_y and drawn else "linear")
+        c, mk = member_style(i, color)
+        series.append((h.step.astype(float), h.hi, c, "braille" if color else mk, None))
+    plot_losses(plt, series, width=width, log_y=log_y, diverged=diverged or [])

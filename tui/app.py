@@ -19,6 +19,7 @@ from fitscope.core.config import keys as config_keys
 from fitscope.core.driver import Driver
 from fitscope.core.snapshot import Level, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec, parse_values
+from fitscope.tui.formatting import num
 from fitscope.tui.messages import ResetRefused, RunSaved, SettingSubmitted
 from fitscope.tui.palette import binding_commands
 from fitscope.tui.screens import CompareSetup, HelpScreen
@@ -163,7 +164,7 @@ class FitscopeApp(App):
         self._legends()
         self.query_one("#fit").focus()
         self.set_interval(1 / REDRAW_HZ, self.refresh_view)
-        self.log_line("   step  loss      steps/s")
+        self.log_line(f"{'step':>7}  {'loss':<9} {'steps/s':>9}")
         self.refresh_view()
 
     def on_resize(self, event) -> None:
@@ -263,7 +264,7 @@ class FitscopeApp(App):
             if snap.state == State.RUNNING or snap.steps_per_s:
                 state.append(f"{snap.steps_per_s:,.0f} steps/s")
             if snap.test_loss is not None:
-                state.append(f"test {snap.test_loss:.4g}")
+                state.append(f"test {num(snap.test_loss, 4)}")
         if self._switch_from is not None:
             state[0] = "… switching"
         state.append(f"pace {PACES[self.pace_index][1]}")
@@ -289,10 +290,9 @@ class FitscopeApp(App):
 
     def _log_snapshot(self, snap: Snapshot) -> None:
         now = time.monotonic()
-        loss = "—" if snap.train_loss is None else f"{snap.train_loss:.5f}"
-        line = f"{snap.step:>7}  {loss}  {snap.steps_per_s:>6,.0f}/s"
+        line = f"{snap.step:>7}  {num(snap.train_loss):<9} {snap.steps_per_s:>7,.0f}/s"
         if snap.test_loss is not None:
-            line += f"  test {snap.test_loss:.5f}"
+            line += f"  test {num(snap.test_loss)}"
         if snap.state != self._last_state and snap.state != State.RUNNING and self._last_state:
             self.log_line(f"{line}  {snap.state}")
             self._logged_step = snap.step

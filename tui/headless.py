@@ -17,6 +17,7 @@ from fitscope.core.snapshot import END_STATES, Level, Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.thread_driver import ThreadDriver
 from fitscope.core.tracker import Tracker
+from fitscope.tui.formatting import num
 from fitscope.tui.plotting import draw_fit
 
 EXIT_OK, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_ERROR = 0, 3, 130, 1  # 2 (bad input) is cli's
@@ -43,17 +44,19 @@ def terminal_size(stream) -> tuple[int, int]:
     return 80, 24
 
 
-def fmt_loss(loss: float | None) -> str:
-    if loss is None:
-        return "n/a"
-    return f"{loss:.5f}" if abs(loss) < 1000 else f"{loss:.3e}"
 
 
 def summary(snap: Snapshot) -> str:
     cfg = snap.config
-    parts = [f"final loss {fmt_loss(snap.train_loss)}"]
-    if snap.test_loss is not None:
-        parts.append(f"test loss {fmt_loss(snap.test_loss)}")
+    lead = snap.lead
+    if snap.diverged_at is not None:  # the last finite loss, its step, and where it diverged (as the app says)
+        last = snap.diverged_at - 1
+        parts = [f"final loss {num(lead.loss)} at step {last:,} (the last finite)" if lead.loss is not None
+                 else "no finite loss", f"diverged at step {snap.diverged_at:,}"]
+    else:
+        parts = [f"final loss {num(lead.loss)}"]
+    if lead.test_loss is not None:
+        parts.append(f"test loss {num(lead.test_loss)}")
     rate = snap.step / snap.elapsed if snap.elapsed > 0 else 0.0
     parts += [f"{snap.step} steps", f"{rate:,.0f} steps/s", snap.device, f"{snap.elapsed:.2f} s"]
     head = (f"{data_label(cfg.data)} · {shape_text(cfg.model)} {cfg.model.activation} · "
@@ -84,7 +87,7 @@ class _Progress:
         if self.quiet:
             return
         if self._bar is not None:
-            loss = "—" if snap.train_loss is None else f"{snap.train_loss:.5f}"
+            loss = num(snap.train_loss)
             self._bar.update(self._task, completed=snap.step, loss=loss, rate=f"{snap.steps_per_s:,.0f}")
             return
         h = tracker.history(0)
@@ -92,7 +95,7 @@ class _Progress:
             # the loss at the 10 % mark itself, from the history, whenever the snapshot came
             mark = int(np.ceil(self.budget * self.next_tenth / 10))
             i = min(int(np.searchsorted(h.step, mark)), len(h) - 1)
-            loss = f"{h.loss[i]:.5f}" if len(h) else "—"
+            loss = num(float(h.loss[i])) if len(h) else "—"
             step = int(h.step[i]) if len(h) else mark
             self.out.write(f"step {step}/{self.budget}  loss {loss}  {snap.steps_per_s:,.0f} steps/s\n")
             self.out.flush()

@@ -13,6 +13,7 @@ from fitscope.core.snapshot import Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.tracker import Tracker
 from fitscope.tui import headless
+from fitscope.tui.formatting import num
 from fitscope.tui.plotting import draw_race
 
 
@@ -34,10 +35,10 @@ def table(snap: Snapshot) -> tuple[str, list[tuple[str, float]]]:
     head = f"{'variant':<{width}}  {'median':>9}  {'min':>9}  {'max':>9}" + ("  test med." if has_test else "") + "  runs"
     lines = [head, "─" * len(head)]
     for variant, med, finals, tests, diverged, n in rows:
-        fmt = (lambda v: f"{v:9.5f}") if finals else (lambda v: f"{'—':>9}")
+        fmt = (lambda v: f"{num(v):>9}") if finals else (lambda v: f"{'—':>9}")
         line = f"{variant:<{width}}  {fmt(med)}  {fmt(min(finals) if finals else 0)}  {fmt(max(finals) if finals else 0)}"
         if has_test:
-            line += f"  {statistics.median(tests):10.5f}" if tests else f"  {'—':>10}"
+            line += f"  {num(statistics.median(tests)):>10}" if tests else f"  {'—':>10}"
         line += f"  {n}" + (f" ({diverged} diverged)" if diverged else "")
         lines.append(line)
     return "\n".join(lines), [(r[0], r[1]) for r in rows]
@@ -115,5 +116,5 @@ def demo(out=None) -> int:
     if snap is not None and snap.members:
         _, ranked = table(snap)
         best, med = ranked[0]
-        out.write(f"\nBest activation by median final loss: {best} ({med:.5f})\n")
+        out.write(f"\nBest activation by median final loss: {best} ({num(med)})\n")
     return code

@@ -109,8 +109,11 @@ async def test_a_diverging_member_is_marked_on_the_leaderboard(app):
         app.refresh_view()
         await pilot.pause()
         board = str(app.board.render())
-        assert "diverged at step" in board.splitlines()[-1]  # last, with its step
+        step = app.driver.latest.members[1].diverged_at
+        assert step is not None and board.splitlines()[-1].endswith(f"✗ step {step}")  # last, with its step
         assert "ok" in board.splitlines()[1]
+        width = app.board.size.width - 2
+        assert all(len(line) <= width for line in board.splitlines())  # the state column stays inside
 
 
 def test_every_member_colour_is_one_textual_markup_knows():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 
 from fitscope.core.snapshot import Snapshot, ranked
+from fitscope.tui.formatting import num
 from fitscope.tui.plotting import member_style
 
 # plotext's colour names as Textual markup knows them (a name it does not know is not only
@@ -26,17 +27,17 @@ def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: in
     order = ranked(snap.members)
     name_w = max(6, *(len(m.label) for m in snap.members))
     has_test = any(m.test_loss is not None for m in snap.members)
-    head = f"    {'member':<{name_w}} {'loss':>8}" + (f" {'test':>8}" if has_test else "") + f" {'best@':>6} state"
+    head = f"    {'member':<{name_w}} {'loss':>9}" + (f" {'test':>9}" if has_test else "") + f" {'best@':>6} state"
     lines = [escape(head)]
 
     def fmt(v):
-        return f"{v:8.5f}" if v is not None else f"{'—':>8}"
+        return f"{num(v):>9}"
 
     for i in order:
         m = snap.members[i]
         best = str(m.best_step) if m.best_step is not None else "—"
         row = f" {escape(m.label):<{name_w}} {fmt(m.loss)}" + (f" {fmt(m.test_loss)}" if has_test else "")
-        row += f" {best:>6} {m.state}"
+        row += f" {best:>6} " + ("ok" if m.diverged_at is None else f"✗ step {m.diverged_at}")
         dim = i in hidden or (solo is not None and solo != i)
         line = f"{'▸' if i == selected else ' '}{member_tag(i)}{row}"
         lines.append(f"[dim]{line}[/]" if dim else line)

@@ -102,6 +102,14 @@ def parse_values(key: str, text: str) -> list:
     return values
 
 
+def coerce_seeds(raw) -> int:
+    """The number of init seeds per variant (``--seeds``, the race dialog's field)."""
+    text = str(raw).strip()
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_MEMBERS:
+        raise ConfigError("seeds", raw, f"expected a whole number from 1 to {MAX_MEMBERS}")
+    return int(text)
+
+
 def parse_vary(items: list[str]) -> dict[str, list]:
     """``["train.lr=0.1,0.2", ...]`` (the command line's --vary) -> {key: values}."""
     vary: dict[str, list] = {}

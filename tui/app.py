@@ -18,7 +18,7 @@ from fitscope.core.config import ACTIVATIONS, ConfigError, FitConfig, data_label
 from fitscope.core.config import keys as config_keys
 from fitscope.core.driver import Driver
 from fitscope.core.snapshot import Level, Notice, Snapshot, State
-from fitscope.core.spec import RunSpec, parse_values
+from fitscope.core.spec import RunSpec, coerce_seeds, parse_values
 from fitscope.tui.formatting import num
 from fitscope.tui.messages import ResetRefused, RunSaved, SettingSubmitted
 from fitscope.tui.palette import binding_commands
@@ -375,17 +375,20 @@ class FitscopeApp(App):
         if not isinstance(self.screen, CompareSetup):
             self.push_screen(CompareSetup(self._start_race))
 
-    def _start_race(self, key: str, text: str) -> str | None:
+    def _start_race(self, texts: dict[str, str], seeds_text: str) -> str | None:
         """From the setup screen: an error message for the screen, or None once the race runs."""
         try:
-            spec = RunSpec.race(self.cfg, {key: parse_values(key, text)})
+            seeds = coerce_seeds(seeds_text)
+            vary = {key: parse_values(key, text) for key, text in texts.items()}
+            spec = RunSpec.race(self.cfg, vary, seeds)
             if spec.count() < 2:
-                raise ConfigError(f"--vary {key}", text, "a race needs at least 2 members")
+                raise ConfigError("compare", spec.count(), "a race needs at least 2 members: give a setting "
+                                  "two or more values, or 2 or more seeds")
         except ConfigError as exc:
             return str(exc)
         self._switch(spec)
         self.send(C.Start())
-        self.log_line(f"race: {spec.count()} members varying {key}")
+        self.log_line(f"race: {spec.count()} members varying {', '.join(vary) or 'the init seed'}")
         return None
 
     def _switch(self, spec: RunSpec, key: str | None = None) -> None:
@@ -449,6 +452,12 @@ class FitscopeApp(App):
             self.push_screen(HelpScreen())
 
     def action_panel(self, delta: int) -> None:
+        if self.screen is not self.screen_stack[0]:  # a dialog: tab moves between its own fields
+            if delta > 0:
+                self.screen.focus_next()
+            else:
+                self.screen.focus_previous()
+            return
         visible = [name for name, p in self.panels.items() if p.display]
         current = next((name for name in visible if self._within(self.panels[name])), None)
         i = visible.index(current) if current in visible else -1

@@ -8,7 +8,7 @@ import sys
 
 from fitscope.core import config as config_mod
 from fitscope.core.config import ConfigError, FitConfig
-from fitscope.core.spec import MAX_MEMBERS, RunSpec, parse_vary
+from fitscope.core.spec import MAX_MEMBERS, RunSpec, coerce_seeds, parse_vary
 
 DESCRIPTION = """\
 fitscope — a keyboard-driven terminal lab for fitting functions with small neural networks.
@@ -41,11 +41,28 @@ def _config_args(p: argparse.ArgumentParser) -> None:
                    "same as --set data.file=FILE (default: the generated target)")
 
 
+def _vary_args(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--vary", metavar="KEY=V1,V2", action="append", default=[],
+                   help=what + "a setting's values, e.g. model.activation=relu,softplus,tanh or train.lr=0.05,0.2 "
+                        "(hidden sizes: model.hidden=10,10;32); repeatable: the product is raced")
+    p.add_argument("--seeds", type=str, default="1", metavar="N",
+                   help="initial-weight seeds per variant, 0..N-1 (default: 1, the data seed's stream)")
+
+
+def race_spec(cfg: FitConfig, args: argparse.Namespace, default: list[str]) -> RunSpec:
+    """The race the --vary and --seeds arguments ask for, checked before anything is built."""
+    spec = RunSpec.race(cfg, parse_vary(args.vary or default), coerce_seeds(args.seeds))
+    if spec.count() < 2:
+        raise ConfigError("--vary", " ".join(args.vary), "a race needs at least 2 members (values × seeds)")
+    return spec
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fitscope", description=DESCRIPTION,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     _config_args(parser)
     _engine_arg(parser)
+    _vary_args(parser, "open the app straight into a race of ")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="train headless: progress, final chart and summary",
@@ -62,12 +79,7 @@ def make_parser() -> argparse.ArgumentParser:
                                          "as one batched computation on the same data; print the overlay chart and "
                                          "each variant's median, min and max final loss.")
     _config_args(compare)
-    compare.add_argument("--vary", metavar="KEY=V1,V2", action="append", default=[],
-                         help="a setting and its values, e.g. model.activation=relu,softplus,tanh or "
-                              "train.lr=0.05,0.2 (hidden sizes: model.hidden=10,10;32); repeatable: the "
-                              "product is raced (default: model.activation=relu,softplus,tanh)")
-    compare.add_argument("--seeds", type=int, default=1, metavar="N",
-                         help="initial-weight seeds per variant, 0..N-1 (default: 1, the data seed's stream)")
+    _vary_args(compare, "race the product of ")
     compare.add_argument("--out", metavar="DIR", help="write compare.csv (variant, seed, step, loss) and config.toml to DIR")
     compare.add_argument("--quiet", action="store_true", help="only the table (default: off)")
 
@@ -126,17 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compare":
             from fitscope.tui import race
 
-            vary = parse_vary(args.vary or ["model.activation=relu,softplus,tanh"])
-            if RunSpec.race(cfg, vary, args.seeds).count() < 2:
-                raise ConfigError("--vary", " ".join(args.vary), "a race needs at least 2 members (values × seeds)")
-            return race.run_race(cfg, vary, args.seeds, args.out, args.quiet)[0]
+            spec = race_spec(cfg, args, ["model.activation=relu,softplus,tanh"])
+            return race.run_race(cfg, spec.varied, spec.seeds, args.out, args.quiet)[0]
         if args.command == "demo":
             from fitscope.tui import race
 
             return race.demo()
         from fitscope.tui.app import run_app
 
-        return run_app(RunSpec(cfg), args.engine)
+        spec = race_spec(cfg, args, []) if args.vary or args.seeds != "1" else RunSpec(cfg)
+        return run_app(spec, args.engine)
     except ConfigError as exc:
         print(f"fitscope: {exc}", file=sys.stderr)
         return 2

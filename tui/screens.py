@@ -5,11 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
-
-from fitscope.tui.widgets.settings import ChoiceField
 
 KEYS = [
     ("space", "run / pause"),
@@ -51,47 +49,59 @@ class HelpScreen(ModalScreen):
             yield Static(text)
 
 
-VARY_CHOICES = {  # what varies -> (config key, default values)
-    "activation": ("model.activation", "relu,softplus,tanh"),
-    "optimizer": ("train.optimizer", "sgd,adam"),
-    "lr": ("train.lr", "0.05,0.1,0.2,0.4"),
-    "seeds": ("model.init_seed", "0,1,2,3,4"),
-    "hidden": ("model.hidden", "10,10;32,32;64"),
-}
+VARY_FIELDS = [  # (config key, label, example) — the settings a race can vary, in the dialog's order
+    ("model.activation", "activation", "relu,softplus,tanh"),
+    ("train.lr", "lr", "0.05,0.1,0.2,0.4"),
+    ("train.optimizer", "optimizer", "sgd,adam"),
+    ("model.hidden", "hidden", "10,10;32,32;64"),
+    ("train.momentum", "momentum", "0,0.9"),
+    ("train.weight_decay", "wt decay", "0,0.01"),
+    ("model.init_seed", "init seed", "0,1,2"),
+]
 
 
 class CompareSetup(ModalScreen):
-    """Choose what varies and its values; enter starts the race, escape cancels."""
+    """What varies, by keyboard: a list of values for each setting to vary (empty: not varied;
+    several: their product), and how many init seeds. tab/↑/↓ move, enter starts, escape cancels."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "cancel")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "cancel"),
+        Binding("down", "app.focus_next", "next field", show=False),
+        Binding("up", "app.focus_previous", "previous field", show=False),
+    ]
 
-    def __init__(self, start):
+    def __init__(self, start, values: dict[str, str] | None = None, seeds: int = 1):
         super().__init__()
-        self.start = start  # called with (key, text); returns an error message or None
+        self.start = start  # called with ({key: text}, seeds text); returns an error message or None
+        self.values = values if values is not None else {"model.activation": "relu,softplus,tanh"}
+        self.seeds = seeds
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="compare-setup"):
             yield Static(Text("Compare: race variants side by side", style="bold"))
-            yield Label("what varies (←/→)")
-            yield ChoiceField("vary", tuple(VARY_CHOICES), "activation", id="vary-kind")
-            yield Label("values (a list; hidden sizes: 10,10;32)")
-            yield Input(VARY_CHOICES["activation"][1], id="vary-values")
+            yield Static("a list of values for each setting to vary; empty: not varied", classes="hint")
+            for key, label, example in VARY_FIELDS:
+                with Horizontal(classes="row"):
+                    yield Label(label, classes="field-label")
+                    yield Input(self.values.get(key, ""), placeholder=example, id=f"vary-{_id(key)}", name=key)
+            with Horizontal(classes="row"):
+                yield Label("seeds", classes="field-label")
+                yield Input(str(self.seeds), id="vary-seeds", name="seeds")
             yield Static("", id="compare-error", classes="field-error")
-            yield Static("enter starts the race · escape cancels · 2 to 64 members", classes="hint")
+            yield Static("tab ↑ ↓ move · enter starts the race · escape cancels · 2 to 64 members", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one("#vary-values").focus()
+        self.query_one("#vary-model-activation", Input).focus()
 
-    def on_setting_submitted(self, msg) -> None:  # the ChoiceField cycled
-        msg.stop()
-        self.query_one("#vary-kind", ChoiceField).set_value(msg.raw)
-        self.query_one("#vary-values", Input).value = VARY_CHOICES[msg.raw][1]
-
-    def on_input_submitted(self, event) -> None:
+    def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        kind = self.query_one("#vary-kind", ChoiceField).value
-        error = self.start(VARY_CHOICES[kind][0], event.value)
+        values = {key: self.query_one(f"#vary-{_id(key)}", Input).value for key, _, _ in VARY_FIELDS}
+        error = self.start({k: v for k, v in values.items() if v.strip()}, self.query_one("#vary-seeds", Input).value)
         if error:
             self.query_one("#compare-error", Static).update(error)
         else:
             self.dismiss()
+
+
+def _id(key: str) -> str:
+    return key.replace(".", "-")

@@ -189,3 +189,25 @@ def test_demo_tells_the_whole_story():
     assert "1/2" in r.stdout and "2/2" in r.stdout and "final loss 0.00470" in r.stdout
     assert "racing 15 members (3 variants × 5 seeds)" in r.stdout
     assert "Best activation by median final loss:" in r.stdout
+
+
+def test_vary_opens_the_app_straight_into_that_race(monkeypatch):
+    from fitscope.tui import app as app_mod
+    from fitscope.tui import cli
+
+    opened = []
+    monkeypatch.setattr(app_mod, "run_app", lambda spec, engine: opened.append(spec) or 0)
+    assert cli.main(["--vary", "train.lr=0.05,0.2", "--vary", "model.activation=relu,tanh", "--seeds", "2"]) == 0
+    (spec,) = opened
+    assert spec.count() == 8 and spec.varied == {"train.lr": (0.05, 0.2), "model.activation": ("relu", "tanh")}
+    assert cli.main([]) == 0 and not opened[1].racing  # no --vary: the single run
+
+
+@pytest.mark.parametrize("args,first", [
+    (["--vary", "train.lr=1,2", "--seeds", "40"], "fitscope: compare: 80 is not valid — a race has at most 64"),
+    (["--seeds", "x"], "fitscope: seeds: 'x' is not valid — expected a whole number from 1 to 64"),
+    (["--vary", "train.lr=0.1"], "fitscope: --vary: 'train.lr=0.1' is not valid — a race needs at least 2 members"),
+])
+def test_a_bad_race_for_the_app_is_one_line_and_exit_2(args, first):
+    r = fitscope(*args)
+    assert r.returncode == 2 and r.stderr.startswith(first) and "Traceback" not in r.stderr

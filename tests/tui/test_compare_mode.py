@@ -5,22 +5,64 @@ from fitscope.core import commands as C
 from fitscope.tui.screens import CompareSetup
 
 
-async def open_setup(pilot, kind_steps: int = 0, values: str | None = None):
+KIND = ["model.activation", "train.lr", "train.optimizer", "model.hidden"]
+
+
+async def open_setup(pilot, kind_steps: int = 0, values: str | None = None, seeds: str | None = None):
+    """Open the dialog; put ``values`` in the field of KIND[kind_steps] (clearing the default
+    activation list when another setting varies); enter."""
     await pilot.press("c")
     await pilot.pause()
     assert isinstance(pilot.app.screen, CompareSetup)
     screen = pilot.app.screen
-    screen.query_one("#vary-kind").focus()
-    for _ in range(kind_steps):
-        await pilot.press("right")
-    await pilot.pause()
-    field = screen.query_one("#vary-values", Input)
+    key = KIND[kind_steps]
+    if key != "model.activation" and values is not None:
+        screen.query_one("#vary-model-activation", Input).value = ""
+    field = screen.query_one(f"#vary-{key.replace('.', '-')}", Input)
     field.focus()
     if values is not None:
         field.value = values
+    elif key == "train.optimizer":
+        field.value = "sgd,adam"
+        screen.query_one("#vary-model-activation", Input).value = ""
+    if seeds is not None:
+        screen.query_one("#vary-seeds", Input).value = seeds
     await pilot.press("enter")
     await pilot.pause()
     return screen
+
+
+async def test_an_lr_race_by_keyboard_alone(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, CompareSetup)
+        assert app.focused is app.screen.query_one("#vary-model-activation")
+        await pilot.press("end", "ctrl+u", "tab", *"0.05,0.2,0.8", "down", "down", "down", "down", "down",
+                          "tab", "ctrl+u", "2", "enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, CompareSetup) and app.racing
+        labels = [m.label for m in app.driver.latest.members]
+        assert labels == ["0.05 s0", "0.05 s1", "0.2 s0", "0.2 s1", "0.8 s0", "0.8 s1"]
+
+
+async def test_two_settings_vary_as_their_product(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        app.screen.query_one("#vary-train-lr", Input).value = "0.1,0.2"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [m.label for m in app.driver.latest.members] == [
+            f"{a} {lr}" for a in ("relu", "softplus", "tanh") for lr in ("0.1", "0.2")]
+        assert app.spec.varied == {"model.activation": ("relu", "softplus", "tanh"), "train.lr": (0.1, 0.2)}
+
+
+async def test_escape_cancels_the_setup(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c", "tab", "x", "escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, CompareSetup) and not app.racing
 
 
 async def test_c_starts_the_default_activation_race_and_c_goes_back(app):
@@ -52,11 +94,11 @@ async def test_c_starts_the_default_activation_race_and_c_goes_back(app):
 
 
 @pytest.mark.parametrize("steps,values,why", [
-    (0, "", "none empty"),
+    (0, "relu,,tanh", "none empty"),
     (0, "relu,tanh,relu", "lists relu twice"),
     (0, "relu,swish", "expected one of"),
-    (2, "0.1,abc", "expected a number"),
-    (3, ",".join(str(i) for i in range(65)), "at most 64 members"),
+    (1, "0.1,abc", "expected a number"),
+    (1, ",".join(str(i) for i in range(65)), "at most 64 members"),
     (0, "relu", "at least 2 members"),
 ])
 async def test_bad_lists_show_a_clear_message_and_keep_the_setup_open(app, steps, values, why):
@@ -68,7 +110,7 @@ async def test_bad_lists_show_a_clear_message_and_keep_the_setup_open(app, steps
 
 async def test_optimizer_race_via_the_kind_choice(app):
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_setup(pilot, 1)  # optimizer: sgd,adam
+        await open_setup(pilot, 2)  # optimizer: sgd,adam
         assert [m.label for m in app.driver.latest.members] == ["sgd", "adam"]
 
 
@@ -104,7 +146,7 @@ async def test_number_keys_outside_a_race_only_say_so(app):
 
 async def test_a_diverging_member_is_marked_on_the_leaderboard(app):
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_setup(pilot, 2, "0.2,60")
+        await open_setup(pilot, 1, "0.2,60")
         app.send(C.Step(30))
         app.refresh_view()
         await pilot.pause()

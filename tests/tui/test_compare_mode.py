@@ -4,7 +4,6 @@ from textual.widgets import Input
 from fitscope.core import commands as C
 from fitscope.tui.screens import CompareSetup
 
-
 KIND = ["model.activation", "train.lr", "train.optimizer", "model.hidden"]
 
 

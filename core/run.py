@@ -104,8 +104,10 @@ class Run:
             self._check_trainable("step")
             if not 1 <= cmd.n <= MAX_STEP:
                 raise C.Refused(f"step: {cmd.n} is not valid — expected 1 to {MAX_STEP:,} steps at once")
+            if self.step >= self.budget:
+                raise C.Refused(f"the step budget ({self.budget:,}) is reached — raise train.steps to go on")
             self.state = State.PAUSED
-            self._train(cmd.n)
+            self._train(min(cmd.n, self.budget - self.step))
             if self.state == State.PAUSED and self.step >= self.budget:
                 self.state = State.DONE
         elif isinstance(cmd, C.Reset):

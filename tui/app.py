@@ -168,9 +168,16 @@ class FitscopeApp(App):
         self.refresh_view()
 
     def on_resize(self, event) -> None:
+        self._drawn_seq = -1  # the header picks its form for the new width
         self.screen.set_class(event.size.width < 70, "narrow")
         self.screen.set_class(event.size.height < 18, "short")
         self.screen.set_class(event.size.height < 30 or event.size.width < 100, "compact")
+        # the log only follows new lines while it is scrolled to its end; a resize moves that end
+        self.call_after_refresh(self._follow_log)
+
+    def _follow_log(self) -> None:
+        for log in self.screen_stack[0].query("#log").results(Log):
+            log.scroll_end(animate=False, immediate=True)
 
     # ---- drawing ----------------------------------------------------------------------------
     def refresh_view(self) -> None:
@@ -312,8 +319,8 @@ class FitscopeApp(App):
     def action_pace(self, delta: int) -> None:
         self.pace_index = max(0, min(len(PACES) - 1, self.pace_index + delta))
         self.send(C.SetPace(PACES[self.pace_index][0]))
-        self.notify(f"pace: {PACES[self.pace_index][1]}", timeout=1.5)
-        self._drawn_seq = -1  # the header shows the pace
+        self._drawn_seq = -1  # the header shows the pace (no toast: they piled up over the panels)
+        self.status_bar.update(self._status_line(self.driver.latest))
 
     def action_reset(self) -> None:
         self._apply_spec(self.spec, "race reset" if self.racing else "reset weights")
@@ -326,7 +333,7 @@ class FitscopeApp(App):
         self._change("model.activation", ACTIVATIONS[(i + delta) % len(ACTIVATIONS)])
 
     def action_lr(self, factor: float) -> None:
-        self._change("train.lr", f"{self.cfg.train.lr * factor:.6g}")
+        self._change("train.lr", self.cfg.train.lr * factor)  # a float: halving then doubling is exact
 
     def action_truth(self) -> None:
         fit = self.fit_chart
@@ -499,12 +506,22 @@ class FitscopeApp(App):
         Checks that need torch or the data (a device, a file's contents) happen in the engine: a
         refused reset keeps the old run and says why in the log."""
         panel = self.settings
+        if self.driver.failure is not None:  # nothing would apply: keep the settings as they are
+            panel.show_config(self.cfg, revert=key)
+            self.notify("the engine has stopped — press R to restart it", severity="error", timeout=3)
+            return
+        if key in self.race_spec:
+            panel.show_config(self.cfg, revert=key)
+            self.notify(f"{key} is what this race varies: start a new race (c) to change its values",
+                        severity="warning", timeout=3)
+            return
         try:
             new = self.cfg.with_value(key, raw)
         except ConfigError as exc:
+            # the reason stays under the field, with the text as typed, until it is fixed or escape
+            # restores the old value; the run keeps its settings meanwhile
             panel.show_error(exc.field if exc.field in _KEYS else key, str(exc))
-            panel.show_config(self.cfg, revert=key)  # the previous value stays
-            self.notify(str(exc), severity="error", timeout=4)
+            self.log_line(str(exc))
             return
         panel.clear_error(key)
         if new == self.cfg:
@@ -537,11 +554,9 @@ class FitscopeApp(App):
         self._switch_from = None
         self.screen_stack[0].set_class(self.racing, "racing")
         self._redraw()
+        self.settings.show_config(self.cfg)  # a field being edited keeps its text...
         if msg.key is not None:
-            self.settings.show_error(msg.key, msg.error)
-            self.settings.show_config(self.cfg, revert=msg.key)
-        else:
-            self.settings.show_config(self.cfg)
+            self.settings.show_error(msg.key, msg.error)  # ...with the reason under it
 
     # ---- command palette: every action ------------------------------------------------------
     def get_system_commands(self, screen):

@@ -31,6 +31,8 @@ def short(value: float) -> str:
     a = abs(value)
     if a == 0:
         return "0"
+    if a >= 1e9:
+        return f"{value:.0e}".replace("e+0", "e+")
     if a >= 1e6:
         return f"{value / 1e6:.3g}M"
     if a >= 1e3:

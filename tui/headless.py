@@ -27,14 +27,27 @@ def use_color(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
+def render_chart(draw, width: int, height: int, color: bool) -> str:
+    """``draw(plt, legend)`` onto plotext's figure, as text. plotext has edge cases (its legend
+    fails on some series): then the chart goes without its legend, or is said to be unavailable —
+    a chart never costs the run its summary."""
+    for legend in (True, False):
+        try:
+            plotext.clear_figure()
+            plotext.plot_size(width, height)
+            if not color:
+                plotext.theme("clear")
+            draw(plotext, legend)
+            text = plotext.build()
+            return text if color else plotext.uncolorize(text)
+        except Exception as exc:
+            failure = f"(chart unavailable: {type(exc).__name__}: {exc})"
+    return failure
+
+
 def chart_text(snap: Snapshot, width: int, height: int, color: bool) -> str:
-    plotext.clear_figure()
-    plotext.plot_size(width, height)
-    if not color:
-        plotext.theme("clear")
-    draw_fit(plotext, snap, width=width, color=color)
-    text = plotext.build()
-    return text if color else plotext.uncolorize(text)
+    return render_chart(lambda plt, legend: draw_fit(plt, snap, width=width, color=color, legend=legend),
+                        width, height, color)
 
 
 def terminal_size(stream) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import SystemCommand
+from textual.binding import Binding
 
 _PALETTE = {
     "toggle_run": "Run / pause", "step": "One step", "pace(-1)": "Slower pace", "pace(1)": "Faster pace",
@@ -27,10 +28,16 @@ def _bind(method, args):
     return lambda: method(*args)
 
 
+SYSTEM = {"quit", "screenshot_svg"}  # Textual's palette has its own Quit and Screenshot
+
+
 def binding_commands(app):
     for binding in app.BINDINGS:
+        if binding.action in SYSTEM:
+            continue
         action, _, arg = binding.action.partition("(")
         method = getattr(app, f"action_{action}")
         args = eval_args(arg.rstrip(")"))  # literal ints/floats from our own table
         label = _PALETTE.get(binding.action, binding.description)
-        yield SystemCommand(label, f"key: {binding.key}", _bind(method, args))
+        keys = " or ".join(app.get_key_display(Binding(k, binding.action)) for k in binding.key.split(","))
+        yield SystemCommand(label, f"key: {keys}", _bind(method, args))

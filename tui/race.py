@@ -6,7 +6,6 @@ import statistics
 import sys
 
 import numpy as np
-import plotext
 
 from fitscope.core.config import FitConfig
 from fitscope.core.snapshot import Snapshot, State
@@ -53,13 +52,9 @@ def chart(snap: Snapshot, width: int, height: int, color: bool) -> str:
     for idx in seen.values():
         ranked = sorted(idx, key=lambda i: np.inf if snap.members[i].loss is None else snap.members[i].loss)
         shown.append(ranked[len(ranked) // 2])
-    plotext.clear_figure()
-    plotext.plot_size(width, height)
-    if not color:
-        plotext.theme("clear")
-    draw_race(plotext, snap, shown, width=width, color=color, style={m: k for k, m in enumerate(shown)})
-    text = plotext.build()
-    return text if color else plotext.uncolorize(text)
+    style = {m: k for k, m in enumerate(shown)}
+    return headless.render_chart(lambda plt, legend: draw_race(plt, snap, shown, width=width, color=color, legend=legend,
+                                                               style=style), width, height, color)
 
 
 def run_race(base: FitConfig, vary: dict[str, list], seeds: int, out_dir: str | None, quiet: bool,

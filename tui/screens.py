@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,13 +26,15 @@ KEYS = [
     ("↑ / ↓", "move between settings fields"),
     ("← / →", "change a choice field"),
     ("enter", "apply an edited field (↻ = applies with a reset)"),
-    ("escape", "leave the settings panel"),
+    ("escape", "back one level: a field (its old value back) → the panel → the chart; closes a dialog"),
     ("c", "compare mode: race variants (again: back to single)"),
     ("1 … 9", "in a race: solo that member (again: show all)"),
     ("h", "in a race: hide / show the selected member"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
-    ("q", "quit (stops training)"),
+    ("R", "restart the engine after it stopped (with the current settings)"),
+    ("q", "quit (stops training); in a field, escape first"),
+    ("ctrl+q", "quit from anywhere"),
 ]
 
 
@@ -39,14 +42,14 @@ class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "close")]
 
     def compose(self) -> ComposeResult:
-        width = max(len(k) for k, _ in KEYS)
-        text = Text("fitscope keys", style="bold")
-        text.append("  (escape closes)\n\n", style="")
+        table = Table.grid(padding=(0, 2))  # a description that wraps stays in its column
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
         for k, v in KEYS:
-            text.append(f"  {k:<{width}}", style="bold")
-            text.append(f"  {v}\n")
+            table.add_row(k, v)
         with VerticalScroll(id="help"):
-            yield Static(text)
+            yield Static(Text.assemble(("fitscope keys", "bold"), "  (escape closes)\n"))
+            yield Static(table)
 
 
 VARY_FIELDS = [  # (config key, label, example) — the settings a race can vary, in the dialog's order

@@ -211,3 +211,9 @@ def test_vary_opens_the_app_straight_into_that_race(monkeypatch):
 def test_a_bad_race_for_the_app_is_one_line_and_exit_2(args, first):
     r = fitscope(*args)
     assert r.returncode == 2 and r.stderr.startswith(first) and "Traceback" not in r.stderr
+
+
+def test_a_race_whose_members_all_diverge_in_a_variant_still_prints_chart_and_table():
+    r = fitscope("compare", "--vary", "train.lr=1,2", "--seeds", "2", "--steps", "50", "--set", "train.device=cpu")
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert "(2 diverged)" in r.stdout and "┬" in r.stdout  # the table and a chart

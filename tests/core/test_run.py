@@ -131,9 +131,10 @@ def test_step_n_runs_exactly_n_steps_and_stops_at_the_budget():
     for _ in range(2):
         run.apply(C.Step(40))
     assert run.step == 80 and run.state == State.PAUSED
-    run.apply(C.Step(40))  # a Step may pass the budget...
-    assert run.step == 120 and run.state == State.DONE  # ...and then the run is done
-    np.testing.assert_array_equal(run.snapshot().members[0].losses, Experiment(RunSpec(CPU)).step(120)[:, 0])
+    run.apply(C.Step(40))  # a Step stops at the budget...
+    assert run.step == 100 and run.state == State.DONE  # ...and then the run is done
+    np.testing.assert_array_equal(run.snapshot().members[0].losses, Experiment(RunSpec(CPU)).step(100)[:, 0])
+    run.apply(C.SetSteps(1000))
     for n in (0, -1, MAX_STEP + 1):
         refused(run, C.Step(n), "expected 1 to")
 
@@ -329,7 +330,7 @@ def test_snapshots_are_due_on_changes_and_at_the_publish_rate():
 
 
 def test_a_snapshot_does_not_grow_with_the_run():
-    small = CPU.with_values({"train.lr": 0.05, "data.points": 20, "model.hidden": "4"})  # quick steps; it is the size
+    small = CPU.with_values({"train.lr": 0.05, "data.points": 20, "model.hidden": "4", "train.steps": 10_000})  # quick steps; it is the size
     spec = RunSpec.race(small, {"model.activation": ["relu", "tanh", "softplus", "gelu"]}, seeds=4)
     run = Run(spec)
     run.snapshot()  # the first carries the data
@@ -417,3 +418,12 @@ def test_an_error_in_a_step_stops_the_run_and_says_so():
     refused(run, C.Step(1), "stopped on an error")
     run.apply(C.Reset())
     assert run.state == State.READY
+
+
+def test_step_stops_at_the_budget():
+    run = Run(RunSpec(CPU.with_value("train.steps", 10)))
+    run.apply(C.Step(8))
+    run.apply(C.Step(5))  # only the 2 the budget has left
+    assert run.step == 10 and run.state == State.DONE
+    refused(run, C.Step(1), "budget")
+    assert run.step == 10

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from textual.widgets import Input, Log
 
@@ -177,7 +179,12 @@ async def test_question_mark_opens_help(app):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        text = str(app.screen.query_one("Static").render())
+        from rich.console import Console
+
+        console = Console(width=100, record=True, file=open(os.devnull, "w"))
+        for static in app.screen.query("Static"):
+            console.print(static.content)
+        text = console.export_text()
         for key in ("space", "ctrl+s", "tab / shift+tab", "[ / ]", "+ / -"):
             assert key in text
         await pilot.press("escape")
@@ -199,10 +206,19 @@ async def test_q_quits_and_stops_the_engine():
 
 async def test_every_binding_is_in_the_command_palette(app):
     async with app.run_test(size=(120, 40)):
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        from textual.binding import Binding
+
+        commands = list(app.get_system_commands(app.screen))
+        titles = [c.title for c in commands]
         for binding in app.BINDINGS:
-            assert any(binding.key in c.help for c in app.get_system_commands(app.screen)), binding.key
+            if binding.action in ("quit", "screenshot_svg"):
+                continue  # Textual's own Quit and Screenshot entries
+            shown = app.get_key_display(Binding(binding.key.split(",")[0], binding.action))
+            assert any(f"key: {shown}" in c.help for c in commands), binding.key
         assert "Run / pause" in titles and "Save run" in titles
+        assert titles.count("Quit") == 1 and titles.count("Screenshot") <= 1  # no doubles
+        raw = ("square_bracket", "equals_sign", "question_mark", "underscore")
+        assert not any(name in c.help for c in commands for name in raw)  # no raw key names
 
 
 async def test_small_terminals_do_not_crash(app):
@@ -236,3 +252,22 @@ async def test_a_failing_chart_shows_text_instead_of_crashing(app, monkeypatch):
         app.refresh_view()
         await pilot.pause()
         assert "Loss=" in str(app.fit_chart.render())
+
+
+async def test_settings_keys_while_the_engine_is_dead_change_nothing(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.driver.fail("the engine process ended unexpectedly")  # as a died worker leaves it
+        await pilot.press("plus", "a")
+        assert app.cfg.train.lr == 0.2 and app.cfg.model.activation == "relu"
+        assert app.query_one("#field-train-lr", Input).value == "0.2"
+
+
+async def test_a_varied_setting_is_not_changed_by_its_key_in_a_race(app):
+    from fitscope.core.spec import RunSpec
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        app._switch(RunSpec.race(app.cfg, {"model.activation": ["relu", "tanh"]}))
+        await pilot.pause()
+        run_id = app.driver.latest.run_id
+        await pilot.press("a")
+        assert app.driver.latest.run_id == run_id and app.cfg.model.activation == "relu"

@@ -35,9 +35,14 @@ async def test_invalid_values_show_the_error_keep_the_old_value_and_leave_traini
         error = str(app.query_one(f"#error-{key.replace('.', '-')}").render())
         assert key in error and fragment in error
         assert app.cfg == before.config  # previous value kept
-        assert field.value != text or text == str(before.config.get(key))
+        assert field.value == text  # the text as typed stays, with the reason under it, until fixed...
         assert app.driver.latest.step == before.step  # training untouched
         assert field.has_class("invalid")
+        await pilot.press("escape")  # ...or until escape restores the old value
+        assert field.value != text or text == str(before.config.get(key))
+        assert str(app.query_one(f"#error-{key.replace('.', '-')}").render()) == ""
+        assert not field.has_class("invalid") and app.focused is app.settings
+        await edit(pilot, key, text)
         await edit(pilot, key, str(before.config.get(key)) if key != "model.hidden" else "10, 10")
         assert str(app.query_one(f"#error-{key.replace('.', '-')}").render()) == ""
 
@@ -152,8 +157,12 @@ async def test_escape_leaves_the_settings_for_the_fit_chart(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         app.query_one("#field-train-lr").focus()
-        await pilot.press("escape")
+        await pilot.press("escape")  # field -> panel
+        assert app.focused is app.settings
+        await pilot.press("escape")  # panel -> the fit chart
         assert app.focused is app.query_one("#fit")
+        await pilot.press("escape")  # and no further: nothing breaks
+        assert app.focused is app.query_one("#fit") and app.is_running
 
 
 async def test_the_settings_rows_come_after_the_first_frame_and_work():

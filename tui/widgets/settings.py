@@ -69,7 +69,7 @@ class SettingsPanel(VerticalScroll):
     BINDINGS = [
         Binding("down", "app.focus_next", "next field", show=False),
         Binding("up", "app.focus_previous", "previous field", show=False),
-        Binding("escape", "app.focus_panel('fit')", "back to the chart", show=False),
+        Binding("escape", "leave", "back one level", show=False),
     ]
 
     def __init__(self, cfg: FitConfig, lazy: bool = True, **kw):
@@ -77,6 +77,7 @@ class SettingsPanel(VerticalScroll):
         self.cfg = cfg
         self.lazy = lazy
         self.populated = False
+        self._submitted: dict[str, str] = {}  # per field, the text last sent
 
     def compose(self):
         if not self.lazy:
@@ -110,12 +111,29 @@ class SettingsPanel(VerticalScroll):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self._submitted[event.input.name or ""] = event.value
         self.post_message(SettingSubmitted(event.input.name, event.value))
 
     def on_input_blurred(self, event: Input.Blurred) -> None:
-        """Leaving an edited field applies it too, so an edit is never silently lost."""
-        if event.value != show(self.cfg.get(event.input.name)):
-            self.post_message(SettingSubmitted(event.input.name, event.value))
+        """Leaving an edited field applies it too, so an edit is never silently lost (a text
+        already submitted and refused is not sent again: its reason is under the field)."""
+        key = event.input.name or ""
+        if event.value != show(self.cfg.get(key)) and event.value != self._submitted.get(key):
+            self._submitted[key] = event.value
+            self.post_message(SettingSubmitted(key, event.value))
+
+    async def action_leave(self) -> None:
+        """Escape backs out one level: a field (its old value back) -> the panel -> the fit chart."""
+        focused = self.app.focused
+        if isinstance(focused, (Input, ChoiceField)):
+            key = focused.name if isinstance(focused, Input) else focused.key
+            if isinstance(focused, Input) and key:
+                focused.value = show(self.cfg.get(key))  # restored before the blur, so nothing is applied
+            if key:
+                self.clear_error(key)
+            self.focus()
+            return
+        await self.app.run_action("focus_panel('fit')")
 
     def field(self, key: str) -> Widget:
         return self.query_one(f"#field-{_id(key)}")

@@ -330,7 +330,8 @@ def test_snapshots_are_due_on_changes_and_at_the_publish_rate():
 
 
 def test_a_snapshot_does_not_grow_with_the_run():
-    small = CPU.with_values({"train.lr": 0.05, "data.points": 20, "model.hidden": "4", "train.steps": 10_000})  # quick steps; it is the size
+    # quick steps: it is the size that is measured
+    small = CPU.with_values({"train.lr": 0.05, "data.points": 20, "model.hidden": "4", "train.steps": 10_000})
     spec = RunSpec.race(small, {"model.activation": ["relu", "tanh", "softplus", "gelu"]}, seeds=4)
     run = Run(spec)
     run.snapshot()  # the first carries the data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
-from textual.widgets import Footer, Log
+from textual.widgets import Footer, Log, Static
 
 from fitscope.core import commands as C
 from fitscope.core.config import ACTIVATIONS, ConfigError, FitConfig, data_label, shape_text
@@ -32,6 +33,7 @@ PACES: list[tuple[float | None, str]] = [
     (10, "10/s"), (30, "30/s"), (100, "watch"), (300, "300/s"), (1000, "1k/s"), (3000, "3k/s"), (None, "flat out")]
 WATCH = 2  # the lesson's 300 steps unfold over ~3 s
 REDRAW_HZ = 10
+MIN_SIZE = (40, 12)  # below this one centred line says so
 DRAW_SPACING = 3  # after a chart build of t seconds, the next one waits 3t
 LOG_EVERY = 0.5  # seconds between loss-log lines while running
 STATE_ICON = {State.STARTING: "… engine starting", State.READY: "■ ready", State.RUNNING: "▶ running",
@@ -64,12 +66,12 @@ class FitscopeApp(App):
 
     BINDINGS = [
         Binding("space", "toggle_run", "run/pause"),
-        Binding("n", "step", "step"),
+        Binding("n", "step", "step", show=False),
         Binding("left_square_bracket", "pace(-1)", "slower", show=False),
         Binding("right_square_bracket", "pace(1)", "faster", show=False),
         Binding("r", "reset", "reset"),
         Binding("d", "new_data", "new data", show=False),
-        Binding("a", "activation(1)", "activation"),
+        Binding("a", "activation(1)", "activation", show=False),
         Binding("A", "activation(-1)", "previous activation", show=False),
         Binding("plus,equals_sign", "lr(2.0)", "lr×2", show=False),
         Binding("minus,underscore", "lr(0.5)", "lr÷2", show=False),
@@ -83,6 +85,7 @@ class FitscopeApp(App):
         *[Binding(str(i), f"member({i})", f"solo member {i}", show=False) for i in range(1, 10)],
         Binding("h", "hide_member", "hide member", show=False),
         Binding("R", "restart_engine", "restart engine", show=False),
+        Binding("s", "settings_overlay", "settings"),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]
@@ -111,6 +114,8 @@ class FitscopeApp(App):
         self._switch_from: int | None = None  # the run id a switch is replacing, until it arrives
         self._notices: deque[Notice] = deque()
         self._started = False
+        self.crash: str | None = None  # an unexpected error that stopped the app, in one line
+        self.crash_log: str | None = None
         # the driver starts at once: a worker process loads torch while the first frame is drawn
         self.driver = self._new_driver()
 
@@ -137,6 +142,7 @@ class FitscopeApp(App):
     # ---- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield TextView(id="status")
+        yield Static("", id="too-small")
         with Horizontal(id="main"):
             yield SettingsPanel(self.cfg, lazy=self.lazy_settings, id="settings")
             with Vertical(id="right"):
@@ -145,7 +151,7 @@ class FitscopeApp(App):
                     yield LossChart(id="loss")
                     yield Log(id="log", max_lines=2000)
                     yield TextView(id="board")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ctrl+p is in the help
 
     def on_mount(self) -> None:
         # kept, so a modal screen on top or the app's teardown never breaks a query
@@ -169,6 +175,12 @@ class FitscopeApp(App):
 
     def on_resize(self, event) -> None:
         self._drawn_seq = -1  # the header picks its form for the new width
+        width, height = event.size
+        tiny = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        self.screen_stack[0].set_class(tiny, "tiny")  # training goes on; growing the window brings it all back
+        if tiny:
+            self.screen_stack[0].query_one("#too-small", Static).update(
+                f"too small: {width}×{height} (needs {MIN_SIZE[0]}×{MIN_SIZE[1]})")
         self.screen.set_class(event.size.width < 70, "narrow")
         self.screen.set_class(event.size.height < 18, "short")
         self.screen.set_class(event.size.height < 30 or event.size.width < 100, "compact")
@@ -264,32 +276,40 @@ class FitscopeApp(App):
                 f"{cfg.train.optimizer} lr {cfg.train.lr:g}")
 
     def _status_line(self, snap: Snapshot | None) -> str:
+        """State, step, loss and pace always; then, as the width allows, steps/s, the test loss,
+        and the recipe (a race's: what varies, on which base settings)."""
+        pace = f"pace {PACES[self.pace_index][1]}"
         if snap is None:
-            state = [STATE_ICON[State.STARTING]]
+            must, extra = [STATE_ICON[State.STARTING], pace], []
         else:
-            state = [STATE_ICON.get(snap.state, str(snap.state)), f"step {snap.step:,}/{snap.budget:,}"]
-            if snap.state == State.RUNNING or snap.steps_per_s:
-                state.append(f"{snap.steps_per_s:,.0f} steps/s")
+            must = [STATE_ICON.get(snap.state, str(snap.state)), f"step {snap.step:,}/{snap.budget:,}",
+                    f"loss {num(snap.train_loss, 4)}", pace]
+            extra = [f"{snap.steps_per_s:,.0f} steps/s"] if snap.state == State.RUNNING else []
             if snap.test_loss is not None:
-                state.append(f"test {num(snap.test_loss, 4)}")
+                extra.append(f"test {num(snap.test_loss, 4)}")
         if self._switch_from is not None:
-            state[0] = "… switching"
-        state.append(f"pace {PACES[self.pace_index][1]}")
-        right = "  ".join(state)
+            must[0] = "… switching"
+        width = self.size.width - 2
+        right = "  ".join(must)
+        for part in extra:
+            if len(right) + len(part) + 2 <= width - 20:
+                right = right.replace(f"  {pace}", f"  {part}  {pace}")
         cfg = self.cfg
         device = snap.device if snap is not None else "…"
-        left = f"fitscope  {self._experiment(cfg)} · {device}"
+        recipe = self._experiment(cfg)
         if self.racing:
-            what = ", ".join(self.race_spec)
-            count = self.spec.count()
-            left = f"fitscope  race of {count} ({what}) · {data_label(cfg.data)} · {device}"
-        width = self.size.width - 2
-        if len(left) + len(right) + 2 > width:  # narrow: the state matters more than the recipe
-            left = (f"{data_label(cfg.data)} {shape_text(cfg.model)} {cfg.model.activation} "
-                    f"{cfg.train.optimizer} {cfg.train.lr:g}")
-            if self.racing:
-                left = f"race of {self.spec.count()} · {data_label(cfg.data)}"
-        gap = max(2, width - len(left) - len(right))
+            recipe = f"race of {self.spec.count()} ({', '.join(self.race_spec)}) · base {recipe}"
+        short = (f"{data_label(cfg.data)} {shape_text(cfg.model)} {cfg.model.activation} {cfg.train.optimizer} "
+                 f"{cfg.train.lr:g}")
+        if self.racing:
+            short = f"race of {self.spec.count()} ({', '.join(self.race_spec)})"
+        for left in (f"fitscope  {recipe} · {device}", recipe, short,
+                     f"race of {self.spec.count()}" if self.racing else "fitscope", ""):
+            if len(left) + len(right) + 2 <= width:
+                break
+        if len(right) > width:
+            right = right[:max(0, width - 1)] + "…"
+        gap = max(2 if left else 0, width - len(left) - len(right))
         return escape(left) + " " * gap + escape(right)
 
     def log_line(self, line: str) -> None:
@@ -454,6 +474,19 @@ class FitscopeApp(App):
         self._redraw()
         self.log_line("engine restarted with the current settings")
 
+    def action_settings_overlay(self) -> None:
+        """In a narrow window the settings panel is hidden; `s` opens it over the charts (again: closes)."""
+        main = self.screen_stack[0]
+        if not main.has_class("narrow"):
+            self.action_focus_panel("settings")
+            return
+        opening = not main.has_class("settings-open")
+        main.set_class(opening, "settings-open")
+        if opening:
+            self.call_after_refresh(self.action_focus_panel, "settings")
+        else:
+            self.fit_chart.focus()
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -558,6 +591,16 @@ class FitscopeApp(App):
         if msg.key is not None:
             self.settings.show_error(msg.key, msg.error)  # ...with the reason under it
 
+    # ---- an unexpected error: one line, a non-zero exit, the traceback kept in a file --------
+    def _handle_exception(self, error: Exception) -> None:
+        self.crash = f"{type(error).__name__}: {error}"
+        self.crash_log = _write_traceback(error)
+        self.driver.close(timeout=2)  # stop training: the app is going
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        self._exit_renderables.clear()  # run_app says it in one line once the terminal is restored
+
     # ---- command palette: every action ------------------------------------------------------
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
@@ -572,9 +615,26 @@ def _short(value) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
 
 
+def _write_traceback(error: BaseException) -> str | None:
+    """The whole traceback, to a file the one-line message names (None if it cannot be written)."""
+    import tempfile
+    import traceback
+
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix="fitscope-crash-", suffix=".txt", delete=False) as f:
+            f.write("".join(traceback.format_exception(error)))
+            return f.name
+    except OSError:
+        return None
+
+
 def run_app(spec: RunSpec, engine: str = "process") -> int:
     app = FitscopeApp(spec=spec, autostart=True, engine_factory=ENGINES[engine], background_charts=True,
                       lazy_settings=True)
     app.run()
     app.driver.close()
-    return 0
+    if app.crash is not None:
+        where = f" (traceback in {app.crash_log})" if app.crash_log else ""
+        print(f"fitscope: the app stopped on an unexpected error: {app.crash}{where}", file=sys.stderr)
+        return 1
+    return app.return_code or 0

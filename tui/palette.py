@@ -13,6 +13,8 @@ _PALETTE = {
     "screenshot_svg": "Save SVG screenshot", "panel(1)": "Next panel", "panel(-1)": "Previous panel",
     "help": "Help: all keys", "quit": "Quit", "compare": "Compare mode: race variants / back to single",
     "hide_member": "Hide/show the selected member",
+    "settings_overlay": "Settings (in a narrow window: open over the charts)",
+    "restart_engine": "Restart the engine after it stopped",
     **{f"member({i})": f"Solo member {i} (again: show all)" for i in range(1, 10)},
 }
 

@@ -23,6 +23,7 @@ KEYS = [
     ("e", "save the run (config, metrics, model) to runs/"),
     ("ctrl+s", "save an SVG screenshot"),
     ("tab / shift+tab", "move between panels"),
+    ("s", "the settings; in a narrow window they open over the charts (again: close)"),
     ("↑ / ↓", "move between settings fields"),
     ("← / →", "change a choice field"),
     ("enter", "apply an edited field (↻ = applies with a reset)"),

@@ -271,3 +271,16 @@ async def test_a_varied_setting_is_not_changed_by_its_key_in_a_race(app):
         run_id = app.driver.latest.run_id
         await pilot.press("a")
         assert app.driver.latest.run_id == run_id and app.cfg.model.activation == "relu"
+
+
+async def test_an_unexpected_error_ends_the_app_non_zero_with_one_line_and_a_traceback_file(app, monkeypatch):
+    def boom():
+        raise RuntimeError("boom in a key")
+
+    monkeypatch.setattr(app, "action_step", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("n")
+    assert app.return_code == 1 and app.crash == "RuntimeError: boom in a key"
+    assert app.crash_log is not None and "boom in a key" in open(app.crash_log).read()
+    assert app._exit_renderables == []  # no page of traceback: run_app prints the one line

@@ -41,3 +41,64 @@ def test_main_screen(snap_compare, monkeypatch, size, colour):
 
 def test_help_screen(snap_compare):
     assert snap_compare(trained_app(), terminal_size=(100, 30), press=["question_mark"])
+
+
+async def settle(pilot):
+    pilot.app.refresh_view()
+    await pilot.pause()
+    pilot.app.refresh_view()
+    await pilot.pause()
+
+
+async def lesson_race(pilot):
+    from fitscope.core.spec import RunSpec
+
+    app = pilot.app
+    app._switch(RunSpec.race(app.cfg, {"model.activation": ["relu", "softplus", "tanh"]}))
+    await pilot.pause()
+    app.driver.send(C.Step(300))
+    await settle(pilot)
+
+
+async def lr_race_with_a_diverged_member(pilot):
+    from fitscope.core.spec import RunSpec
+
+    app = pilot.app
+    app._switch(RunSpec.race(app.cfg, {"train.lr": [0.05, 0.2, 0.8, 3.0]}))
+    await pilot.pause()
+    app.driver.send(C.Step(200))
+    await settle(pilot)
+
+
+async def diverged_single(pilot):
+    pilot.app._change("train.lr", "60")
+    await pilot.pause()
+    pilot.app.driver.send(C.Step(40))
+    await settle(pilot)
+
+
+async def settings_overlay(pilot):
+    pilot.app.driver.send(C.Step(300))
+    await pilot.press("s")
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_race_screen(snap_compare, size):
+    assert snap_compare(trained_app(), terminal_size=size, run_before=lesson_race)
+
+
+def test_a_diverged_member_in_an_lr_race(snap_compare):
+    assert snap_compare(trained_app(), terminal_size=(100, 30), run_before=lr_race_with_a_diverged_member)
+
+
+def test_a_diverged_single_run(snap_compare):
+    assert snap_compare(trained_app(), terminal_size=(100, 30), run_before=diverged_single)
+
+
+def test_60x20_with_the_settings_open_over_the_charts(snap_compare):
+    assert snap_compare(trained_app(), terminal_size=(60, 20), run_before=settings_overlay)
+
+
+def test_too_small(snap_compare):
+    assert snap_compare(trained_app(), terminal_size=(36, 10), run_before=after_the_lesson)

@@ -69,7 +69,9 @@ class SettingsPanel(VerticalScroll):
     BINDINGS = [
         Binding("down", "app.focus_next", "next field", show=False),
         Binding("up", "app.focus_previous", "previous field", show=False),
-        Binding("escape", "leave", "back one level", show=False),
+        # shown: in a field the footer hides every key that would type (Textual's rule), so this is
+        # what says how to leave it
+        Binding("escape", "leave", "back"),
     ]
 
     def __init__(self, cfg: FitConfig, lazy: bool = True, **kw):

@@ -233,8 +233,9 @@ class FitscopeApp(App):
                 chart.draw(snap, self.driver.tracker, background=self.background_charts)
                 chart.drawn_seq = snap.seq
         # charts take at most ~1/(1 + DRAW_SPACING) of a core: a slow build (many curves) is drawn less often
-        spent = self.fit_chart.build_seconds + self.loss_chart.build_seconds
-        self._next_draw = now + DRAW_SPACING * spent
+        if self.background_charts:  # (drawn in place, as in tests, every redraw is of the latest snapshot)
+            spent = self.fit_chart.build_seconds + self.loss_chart.build_seconds
+            self._next_draw = now + DRAW_SPACING * spent
         if self.autostart and not self._started and self.fit_chart.drawn_seq == snap.seq:
             self._started = True  # training begins once the user has seen the fit at step 0
             self.send(C.Start())

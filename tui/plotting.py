@@ -88,25 +88,28 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
 
 def draw_loss(plt, history: HistoryView, *, width: int, log_y: bool = True, marker: str = "braille",
               color: bool = True, test: tuple[tuple[int, float], ...] = (), legend: bool = True,
-              diverged_at: int | None = None) -> None:
+              diverged_at: int | None = None, height: int = 12) -> None:
     series: list[Series] = [(history.step.astype(float), history.hi, FIT_COLOR if color else None, marker,
                              "train" if legend else None)]
     if test:
         series.append((np.array([t[0] for t in test], float), np.array([t[1] for t in test], float),
                        TEST_COLOR if color else None, marker, "test" if legend else None))
-    plot_losses(plt, series, width=width, log_y=log_y, diverged=[diverged_at] if diverged_at else [])
+    plot_losses(plt, series, width=width, log_y=log_y, diverged=[diverged_at] if diverged_at else [], height=height)
 
 
+MAX_DECADES = 6  # the log loss axis spans at most this many powers of ten above the lowest loss
 Series = tuple[np.ndarray, np.ndarray, "str | None", str, "str | None"]  # x, y, colour, marker, label
 
 
-def plot_losses(plt, series: list[Series], *, width: int, log_y: bool, diverged: list[int]) -> None:
+def plot_losses(plt, series: list[Series], *, width: int, log_y: bool, diverged: list[int],
+                height: int = 12) -> None:
     """Loss curves on round ticks. Log scale is drawn as log10 values on a linear axis (plotext's
     own log scale fails on some ranges); non-finite losses are left out and a divergence is a
     vertical line at its step, so a diverged run never stretches the axes."""
     plt.clear_data()
     plt.yscale("linear")
     lo, hi, first, last = np.inf, -np.inf, np.inf, -np.inf
+    curves = []
     for x_all, y_all, colour, marker, label in series:
         if not len(x_all):
             continue
@@ -116,22 +119,27 @@ def plot_losses(plt, series: list[Series], *, width: int, log_y: bool, diverged:
         if not ok.any():
             continue
         yv = np.log10(y[ok]) if log_y else y[ok]
-        plt.plot(x[ok], yv, marker=marker, color=colour, label=label)
+        curves.append((x[ok], yv, colour, marker, label))
         lo, hi = min(lo, float(yv.min())), max(hi, float(yv.max()))
     if not np.isfinite(lo):
         return
+    if log_y and hi - lo > MAX_DECADES:  # a diverging curve would squash the rest into one row
+        hi = lo + MAX_DECADES
+    for cx, cy, colour, marker, label in curves:
+        plt.plot(cx, np.minimum(cy, hi), marker=marker, color=colour, label=label)
     for step in diverged:
         last = max(last, float(step))
         plt.vline(step, "red")
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
     plt.ylim(lo, hi)
+    # no more ticks than every other row can hold: two on one row would leave plotext to pick one
+    most = max(2, min(4, (height - 5) // 2))
     if log_y and hi - lo >= 1:
         yt = [float(v) for v in range(math.ceil(lo), math.floor(hi) + 1)]
-        step = max(1, len(yt) // 4)
-        yt = yt[::step]
+        yt = yt[::max(1, math.ceil(len(yt) / most))]
     else:
-        yt = nice_ticks(lo, hi, 4)
+        yt = nice_ticks(lo, hi, most)
     plt.yticks(yt, [short(10 ** v if log_y else v) for v in yt])
     first_i, last_i = int(first), int(last)
     xt = int_ticks(first_i, max(last_i, first_i + 1), max(2, min(5, width // 12)))
@@ -177,10 +185,10 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
 
 
 def draw_race_losses(plt, histories: list[HistoryView], shown: list[int], *, width: int, log_y: bool = True,
-                     color: bool = True, diverged: list[int] | None = None) -> None:
+                     color: bool = True, diverged: list[int] | None = None, height: int = 12) -> None:
     """``histories[k]`` is member ``shown[k]``'s, which sets its colour."""
     series: list[Series] = []
     for i, h in zip(shown, histories):
         c, mk = member_style(i, color)
         series.append((h.step.astype(float), h.hi, c, "braille" if color else mk, None))
-    plot_losses(plt, series, width=width, log_y=log_y, diverged=diverged or [])
+    plot_losses(plt, series, width=width, log_y=log_y, diverged=diverged or [], height=height)

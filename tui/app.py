@@ -163,14 +163,15 @@ class FitscopeApp(App):
         self.settings = main.query_one(SettingsPanel)
         self.board = main.query_one("#board", TextView)
         self.panels = {"settings": self.settings, "fit": self.fit_chart, "log": self.log_view}
-        for selector, title in (("#settings", "Settings"), ("#fit", "Fit"), ("#loss", "Loss"), ("#log", "Log"),
+        # the log's column names live in its border, so they never scroll away
+        for selector, title in (("#settings", "Settings"), ("#fit", "Fit"), ("#loss", "Loss"),
+                                ("#log", "Log: step · loss · steps/s"),
                                 ("#board", "Leaderboard")):
             self.query_one(selector).border_title = title
         self.screen.set_class(self.racing, "racing")
         self._legends()
         self.query_one("#fit").focus()
         self.set_interval(1 / REDRAW_HZ, self.refresh_view)
-        self.log_line(f"{'step':>7}  {'loss':<9} {'steps/s':>9}")
         self.refresh_view()
 
     def on_resize(self, event) -> None:
@@ -318,7 +319,7 @@ class FitscopeApp(App):
 
     def _log_snapshot(self, snap: Snapshot) -> None:
         now = time.monotonic()
-        line = f"{snap.step:>7}  {num(snap.train_loss):<9} {snap.steps_per_s:>7,.0f}/s"
+        line = f"{snap.step:>6} {num(snap.train_loss):<9} {snap.steps_per_s:>6,.0f}/s"
         if snap.test_loss is not None:
             line += f"  test {num(snap.test_loss)}"
         if snap.state != self._last_state and snap.state != State.RUNNING and self._last_state:

@@ -38,7 +38,7 @@ async def test_n_steps_once_and_the_view_follows(app):
         assert app.driver.latest.step == 3
         status = str(app.query_one("#status").render())
         assert "step 3/300" in status
-        assert any("      3" in line for line in app.query_one(Log).lines)
+        assert any(line.startswith("     3 ") for line in app.query_one(Log).lines)  # step right-aligned in 6
 
 
 async def test_pace_keys_change_the_pace(app):

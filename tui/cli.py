@@ -155,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _report(result: dict, as_json: bool, text: str) -> None:
+    print(json.dumps(result) if as_json else text)
+
+
 def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
     rounds = args.rounds
     if rounds is not None and not 1 <= rounds <= 100:
@@ -163,13 +167,10 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
         from fitscope.tui.bench_ui import startup_bench
 
         r = startup_bench(rounds or 3)
-        if args.json:
-            print(json.dumps(r))
-        else:
-            print(f"fresh processes, medians of {r['rounds']} ({r['cores']} cores): import torch "
-                  f"{r['import_torch_s']:.2f} s · app's first frame {r['first_frame_s']:.2f} s "
-                  f"= {r['first_frame_vs_import_torch']:.2f}× import torch (goal ≤ 0.5) · engine ready, "
-                  f"first chart {r['engine_ready_s']:.2f} s")
+        _report(r, args.json, f"fresh processes, medians of {r['rounds']} ({r['cores']} cores): import torch "
+                f"{r['import_torch_s']:.2f} s · app's first frame {r['first_frame_s']:.2f} s "
+                f"= {r['first_frame_vs_import_torch']:.2f}× import torch (goal ≤ 0.5) · engine ready, "
+                f"first chart {r['engine_ready_s']:.2f} s")
         return 0
     if args.compare:
         from fitscope.core.bench import compare_speed
@@ -177,25 +178,19 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
         if not 2 <= args.compare <= MAX_MEMBERS:
             raise ConfigError("--compare", args.compare, f"expected a member count from 2 to {MAX_MEMBERS}")
         r = compare_speed(cfg, args.compare, rounds=rounds or 3)
-        if args.json:
-            print(json.dumps(r))
-        else:
-            print(f"K={r['k']}: batched {r['batched_steps_per_s']:,.0f} race steps/s vs {r['k']} sequential runs "
-                  f"{r['sequential_steps_per_s']:,.0f} → speedup {r['speedup']:.2f}× "
-                  f"({r['speedup_vs_autograd']:.1f}× sequential autograd runs) · mixed activations "
-                  f"{r['mixed_activation_steps_per_s']:,.0f} steps/s = {r['mixed_vs_single_activation']:.2f}× "
-                  f"of one activation (medians of {r['rounds']} rounds, {r['steps']} steps each, {r['cores']} cores)")
+        _report(r, args.json, f"K={r['k']}: batched {r['batched_steps_per_s']:,.0f} race steps/s vs {r['k']} sequential "
+                f"runs {r['sequential_steps_per_s']:,.0f} → speedup {r['speedup']:.2f}× "
+                f"({r['speedup_vs_autograd']:.1f}× sequential autograd runs) · mixed activations "
+                f"{r['mixed_activation_steps_per_s']:,.0f} steps/s = {r['mixed_vs_single_activation']:.2f}× "
+                f"of one activation (medians of {r['rounds']} rounds, {r['steps']} steps each, {r['cores']} cores)")
         return 0
     if args.load:
         from fitscope.core.bench import load_timing
 
         r = load_timing(args.load)
-        if args.json:
-            print(json.dumps(r))
-        else:
-            print(f"{r['rows']:,} rows: read {r['load_s']:.2f} s ({r['load_vs_numpy']:.2f}× numpy.loadtxt's "
-                  f"{r['numpy_loadtxt_s']:.2f} s), run built {r['trainer_build_s']:.2f} s, "
-                  f"total {r['total_s']:.2f} s (goal < 2 s)")
+        _report(r, args.json, f"{r['rows']:,} rows: read {r['load_s']:.2f} s ({r['load_vs_numpy']:.2f}× numpy.loadtxt's "
+                f"{r['numpy_loadtxt_s']:.2f} s), run built {r['trainer_build_s']:.2f} s, "
+                f"total {r['total_s']:.2f} s (goal < 2 s)")
         return 0
     if args.ui:
         from fitscope.tui.bench_ui import ui_bench

@@ -55,7 +55,16 @@ class SetPace:
 
 @dataclass(frozen=True)
 class Save:
-    path: str | None = None  # None: a new folder under runs/
+    path: str | None = None  # None: the run's own folder (where it was opened or last saved), else a new one under runs/
+    fit_text: str = ""  # the final chart as text, drawn by whoever asks (core draws no charts)
 
 
-Command = Start | Pause | Toggle | Step | Reset | SetLr | SetSteps | SetPace | Save
+@dataclass(frozen=True)
+class Open:
+    """Replace the run with a saved one, ready to continue; ``steps``: a new total budget."""
+
+    path: str
+    steps: int | None = None
+
+
+Command = Start | Pause | Toggle | Step | Reset | SetLr | SetSteps | SetPace | Save | Open

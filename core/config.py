@@ -302,12 +302,12 @@ def to_toml(cfg: FitConfig) -> str:
     for section, values in to_dict(cfg).items():
         lines.append(f"[{section}]")
         for name, value in values.items():
-            lines.append(f"{name} = {_toml_value(value)}")
+            lines.append(f"{name} = {toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -315,25 +315,53 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} to TOML")
 
 
-def from_toml(text: str, source: str = "config") -> FitConfig:
+def parse_toml(text: str, source: str = "config") -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "(file)", f"not valid TOML: {exc}") from None
-    return from_dict(data)
+    except RecursionError:
+        raise ConfigError(source, "(file)", "not valid TOML: nested too deeply") from None
+
+
+def from_toml(text: str, source: str = "config") -> FitConfig:
+    return from_dict(parse_toml(text, source))
+
+
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def read_config_text(path: str | Path, field: str = "--config") -> str:
+    """A config file's text: a regular file of at most 1 MB, UTF-8; ConfigError otherwise."""
+    import stat
+
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ConfigError(field, str(path), f"cannot read the file: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else \
+            "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
+        raise ConfigError(field, str(path), f"it is {kind}; expected a TOML file")
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(field, str(path), f"it is {st.st_size:,} bytes; a config file is at most 1 MB of TOML")
+    try:
+        data = path.read_bytes()[:MAX_CONFIG_BYTES + 1]
+    except OSError as exc:
+        raise ConfigError(field, str(path), f"cannot read the file: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(field, str(path), f"not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML") from None
 
 
 def load(path: str | Path) -> FitConfig:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError("--config", str(path), f"cannot read the file: {exc.strerror}") from None
-    return from_toml(text, source=str(path))
+    return from_toml(read_config_text(path), source=str(path))
 
 
 def data_label(cfg: DataConfig) -> str:

@@ -69,7 +69,7 @@ def _numeric(a: np.ndarray, name: str, path: str) -> np.ndarray:
     return a.astype(np.float64)
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
     try:
         float(text)
         return True
@@ -77,16 +77,26 @@ def _is_number(text: str) -> bool:
         return False
 
 
+def layout(lines: list[str]) -> tuple[int, bool] | None:
+    """Where a text file's data rows start (after blank lines and a header) and whether commas
+    separate its columns; None when it is empty."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return None
+    comma = "," in lines[first]
+    fields = [f.strip() for f in lines[first].split(",")] if comma else lines[first].split()
+    header = not all(is_number(f) for f in fields)
+    return (first + 1 if header else first), comma
+
+
 def _text(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
     text = p.read_text(encoding="utf-8", errors="replace")
     lines = text.splitlines()
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is None:
+    found = layout(lines)
+    if found is None:
         raise _fail(path, "the file is empty")
-    comma = "," in lines[first]
+    start, comma = found
     split = (lambda s: [f.strip() for f in s.split(",")]) if comma else str.split
-    header = not all(_is_number(f) for f in split(lines[first]))
-    start = first + 1 if header else first
     if not any(line.strip() for line in lines[start:]):
         raise _fail(path, "the file has a header but no data rows")
     try:  # the fast path: numpy's C parser
@@ -103,7 +113,7 @@ def _text(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
         if len(fields) != 2:
             raise _fail(path, f"line {i + 1}: expected 2 columns (x, y), found {len(fields)}")
         for col, f in enumerate(fields):
-            if not _is_number(f):
+            if not is_number(f):
                 raise _fail(path, f"line {i + 1}: {f!r} in column {col + 1} is not a number")
     raise _fail(path, "could not read two numeric columns")
 

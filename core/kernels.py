@@ -123,6 +123,25 @@ class Group:
             t[mask] = 0
         self._hyper()
 
+    def _blocks_of(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        return [flat[b.storage_offset() - self.flat.storage_offset():][:b.numel()].view(b.shape) for b in self.blocks]
+
+    def optim_state(self, j: int) -> dict[str, Any]:
+        """Member j's optimiser buffers, block by block as its weights; the step count of the group."""
+        stateful = self.optimizer != "sgd" or bool(self.momentum.any())
+        sq = [b[j].clone() for b in self._blocks_of(self.sq)] if self.sq is not self.buf else []
+        return {"t": self.t, "buf": [b[j].clone() for b in self._blocks_of(self.buf)] if stateful else [], "sq": sq}
+
+    @torch.no_grad()
+    def load_member(self, j: int, weights: list[torch.Tensor], optim: dict[str, Any]) -> None:
+        for layer, block in enumerate(self.blocks):
+            block[j].copy_(torch.cat([weights[2 * layer], weights[2 * layer + 1][:, None]], 1))
+        for key, flat in (("buf", self.buf), ("sq", self.sq)):
+            saved = optim.get(key) or []
+            for block, value in zip(self._blocks_of(flat), saved):
+                block[j].copy_(value)
+        self.t = int(optim.get("t", 0))
+
     def weights(self, j: int) -> list[torch.Tensor]:
         """Member j's weight [out, in] and bias [out] per layer, as torch.nn.Linear holds them."""
         out = []

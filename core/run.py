@@ -17,20 +17,30 @@ from typing import Any
 import numpy as np
 
 from fitscope.core import commands as C
-from fitscope.core import runs
+from fitscope.core import rundir, runs
 from fitscope.core.errors import ConfigError
+from fitscope.core.rundir import RunDirError
 from fitscope.core.snapshot import Level, MemberSnap, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.tracker import Tracker
-from fitscope.core.training import Experiment
+from fitscope.core.training import Experiment, StateError
 
 CHUNK_SECONDS = 0.01  # flat out, the driver looks at its commands about this often
 MAX_STEP = 100_000  # one Step command trains at once; more would hold commands back
 
 
+SAVE_ROWS = 100_000  # metrics.csv keeps every step up to this many per member ...
+SAVE_ROWS_TOTAL = 1_600_000  # ... and this many in all (a 64-member race: 25,000 each)
+
+
+def _save_cap(members: int) -> int:
+    cap = min(SAVE_ROWS, SAVE_ROWS_TOTAL // members)
+    return cap - cap % 2
+
+
 class Run:
     def __init__(self, spec: RunSpec, *, publish_hz: float = 20.0, pace: float | None = None,
-                 history_cap: int = 10_000, clock: Callable[[], float] = time.monotonic):
+                 history_cap: int | None = None, clock: Callable[[], float] = time.monotonic):
         self.publish_interval = 1.0 / publish_hz
         self.pace = pace
         self.history_cap = history_cap
@@ -41,8 +51,13 @@ class Run:
         self._open(spec)
 
     # ---- set-up -------------------------------------------------------------------------------
-    def _open(self, spec: RunSpec) -> None:
+    def _open(self, spec: RunSpec, loaded: runs.Loaded | None = None) -> None:
         exp = Experiment(spec)  # a ConfigError here leaves the current run as it was
+        if loaded is not None:
+            try:
+                exp.load(loaded.state["exp"])
+            except (StateError, KeyError, TypeError, RuntimeError, IndexError) as exc:
+                raise RunDirError(f"{loaded.folder / 'checkpoint.pt'}: does not fit its config.toml ({exc})") from None
         self.exp, self.spec = exp, spec
         self.run_id += 1
         self.state = State.READY
@@ -67,11 +82,47 @@ class Run:
         self._last_pub = -math.inf
         self._changed = True
         self._stepped = False
-        self.tracker = Tracker(self.history_cap)  # the run's own record, for saving
+        self.tracker = Tracker(self.history_cap or _save_cap(k))  # the run's own record, for saving
+        self.home: Path | None = None  # the folder this run was opened from or last saved to
+        self.prior: runs.Prior | None = None
+        self.lrs = [[(1, m.cfg.train.lr)] for m in exp.members]  # per member: (from step, lr)
+        if loaded is not None:
+            self._restore(loaded)
+
+    def _restore(self, loaded: runs.Loaded) -> None:
+        """The rest of a saved run: bests, diverged members, time, and its losses for the charts."""
+        saved = loaded.state.get("run", {})
+        k, step = len(self.exp.members), self.step
+        self.home, self.prior = loaded.folder, loaded.prior
+        self.elapsed = 0.0
+        for name, attr in (("best", "_best"), ("best_step", "_best_step"), ("last", "_last")):
+            values = saved.get(name)
+            if isinstance(values, list) and len(values) == k:
+                setattr(self, attr, np.array(values, dtype=getattr(self, attr).dtype))
+        for j, at in saved.get("dead", []):
+            self.dead[int(j)] = int(at)
+            self.exp.stepper.stop(int(j))
+        self.lrs = [[(1, m.cfg.train.lr)] for m in self.exp.members]
+        self._kept = [step + 1] * k  # the saved losses are the prior's rows, not the tracker's
+        self._delta_first = [step + 1] * k
+        curves = runs.prior_losses(loaded.prior, [m.label for m in self.exp.members], step)
+        if curves is not None:  # drawn from step 1 in the charts, as if trained here
+            self._delta = [[c] for c in curves]
+            self._delta_first = [1] * k
+        if self.dead and len(self.dead) == k:
+            self.diverged_at = min(self.dead.values())
+            self.state = State.DIVERGED
+        elif step >= self.budget:
+            self.state = State.DONE
 
     @property
     def step(self) -> int:
         return self.exp.steps_done
+
+    @property
+    def _trained_here(self) -> int:
+        """Steps trained in this session (a reopened run began at its saved step)."""
+        return self.step - (self.prior.step if self.prior else 0)
 
     def _say(self, text: str, level: Level = Level.INFO) -> None:
         self._notices.append(Notice(level, text))
@@ -133,17 +184,49 @@ class Run:
         elif isinstance(cmd, C.Save):
             if self.step == 0:
                 raise C.Refused("nothing to save yet: the run has not trained a step")
-            self._keep(self._build())  # the steps since the last snapshot too: a save is never behind
             try:
-                path = runs.save(Path(cmd.path) if cmd.path else runs.new_run_dir(), self.spec, self.exp.members,
-                                 self.tracker, self._test is not None, self.exp.stepper.state_dict(0))
-            except OSError as exc:  # a full disk or a read-only folder: said; the run goes on
+                path = self._save(cmd)
+            except (OSError, RunDirError) as exc:  # a full disk or a read-only folder: said; the run goes on
                 raise C.Refused(f"save failed: {exc}") from None
             self._say(f"saved run to {path}")
             return str(path)
+        elif isinstance(cmd, C.Open):
+            try:
+                loaded = runs.load(cmd.path)
+                spec = loaded.spec
+                trained = loaded.state["exp"]["step"]
+                if cmd.steps is not None:
+                    if cmd.steps < trained:
+                        raise C.Refused(f"--steps {cmd.steps:,} is below the {trained:,} steps {cmd.path} has "
+                                        "trained — give the new total, e.g. --steps " + f"{2 * trained}")
+                    spec = spec.with_base(spec.base.with_value("train.steps", cmd.steps))
+                self._open(spec, loaded)
+            except (RunDirError, ConfigError) as exc:
+                raise C.Refused(str(exc)) from None
+            self._say(f"opened {loaded.folder} at step {self.step:,} of {self.budget:,}")
+            return self.spec
         else:
             raise C.Refused(f"unknown command {cmd!r}")
         return None
+
+    def _save(self, cmd: C.Save) -> Path:
+        snap = self._build()
+        self._keep(snap)  # the steps since the last snapshot too: a save is never behind
+        folder = Path(cmd.path) if cmd.path else self.home or rundir.new_run_dir("runs", runs.short_name(self.spec))
+        prior_elapsed = self.prior.elapsed if self.prior else 0.0
+        total = prior_elapsed + self.elapsed
+        summary = runs.summary(snap, total, folder.name)
+        state = {"exp": self.exp.state(), "run": {
+            "elapsed": total, "best": self._best.tolist(), "best_step": self._best_step.tolist(),
+            "last": self._last.tolist(), "dead": [[j, at] for j, at in self.dead.items()]}}
+        assert snap.data is not None or self.exp.view is not None
+        files = runs.files(self.spec, runs.metrics_csv(self.tracker, self.exp.members, self.lrs, self.prior), state,
+                           runs.fit_csv(self.exp.view.grid, self.exp.predict(), self.exp.members),
+                           cmd.fit_text or "(no chart: saved without one)", summary)
+        listing = {k: summary[k] for k in ("name", "target", "net", "members", "steps", "final_loss", "lead")}
+        rundir.commit(folder, files, {"fitscope": runs.version(), "listing": listing})
+        self.home = folder
+        return folder
 
     def _check_trainable(self, what: str) -> None:
         if self.state == State.DIVERGED:
@@ -165,6 +248,7 @@ class Run:
         for j in range(len(self.exp.members)):
             if j not in self.dead:
                 self.exp.stepper.set_lr(j, self.spec.base.train.lr)
+                self.lrs[j].append((self.step + 1, self.spec.base.train.lr))
 
     def error(self, exc: BaseException) -> None:
         """A step failed (out of memory, a device error): the run stops and says what happened."""
@@ -291,7 +375,7 @@ class Run:
                 best, int(self._best_step[j]) if best is not None else None, self.dead.get(j), pred, first, delta))
         return Snapshot(
             seq=self._seq, run_id=self.run_id, state=self.state, step=self.step, budget=self.budget,
-            steps_per_s=self.rate if self.state == State.RUNNING else self.step / max(self.elapsed, 1e-9),
+            steps_per_s=self.rate if self.state == State.RUNNING else self._trained_here / max(self.elapsed, 1e-9),
             elapsed=self.elapsed, data=None if self._data_sent else self.exp.view,
             members=tuple(members), spec=self.spec, device=str(self.exp.device), pace=self.pace,
             notices=tuple(self._notices), diverged_at=self.diverged_at)

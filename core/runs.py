@@ -1,91 +1,247 @@
-"""Run directories: config.toml, metrics.csv and model.pt (a race: compare.csv), each written atomically."""
+"""What a saved run holds, and reading it back: the files of a save, made from a Run's state.
+
+A run directory (committed as a whole by :mod:`fitscope.core.rundir`) holds ``config.toml`` (the
+spec: a race's ``[race]`` table too), ``metrics.csv``, ``checkpoint.pt`` (weights, optimiser
+state, data order and RNG: what the next step depends on), ``fit.csv`` (the final fit of every
+member on the chart's grid), ``fit.txt`` (the final chart) and ``summary.json``.
+Checkpoints are loaded with ``weights_only=True``: loading never runs code from a file.
+"""
 
 from __future__ import annotations
 
+import csv
 import io
-import os
-import tempfile
-import time
+import json
+import math
+import pickle
+import platform
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
-from fitscope.core.config import to_toml
-from fitscope.core.spec import Member, RunSpec, show
+from fitscope.core import rundir
+from fitscope.core import spec as spec_mod
+from fitscope.core.config import data_label, shape_text
+from fitscope.core.errors import ConfigError
+from fitscope.core.rundir import RunDirError
+from fitscope.core.snapshot import Snapshot
+from fitscope.core.spec import Member, RunSpec
 from fitscope.core.tracker import Tracker
 
-
-def new_run_dir(base: str | Path = "runs") -> Path:
-    """runs/20261127-134501, made unique with a suffix if two saves land in one second."""
-    base = Path(base)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for i in range(1000):
-        path = base / (stamp if i == 0 else f"{stamp}-{i}")
-        try:
-            path.mkdir(parents=True)
-            return path
-        except FileExistsError:
-            continue
-    raise OSError(f"cannot make a new run directory under {base}")
+CHECKPOINT_FORMAT = 1
+METRICS_COLUMNS = "step,member,train_loss,test_loss,lr,seconds"
+EVERY_STEP = "# fitscope metrics: every step"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+def version() -> str:
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return metadata.version("fitscope")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
-def metrics_csv(tracker: Tracker, has_test: bool) -> str:
-    h = tracker.history(0)
-    tests = dict(tracker.test_history(0))
-    out = io.StringIO()
-    out.write("step,train_loss,seconds" + (",test_loss" if has_test else "") + "\n")
-    for i in range(len(h)):
-        step = int(h.step[i])
-        row = f"{step},{h.loss[i]:.9g},{h.seconds[i]:.6f}"
-        if has_test:
-            row += f",{tests[step]:.9g}" if step in tests else ","
-        out.write(row + "\n")
-    return out.getvalue()
+def short_name(spec: RunSpec) -> str:
+    """For the folder's name: the data, then the activation or what a race varies."""
+    base = spec.base
+    what = "race-" + "-".join(k.split(".")[-1] for k, _ in spec.vary) if spec.racing else base.model.activation
+    if spec.racing and not spec.vary:
+        what = f"seeds{spec.seeds}"
+    return f"{data_label(base.data)}-{what}"
 
 
-def compare_csv(tracker: Tracker, members: list[Member]) -> str:
-    out = io.StringIO()
-    out.write("variant,seed,step,loss\n")
+@dataclass(frozen=True)
+class Prior:
+    """What a reopened run brings from its folder: losses before this session, for the files."""
+
+    metrics_rows: list[str]  # metrics.csv rows, without the header
+    stride: int  # 1 when every step is there
+    elapsed: float  # seconds trained before
+    step: int  # the step it was saved at
+
+
+def metrics_csv(tracker: Tracker, members: list[Member], lrs: list[list[tuple[int, float]]], prior: Prior | None) -> str:
+    """One row per member per step (thinned evenly past the history's cap, and the header says so)."""
+    offset = prior.elapsed if prior else 0.0
+    parts = []
+    stride = prior.stride if prior else 1
     for j, m in enumerate(members):
         h = tracker.history(j)
+        stride = max(stride, h.stride)
+        tests = dict(tracker.test_history(j))
+        steps = h.step
+        change_steps = np.array([s for s, _ in lrs[j]])
+        lr_values = [v for _, v in lrs[j]]
+        at = np.searchsorted(change_steps, steps, side="right") - 1
         for i in range(len(h)):
-            out.write(f"{_csv_field(m.variant or m.label)},{m.seed},{int(h.step[i])},{h.loss[i]:.9g}\n")
-    return out.getvalue()
+            step = int(steps[i])
+            test = tests.get(step)
+            parts.append((step, j, f"{step},{_csv_field(m.label)},{float(h.loss[i])!r},"  # repr: exact
+                                   f"{'' if test is None else repr(float(test))},{lr_values[max(0, at[i])]:g},"
+                                   f"{offset + h.seconds[i]:.6f}"))
+    parts.sort(key=lambda p: (p[0], p[1]))
+    head = EVERY_STEP if stride == 1 else (f"# fitscope metrics: thinned evenly — one row per {stride} steps "
+                                           f"(each row is the last step of its {stride}), at most "
+                                           f"{tracker.cap:,} rows per member")
+    rows = (prior.metrics_rows if prior else []) + [p[2] for p in parts]
+    return "\n".join([head, METRICS_COLUMNS, *rows]) + "\n"
 
 
 def _csv_field(text: str) -> str:
-    return f'"{text}"' if "," in text or '"' in text else text
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([text])
+    return buf.getvalue()
 
 
-def race_toml(spec: RunSpec) -> str:
-    lines = ["# a race: the base settings below, with these varied (their product) over init seeds",
-             "# " + " ".join(f"--vary {k}={(';' if k == 'model.hidden' else ',').join(show(v) for v in vals)}"
-                             for k, vals in spec.vary) + f" --seeds {spec.seeds}", ""]
-    return "\n".join(lines) + to_toml(spec.base)
+def fit_csv(grid: np.ndarray, fits: np.ndarray, members: list[Member]) -> str:
+    out = io.StringIO()
+    out.write(",".join(["x", *(_csv_field(m.label) for m in members)]) + "\n")
+    for i, x in enumerate(grid):
+        out.write(f"{x:.9g}," + ",".join(f"{v:.9g}" for v in fits[:, i]) + "\n")
+    return out.getvalue()
 
 
-def save(path: Path, spec: RunSpec, members: list[Member], tracker: Tracker, has_test: bool,
-         model: dict[str, torch.Tensor]) -> Path:
-    """``model``: the first member's state dict (a single run's model)."""
-    path.mkdir(parents=True, exist_ok=True)
-    if spec.racing:
-        _atomic_write(path / "config.toml", race_toml(spec).encode())
-        _atomic_write(path / "compare.csv", compare_csv(tracker, members).encode())
-        return path
-    _atomic_write(path / "config.toml", to_toml(spec.base).encode())
-    _atomic_write(path / "metrics.csv", metrics_csv(tracker, has_test).encode())
+def summary(snap: Snapshot, total_elapsed: float, name: str) -> dict[str, Any]:
+    cfg = snap.config
+    lead = snap.lead
+
+    def finite(v: float | None) -> float | None:
+        return v if v is not None and math.isfinite(v) else None
+
+    return {
+        "name": name,
+        "target": data_label(cfg.data),
+        "net": f"{shape_text(cfg.model)} {cfg.model.activation}",
+        "optimizer": f"{cfg.train.optimizer} lr {cfg.train.lr:g}",
+        "members": len(snap.members),
+        "varies": {k: [spec_mod.show(v) for v in vals] for k, vals in snap.spec.vary},
+        "seeds": snap.spec.seeds,
+        "steps": snap.step,
+        "budget": snap.budget,
+        "final_loss": finite(lead.loss),
+        "test_loss": finite(lead.test_loss),
+        "best_loss": finite(lead.best_loss),
+        "best_step": lead.best_step,
+        "lead": lead.label,
+        "diverged_at": snap.diverged_at,
+        "per_member": [{"label": m.label, "variant": m.variant, "seed": m.seed, "final_loss": finite(m.loss),
+                        "test_loss": finite(m.test_loss), "best_loss": finite(m.best_loss), "best_step": m.best_step,
+                        "diverged_at": m.diverged_at} for m in snap.members],
+        "steps_per_s": snap.step / total_elapsed if total_elapsed > 0 else None,
+        "seconds": total_elapsed,
+        "device": snap.device,
+        "kernels": cfg.train.kernels,
+        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+                     "fitscope": version()},
+    }
+
+
+def checkpoint_bytes(state: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
-    torch.save(model, buf)
-    _atomic_write(path / "model.pt", buf.getvalue())
-    return path
+    torch.save({"format": CHECKPOINT_FORMAT, "fitscope": version(), **state}, buf)
+    return buf.getvalue()
+
+
+def files(spec: RunSpec, metrics: str, state: dict[str, Any], fit_table: str, fit_text: str,
+          summary_: dict[str, Any]) -> dict[str, bytes]:
+    return {
+        "config.toml": spec_mod.to_toml(spec).encode(),
+        "metrics.csv": metrics.encode(),
+        "checkpoint.pt": checkpoint_bytes(state),
+        "fit.csv": fit_table.encode(),
+        "fit.txt": (fit_text.rstrip("\n") + "\n").encode(),
+        "summary.json": (json.dumps(summary_, indent=1) + "\n").encode(),
+    }
+
+
+# ---- reading back ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Loaded:
+    folder: Path
+    spec: RunSpec
+    state: dict[str, Any]  # the checkpoint
+    prior: Prior
+    summary: dict[str, Any]
+
+
+def load_spec(saved: rundir.Saved) -> RunSpec:
+    try:
+        return spec_mod.from_toml(saved.text("config.toml"), str(saved.folder / "config.toml"))
+    except ConfigError as exc:
+        raise RunDirError(f"{saved.folder / 'config.toml'}: {exc}") from None
+
+
+def load_checkpoint(data: bytes, where: Path) -> dict[str, Any]:
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError,
+            AttributeError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunDirError(f"{where}: not a loadable checkpoint ({first[:160]})") from None
+    if not isinstance(state, dict) or "exp" not in state:
+        raise RunDirError(f"{where}: not a fitscope checkpoint")
+    if not isinstance(state.get("format"), int) or state["format"] > CHECKPOINT_FORMAT:
+        raise RunDirError(f"{where}: saved by a newer fitscope (checkpoint format {state.get('format')!r}; this one "
+                          f"reads {CHECKPOINT_FORMAT}) — upgrade fitscope to open it")
+    return state
+
+
+def parse_prior(text: str, upto: int) -> tuple[list[str], int]:
+    """metrics.csv rows up to step ``upto``, and the stride its header names."""
+    lines = text.splitlines()
+    stride = 1
+    if lines and lines[0].startswith("# fitscope metrics: thinned"):
+        digits = [w for w in lines[0].split() if w.isdigit()]
+        stride = int(digits[0]) if digits else 2
+    rows = [ln for ln in lines if ln and not ln.startswith("#") and ln != METRICS_COLUMNS]
+    return [r for r in rows if r.split(",", 1)[0].isdigit() and int(r.split(",", 1)[0]) <= upto], stride
+
+
+def load(folder: str | Path) -> Loaded:
+    """A saved run, whole and checked; RunDirError (one line naming the file) otherwise."""
+    saved = rundir.read(folder)
+    spec = load_spec(saved)
+    where = saved.folder / "checkpoint.pt"
+    if "checkpoint.pt" not in saved.files:
+        raise RunDirError(f"{where}: missing from this save")
+    state = load_checkpoint(saved.files["checkpoint.pt"], where)
+    step = state["exp"].get("step") if isinstance(state.get("exp"), dict) else None
+    if not isinstance(step, int):
+        raise RunDirError(f"{where}: holds no step count")
+    rows, stride = parse_prior(saved.text("metrics.csv"), step)
+    run = state.get("run", {})
+    prior = Prior(rows, stride, float(run.get("elapsed", 0.0)) if isinstance(run, dict) else 0.0, step)
+    return Loaded(saved.folder, spec, state, prior, saved.json("summary.json"))
+
+
+PRIOR_CURVE_LIMIT = 2_000_000  # losses in all; a longer saved run's charts start where it resumes
+
+
+def prior_losses(prior: Prior, labels: list[str], step: int) -> list[np.ndarray] | None:
+    """Each member's saved loss at steps 1..step, for the charts (a thinned stretch holds its
+    bucket's last loss); None when the rows do not cover every member, or when too long."""
+    if not step or step * len(labels) > PRIOR_CURVE_LIMIT or not prior.metrics_rows:
+        return None
+    index = {label: j for j, label in enumerate(labels)}
+    steps: list[list[int]] = [[] for _ in labels]
+    losses: list[list[float]] = [[] for _ in labels]
+    for row in csv.reader(prior.metrics_rows):
+        try:
+            j = index[row[1]]
+            steps[j].append(int(row[0]))
+            losses[j].append(float(row[2]))
+        except (KeyError, IndexError, ValueError):
+            return None
+    out = []
+    for s, v in zip(steps, losses):
+        if not s:
+            return None
+        s_arr, v_arr = np.array(s), np.array(v)
+        at = np.minimum(np.searchsorted(s_arr, np.arange(1, step + 1)), len(s_arr) - 1)
+        out.append(v_arr[at])
+    return out

@@ -9,6 +9,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+from fitscope.core import config as config_mod
 from fitscope.core.config import FitConfig
 from fitscope.core.errors import ConfigError
 
@@ -122,6 +123,35 @@ def parse_vary(items: list[str]) -> dict[str, list]:
             raise ConfigError("--vary", key, "is given twice; list all its values in one --vary")
         vary[key] = parse_values(key, values)
     return vary
+
+
+def to_toml(spec: RunSpec) -> str:
+    """The base settings, and for a race a ``[race]`` table: what varies and the seeds."""
+    text = config_mod.to_toml(spec.base)
+    if not spec.racing:
+        return text
+    vary = [[k, [list(v) if isinstance(v, tuple) else v for v in vals]] for k, vals in spec.vary]
+    return (text + "[race]  # the product of these values, each over init seeds 0..seeds-1\n"
+            f"seeds = {spec.seeds}\nvary = {config_mod.toml_value(vary)}\n")
+
+
+def from_toml(text: str, source: str = "config") -> RunSpec:
+    """A config file, with or without a ``[race]`` table."""
+    data = config_mod.parse_toml(text, source)
+    race = data.pop("race", None)
+    base = config_mod.from_dict(data)
+    if race is None:
+        return RunSpec(base)
+    if not isinstance(race, dict) or not isinstance(race.get("vary", []), list):
+        raise ConfigError("race", race, "expected a [race] table with seeds = N and vary = [[key, [values]], ...]")
+    vary: dict[str, list] = {}
+    for item in race.get("vary", []):
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], list)):
+            raise ConfigError("race.vary", item, "expected [key, [values]]")
+        key = item[0]
+        vary[key] = parse_values(key, (";" if key == "model.hidden" else ",").join(
+            ",".join(map(str, v)) if isinstance(v, list) else str(v) for v in item[1]))
+    return RunSpec.race(base, vary, coerce_seeds(race.get("seeds", 1)))
 
 
 def show(v: Any) -> str:

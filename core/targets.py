@@ -241,3 +241,86 @@ def describe(target: str) -> str:
     if target in PRESETS:
         return target
     return target if len(target) <= 24 else target[:21] + "..."
+
+
+# ---- the same computation as torch source, for an exported script ----------------------------------
+
+_TORCH_NAMES = {"min": "minimum", "max": "maximum"}
+
+
+def _literal(v: float) -> ast.expr:
+    if math.isnan(v) or math.isinf(v):
+        node: ast.expr = ast.Call(ast.Name("float"), [ast.Constant("nan" if math.isnan(v) else "inf")], [])
+        return ast.UnaryOp(ast.USub(), node) if v < 0 else node
+    return ast.UnaryOp(ast.USub(), ast.Constant(-v)) if math.copysign(1.0, v) < 0 else ast.Constant(v)
+
+
+def _torch(name: str, *args: ast.expr) -> ast.expr:
+    return ast.Call(ast.Attribute(ast.Name("torch"), name), list(args), [])
+
+
+def _src(node: ast.AST) -> tuple[ast.expr | float, bool]:
+    """Mirror of :func:`_eval`: a float where it folds a constant, else an expression; and
+    whether the value depends on x (has x's shape)."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        assert isinstance(value, (int, float))
+        return (float(value) if abs(value) < 1e308 else math.inf), False
+    if isinstance(node, ast.Name):
+        return (ast.Name("x"), True) if node.id == "x" else (_NAMES[node.id], False)
+    if isinstance(node, ast.UnaryOp):
+        v, dep = _src(node.operand)
+        if isinstance(node.op, ast.USub):
+            return (-v if isinstance(v, float) else ast.UnaryOp(ast.USub(), v)), dep
+        return v, dep
+    if isinstance(node, ast.BinOp):
+        op = _BINOPS[type(node.op)]
+        (a, da), (b, db) = _src(node.left), _src(node.right)
+        if isinstance(a, float) and isinstance(b, float):
+            return _binop(op, a, b, None, NUMPY), False
+        if op in ("/", "**"):
+            a = _arr(a)
+        return ast.BinOp(_arr_or_lit(a), type(node.op)(), _arr_or_lit(b)), da or db
+    if isinstance(node, ast.Compare):
+        parts: list[ast.expr] = []
+        left, dep = _src(node.left)
+        for cmp, comp in zip(node.ops, node.comparators):
+            right, dr = _src(comp)
+            dep = dep or dr
+            parts.append(ast.Compare(_arr(left), [type(cmp)()], [_arr(right)]))
+            left = right
+        result = parts[0]
+        for p in parts[1:]:
+            result = ast.BinOp(result, ast.BitAnd(), p)
+        return ast.Call(ast.Attribute(result, "to"), [ast.Attribute(ast.Name("x"), "dtype")], []), dep
+    if isinstance(node, ast.Call):
+        assert isinstance(node.func, ast.Name)
+        name = node.func.id
+        srcs = [_src(a) for a in node.args]
+        args = [_arr(a) for a, _ in srcs]
+        dep = any(d for _, d in srcs)
+        if name == "where":
+            cond = ast.Compare(args[0], [ast.NotEq()], [ast.Constant(0)])
+            return _torch("where", cond, args[1], args[2]), dep
+        if name == "clip":
+            return _torch("minimum", _torch("maximum", args[0], args[1]), args[2]), dep
+        return _torch(_TORCH_NAMES.get(name, name), *args), dep
+    raise AssertionError(f"unvalidated node {type(node).__name__}")
+
+
+def _arr(v: ast.expr | float) -> ast.expr:
+    return _torch("tensor", _literal(v)) if isinstance(v, float) else v
+
+
+def _arr_or_lit(v: ast.expr | float) -> ast.expr:
+    return _literal(v) if isinstance(v, float) else v
+
+
+def torch_source(target: str) -> str:
+    """``target`` as one torch expression in ``x`` that computes what :func:`evaluate` does with
+    torch ops, bit for bit (constants folded the same way), for a script that runs without fitscope."""
+    out, dep = _src(check(target).body)
+    expr = _arr(out)
+    if not dep:
+        expr = ast.BinOp(expr, ast.Add(), ast.BinOp(ast.Constant(0), ast.Mult(), ast.Name("x")))
+    return ast.unparse(expr)

@@ -66,6 +66,10 @@ class ThreadDriver(Mailbox):
         self._q.put((cmd, future))
         return future
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def close(self, timeout: float = 5.0) -> None:
         self._q.put((_CLOSE, None))
         self._thread.join(timeout)

@@ -8,6 +8,8 @@ lesson prints them), read from the device once per call, not once per step.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -31,6 +33,16 @@ class Batches:
     def rows(self) -> int:
         n = self.x.shape[0]
         return n if self.size == 0 or self.size >= n else self.size
+
+    def state(self) -> dict[str, Any]:
+        order = None if self._order is None else self._order.cpu()
+        return {"rng": self.rng.get_state(), "order": order, "pos": self._pos}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.rng.set_state(state["rng"])
+        order = state.get("order")
+        self._order = None if order is None else order.to(self.x.device)
+        self._pos = int(state.get("pos", 0))
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.x.shape[0]
@@ -120,6 +132,18 @@ class FastStepper:
         tensors = g.weights(i)
         return {f"{2 * (t // 2)}.{'weight' if t % 2 == 0 else 'bias'}": v.cpu() for t, v in enumerate(tensors)}
 
+    def member_state(self, j: int) -> dict[str, Any]:
+        g, i = self._find(j)
+        optim = g.optim_state(i)
+        return {"model": self.state_dict(j), "optim": {"t": optim["t"], "buf": [t.cpu() for t in optim["buf"]],
+                                                       "sq": [t.cpu() for t in optim["sq"]]}}
+
+    def load_member_state(self, j: int, state: dict[str, Any]) -> None:
+        g, i = self._find(j)
+        model = state["model"]
+        tensors = [model[f"{2 * (t // 2)}.{'weight' if t % 2 == 0 else 'bias'}"] for t in range(2 * len(g.blocks))]
+        g.load_member(i, tensors, state["optim"])
+
 
 class AutogradStepper:
     """Each member an nn.Sequential with its torch.optim optimiser: the lesson's loop."""
@@ -168,6 +192,13 @@ class AutogradStepper:
     def state_dict(self, j: int) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self.models[j].state_dict().items()}
 
+    def member_state(self, j: int) -> dict[str, Any]:
+        return {"model": self.state_dict(j), "optim": self.optimizers[j].state_dict()}
+
+    def load_member_state(self, j: int, state: dict[str, Any]) -> None:
+        self.models[j].load_state_dict(state["model"])
+        self.optimizers[j].load_state_dict(state["optim"])
+
 
 class Experiment:
     """A spec's data and members on one device, stepped by its kernels; ``step(n)`` -> [n, K]."""
@@ -194,6 +225,21 @@ class Experiment:
         self.steps_done += n
         return losses
 
+    def state(self) -> dict[str, Any]:
+        """What the next step depends on beyond the config: weights, optimiser state, data order, RNG."""
+        return {"step": self.steps_done, "kernels": self.spec.base.train.kernels,
+                "members": [self.stepper.member_state(j) for j in range(len(self.members))],
+                "batches": self.batches.state(), "torch_rng": torch.get_rng_state()}
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Continue from ``state`` (made by :meth:`state` on the same spec); checked before anything changes."""
+        check_state(state, self)
+        for j, member in enumerate(state["members"]):
+            self.stepper.load_member_state(j, member)
+        self.batches.load(state["batches"])
+        torch.set_rng_state(state["torch_rng"])
+        self.steps_done = int(state["step"])
+
     def predict(self) -> np.ndarray:
         """Each member's fit on the chart's grid, in the data's own units: [K, G]."""
         my, sy = self.data.y_scale
@@ -203,3 +249,39 @@ class Experiment:
         if self.data.x_test.shape[0] == 0:
             return None
         return self.stepper.losses(self.data.x_test, self.data.y_test).to("cpu", torch.float64).numpy()
+
+
+def check_state(state: dict[str, Any], exp: Experiment) -> None:
+    """A checkpoint that fits this experiment, or a StateError naming what does not."""
+    if not isinstance(state, dict) or not isinstance(state.get("members"), list):
+        raise StateError("not a fitscope checkpoint")
+    if state.get("kernels") != exp.spec.base.train.kernels:
+        raise StateError(f"saved with train.kernels = {state.get('kernels')!r}, the config says "
+                         f"{exp.spec.base.train.kernels!r}")
+    if len(state["members"]) != len(exp.members):
+        raise StateError(f"holds {len(state['members'])} members, the config makes {len(exp.members)}")
+    if not isinstance(state.get("step"), int) or state["step"] < 0:
+        raise StateError(f"step {state.get('step')!r} is not a step count")
+    for j, (member, m) in enumerate(zip(state["members"], exp.members)):
+        model = member.get("model") if isinstance(member, dict) else None
+        if not isinstance(model, dict):
+            raise StateError(f"member {j} has no model weights")
+        widths = [1, *m.cfg.model.hidden, 1]
+        for layer, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
+            for name, shape in ((f"{2 * layer}.weight", (w_out, w_in)), (f"{2 * layer}.bias", (w_out,))):
+                t = model.get(name)
+                if not isinstance(t, torch.Tensor):
+                    raise StateError(f"member {j} ({m.label}) has no {name}")
+                if tuple(t.shape) != shape:
+                    raise StateError(f"member {j} ({m.label}): {name} has shape {list(t.shape)}, the config's "
+                                     f"{shape_of(m.cfg.model.hidden)} net needs {list(shape)}")
+        if len(model) != 2 * (len(widths) - 1):
+            raise StateError(f"member {j} ({m.label}) has {len(model) // 2} layers, the config needs {len(widths) - 1}")
+
+
+def shape_of(hidden: tuple[int, ...]) -> str:
+    return "-".join(str(n) for n in (1, *hidden, 1))
+
+
+class StateError(ValueError):
+    """A checkpoint that does not fit the run it is loaded into."""

@@ -6,6 +6,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.markup import escape
 from textual.app import App, ComposeResult
@@ -15,15 +16,20 @@ from textual.dom import DOMNode
 from textual.widgets import Footer, Log, Static
 
 from fitscope.core import commands as C
+from fitscope.core import reference as reference_mod
+from fitscope.core import rundir
+from fitscope.core import spec as spec_mod
 from fitscope.core.config import ACTIVATIONS, ConfigError, FitConfig, data_label, shape_text
 from fitscope.core.config import keys as config_keys
 from fitscope.core.driver import Driver
+from fitscope.core.reference import Reference
 from fitscope.core.snapshot import Level, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec, coerce_seeds, parse_values
 from fitscope.tui.formatting import num
-from fitscope.tui.messages import ResetRefused, RunSaved, SettingSubmitted
+from fitscope.tui.messages import ResetRefused, RunOpened, RunSaved, SettingSubmitted
 from fitscope.tui.palette import binding_commands
-from fitscope.tui.screens import CompareSetup, HelpScreen
+from fitscope.tui.plotting import chart_text
+from fitscope.tui.screens import CompareSetup, HelpScreen, PathDialog
 from fitscope.tui.widgets.charts import FitChart, LossChart
 from fitscope.tui.widgets.leaderboard import leaderboard, member_tag
 from fitscope.tui.widgets.settings import LIVE_KEYS, SettingsPanel
@@ -78,6 +84,9 @@ class FitscopeApp(App):
         Binding("t", "truth", "truth", show=False),
         Binding("l", "log_axis", "log/lin", show=False),
         Binding("e", "save_run", "save", show=False),
+        Binding("ctrl+o", "open_run", "open run", show=False),
+        Binding("ctrl+w", "write_settings", "write settings", show=False),
+        Binding("b", "reference", "reference run", show=False),
         Binding("ctrl+s", "screenshot_svg", "screenshot", show=False),
         Binding("tab", "panel(1)", "next panel", show=False, priority=True),
         Binding("shift+tab", "panel(-1)", "previous panel", show=False, priority=True),
@@ -92,7 +101,7 @@ class FitscopeApp(App):
 
     def __init__(self, cfg: FitConfig | None = None, *, engine_factory: DriverFactory | None = None,
                  autostart: bool = False, pace: int = WATCH, spec: RunSpec | None = None,
-                 background_charts: bool = False, lazy_settings: bool = False):
+                 background_charts: bool = False, lazy_settings: bool = False, open_run: str | None = None):
         super().__init__()
         self.spec = spec or RunSpec(cfg or FitConfig())
         self.cfg = self.spec.base
@@ -116,8 +125,13 @@ class FitscopeApp(App):
         self._started = False
         self.crash: str | None = None  # an unexpected error that stopped the app, in one line
         self.crash_log: str | None = None
+        self.reference: Reference | None = None
+        self._confirm_write: str | None = None
         # the driver starts at once: a worker process loads torch while the first frame is drawn
         self.driver = self._new_driver()
+        if open_run is not None:
+            self.autostart = False  # a reopened run waits for space
+            self._open_run(open_run)
 
     @property
     def racing(self) -> bool:
@@ -325,6 +339,9 @@ class FitscopeApp(App):
         if snap.state != self._last_state and snap.state != State.RUNNING and self._last_state:
             self.log_line(f"{line}  {snap.state}")
             self._logged_step = snap.step
+            if snap.state == State.DONE and self.reference is not None:
+                self.log_line(f"final loss {num(snap.train_loss)} · reference {self.reference.name} "
+                              f"{num(self.reference.final_loss)}")
         elif (snap.state == State.RUNNING and now - self._last_log >= LOG_EVERY) or (
                 snap.state != State.RUNNING and snap.step != self._logged_step):  # e.g. steps by hand
             self.log_line(line)
@@ -370,7 +387,9 @@ class FitscopeApp(App):
         self._legends()
 
     def action_save_run(self) -> None:
-        future = self.send(C.Save())
+        snap = self.driver.latest
+        text = chart_text(snap, 100, 30, color=False) if snap is not None and snap.data is not None else ""
+        future = self.send(C.Save(fit_text=text))
 
         def done(f):  # runs on the driver's thread: post_message is thread-safe
             exc = f.exception()
@@ -384,8 +403,99 @@ class FitscopeApp(App):
         if msg.error:
             self.notify(f"save failed: {msg.error}", severity="error")
         else:
-            files = "config.toml, compare.csv" if self.racing else "config.toml, metrics.csv, model.pt"
-            self.notify(f"saved run to {msg.path}/ ({files})")
+            self.notify(f"saved run to {msg.path}/ (config, metrics, checkpoint, chart, summary; ctrl+o reopens it)")
+
+    # ---- runs you keep: open, write settings, a reference -------------------------------------
+    def _recent_runs(self) -> str:
+        try:
+            found = rundir.listing("runs")[:6]
+        except OSError:
+            return ""
+        lines = []
+        for folder, index in found:
+            info = index.get("listing") if isinstance(index.get("listing"), dict) else {}
+            assert isinstance(info, dict)
+            loss = info.get("final_loss")
+            lines.append(f"  runs/{folder.name}  {info.get('steps', '?')} steps  "
+                         f"loss {num(loss) if isinstance(loss, (int, float)) else '—'}")
+        return ("recent:\n" + "\n".join(lines)) if lines else ""
+
+    def action_open_run(self) -> None:
+        if not isinstance(self.screen, PathDialog):
+            self.push_screen(PathDialog("Open a saved run, to look at it or continue it",
+                                        "tab or → completes a folder name · enter opens · escape cancels",
+                                        "runs/", self._open_run, listing=self._recent_runs()))
+
+    def _open_run(self, path: str) -> str | None:
+        """Checked here for what needs no torch; the engine loads it (and may still refuse)."""
+        if not path:
+            return "give the folder of a saved run, e.g. runs/20261129-140039-cubic-relu"
+        try:
+            rundir.read_index(Path(path))
+        except rundir.RunDirError as exc:
+            return str(exc)
+
+        def answered(f) -> None:  # on the driver's thread
+            exc = f.exception()
+            self.post_message(RunOpened(path, None if exc else f.result(), str(exc) if exc else None))
+
+        self.send(C.Open(path)).add_done_callback(answered)
+        return None
+
+    def on_run_opened(self, msg: RunOpened) -> None:
+        if msg.spec is None:  # the engine's notice has said why, in the log and a toast
+            return
+        self.spec, self.cfg = msg.spec, msg.spec.base
+        self.solo, self.hidden, self.selected = None, set(), 0
+        self.screen_stack[0].set_class(self.racing, "racing")
+        self.settings.show_config(self.cfg)
+        self._shown_data = None
+        self._redraw()
+
+    def action_write_settings(self) -> None:
+        if not isinstance(self.screen, PathDialog):
+            self._confirm_write = None
+            self.push_screen(PathDialog("Write the current settings to a TOML file",
+                                        "enter writes · fitscope --config FILE reads it back · escape cancels",
+                                        "fitscope.toml", self._write_settings, folders_only=False))
+
+    def _write_settings(self, path: str) -> str | None:
+        if not path:
+            return "give a file name, e.g. fitscope.toml"
+        target = Path(path)
+        if target.is_dir():
+            return f"{path} is a folder: give a file name"
+        if target.exists() and self._confirm_write != path:
+            self._confirm_write = path
+            return f"{path} exists: enter again to replace it"
+        try:
+            rundir.write_atomic(target, spec_mod.to_toml(self.spec).encode())
+        except OSError as exc:
+            return f"cannot write {path}: {exc.strerror or exc}"
+        self.log_line(f"settings written to {path}")
+        self.notify(f"settings written to {path} (fitscope --config {path})")
+        return None
+
+    def action_reference(self) -> None:
+        if not isinstance(self.screen, PathDialog):
+            self.push_screen(PathDialog("Compare with a saved run: its fit and loss drawn dashed",
+                                        "tab or → completes · enter sets it · an empty field clears it · escape cancels",
+                                        "runs/", self._set_reference, listing=self._recent_runs()))
+
+    def _set_reference(self, path: str) -> str | None:
+        if not path:
+            self.reference = None
+            self.log_line("no reference run")
+        else:
+            try:
+                self.reference = reference_mod.load(path)
+            except rundir.RunDirError as exc:
+                return str(exc)
+            self.log_line(f"reference {self.reference.name} ({self.reference.label}): final loss "
+                          f"{num(self.reference.final_loss)}")
+        self.fit_chart.reference = self.loss_chart.reference = self.reference
+        self._redraw()
+        return None
 
     def action_screenshot_svg(self) -> None:
         try:
@@ -494,6 +604,9 @@ class FitscopeApp(App):
             self.push_screen(HelpScreen())
 
     def action_panel(self, delta: int) -> None:
+        if isinstance(self.screen, PathDialog):  # tab completes the path
+            self.screen.complete()
+            return
         if self.screen is not self.screen_stack[0]:  # a dialog: tab moves between its own fields
             if delta > 0:
                 self.screen.focus_next()
@@ -630,9 +743,9 @@ def _write_traceback(error: BaseException) -> str | None:
         return None
 
 
-def run_app(spec: RunSpec, engine: str = "process") -> int:
+def run_app(spec: RunSpec, engine: str = "process", open_run: str | None = None) -> int:
     app = FitscopeApp(spec=spec, autostart=True, engine_factory=ENGINES[engine], background_charts=True,
-                      lazy_settings=True)
+                      lazy_settings=True, open_run=open_run)
     app.run()
     app.driver.close()
     if app.crash is not None:

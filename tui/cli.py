@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from fitscope.core import config as config_mod
+from fitscope.core import rundir
+from fitscope.core import spec as spec_mod
 from fitscope.core.config import ConfigError, FitConfig
 from fitscope.core.spec import MAX_MEMBERS, RunSpec, coerce_seeds, parse_vary
+from fitscope.tui import runs_view
+
+COMMANDS = ("run", "compare", "runs", "show", "export", "demo", "bench")
 
 DESCRIPTION = """\
 fitscope — a keyboard-driven terminal lab for fitting functions with small neural networks.
@@ -49,8 +55,18 @@ def _vary_args(p: argparse.ArgumentParser, what: str) -> None:
                    help="initial-weight seeds per variant, 0..N-1 (default: 1, the data seed's stream)")
 
 
-def race_spec(cfg: FitConfig, args: argparse.Namespace, default: list[str]) -> RunSpec:
-    """The race the --vary and --seeds arguments ask for, checked before anything is built."""
+def _save_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", metavar="DIR", help="save the run into DIR (default: a new folder under ./runs); "
+                   "a folder that holds a run already is refused unless --force")
+    p.add_argument("--force", action="store_true", help="let --out replace the run a folder holds (default: refuse)")
+    p.add_argument("--no-save", action="store_true", help="keep nothing on disk (default: save the run)")
+
+
+def race_spec(cfg: FitConfig, args: argparse.Namespace, default: list[str], given: RunSpec | None = None) -> RunSpec:
+    """The race the --vary and --seeds arguments ask for (else a race config's own), checked
+    before anything is built."""
+    if given is not None and given.racing and not args.vary and args.seeds == "1":
+        return given.with_base(cfg)
     spec = RunSpec.race(cfg, parse_vary(args.vary or default), coerce_seeds(args.seeds))
     if spec.count() < 2:
         raise ConfigError("--vary", " ".join(args.vary), "a race needs at least 2 members (values × seeds)")
@@ -63,6 +79,8 @@ def make_parser() -> argparse.ArgumentParser:
     _config_args(parser)
     _engine_arg(parser)
     _vary_args(parser, "open the app straight into a race of ")
+    parser.add_argument("--open", metavar="RUN", help="open the app on a saved run, ready to continue it "
+                        "(also: fitscope RUN)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="train headless: progress, final chart and summary",
@@ -70,8 +88,10 @@ def make_parser() -> argparse.ArgumentParser:
                                      "otherwise), then the final scatter-plus-fit chart and a summary. "
                                      "Exit codes: 0 done, 2 bad arguments or config, 3 diverged, 130 interrupted.")
     _config_args(run)
-    run.add_argument("--out", metavar="DIR",
-                     help="write config.toml, metrics.csv and model.pt to DIR (default: write nothing)")
+    _save_args(run)
+    run.add_argument("--resume", metavar="RUN",
+                     help="continue a saved run (a folder under runs/) bit for bit, to --steps N in all (default: its "
+                          "own budget); writes into RUN; its settings come from RUN")
     run.add_argument("--quiet", action="store_true", help="no progress and no chart, only the summary (default: off)")
 
     compare = sub.add_parser("compare", help="race variants side by side, batched: overlay chart and table",
@@ -80,8 +100,21 @@ def make_parser() -> argparse.ArgumentParser:
                                          "each variant's median, min and max final loss.")
     _config_args(compare)
     _vary_args(compare, "race the product of ")
-    compare.add_argument("--out", metavar="DIR", help="write compare.csv (variant, seed, step, loss) and config.toml to DIR")
+    _save_args(compare)
     compare.add_argument("--quiet", action="store_true", help="only the table (default: off)")
+
+    runs = sub.add_parser("runs", help="list saved runs, newest first",
+                          description="A table of the runs saved under DIR (default: ./runs): name, date, target, "
+                                      "net, members, steps and final loss, newest first.")
+    runs.add_argument("dir", nargs="?", default="runs", metavar="DIR", help="where to look (default: runs)")
+    show = sub.add_parser("show", help="a saved run's summary and chart",
+                          description="Print a saved run's final chart (fit.txt) and its summary.")
+    show.add_argument("run", metavar="RUN", help="the run's folder")
+    export = sub.add_parser("export", help="a saved run as one standalone PyTorch script",
+                            description="Write a standalone Python script (torch only; matplotlib optional) that "
+                                        "reproduces RUN: its data, model, optimiser and loop. "
+                                        "Usage: fitscope export RUN > fit.py")
+    export.add_argument("run", metavar="RUN", help="the run's folder")
 
     sub.add_parser("demo", help="the lesson's story in one command: the ReLU fit, then the activation race",
                    description="The single ReLU fit of the lesson, then ReLU vs softplus vs tanh over 5 seeds, "
@@ -114,41 +147,86 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(args: argparse.Namespace) -> FitConfig:
-    cfg = config_mod.load(args.config) if args.config else FitConfig()
-    cfg = config_mod.apply_assignments(cfg, args.sets)
+def load_spec(args: argparse.Namespace) -> RunSpec:
+    """The settings asked for: a config file (a race's too), then --set, --steps and --data."""
+    spec = spec_mod.from_toml(config_mod.read_config_text(args.config), args.config) if args.config \
+        else RunSpec(FitConfig())
+    cfg = config_mod.apply_assignments(spec.base, args.sets)
     if args.steps is not None:
         cfg = cfg.with_value("train.steps", args.steps)
     if args.data is not None:
         cfg = cfg.with_value("data.file", args.data)
-    return cfg
+    return spec.with_base(cfg)
+
+
+def _saving(args: argparse.Namespace):
+    from fitscope.tui.headless import Saving
+
+    if args.no_save and (args.out or args.force):
+        raise ConfigError("--no-save", "--out" if args.out else "--force", "--no-save keeps nothing; drop one of them")
+    out = str(rundir.check_out_dir(args.out, args.force)) if args.out else None
+    return Saving(enabled=not args.no_save, out=out, resume=getattr(args, "resume", None), steps=args.steps)
+
+
+def _resumed_spec(args: argparse.Namespace) -> RunSpec:
+    given = [name for name, value in (("--config", args.config), ("--set", args.sets), ("--data", args.data),
+                                      ("--vary", getattr(args, "vary", None))) if value]
+    if given:
+        raise ConfigError(given[0], "with a saved run", "a saved run keeps its own settings; change them once it is "
+                          "open" if getattr(args, "open", None) else "a resumed run keeps its own settings; only "
+                          "--steps may be given")
+    saved = rundir.read(args.resume, names=("config.toml",))
+    try:
+        return spec_mod.from_toml(saved.text("config.toml"), f"{args.resume}/config.toml")
+    except ConfigError as exc:
+        raise rundir.RunDirError(f"{Path(args.resume) / 'config.toml'}: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS and Path(argv[0]).is_dir():
+        argv = ["--open", *argv]  # fitscope RUN: the app on a saved run
     args = parser.parse_args(argv)
     try:
-        cfg = load_config(args)
-        if args.command == "run":
-            from fitscope.tui import headless
+        if args.command == "runs":
+            return runs_view.list_runs(args.dir)
+        if args.command == "show":
+            return runs_view.show(args.run)
+        if args.command == "export":
+            from fitscope.core import export
 
-            return headless.run(cfg, args.out, args.quiet)
+            sys.stdout.write(export.script(args.run))
+            return 0
+        if args.command == "run":
+            from fitscope.tui import headless, race
+
+            spec = _resumed_spec(args) if args.resume else load_spec(args)
+            saving = _saving(args)
+            if spec.racing:
+                return race.run_race(spec, saving, args.quiet)[0]
+            return headless.run(spec, saving, args.quiet)
+        spec = load_spec(args)
         if args.command == "bench":
-            return _bench(cfg, args)
+            return _bench(spec.base, args)
         if args.command == "compare":
             from fitscope.tui import race
 
-            spec = race_spec(cfg, args, ["model.activation=relu,softplus,tanh"])
-            return race.run_race(cfg, spec.varied, spec.seeds, args.out, args.quiet)[0]
+            race_run = race_spec(spec.base, args, ["model.activation=relu,softplus,tanh"], spec)
+            return race.run_race(race_run, _saving(args), args.quiet)[0]
         if args.command == "demo":
             from fitscope.tui import race
 
             return race.demo()
         from fitscope.tui.app import run_app
 
-        spec = race_spec(cfg, args, []) if args.vary or args.seeds != "1" else RunSpec(cfg)
-        return run_app(spec, args.engine)
-    except ConfigError as exc:
+        if args.open:  # its settings from the start; the engine loads its weights
+            args.resume = args.open
+            spec = _resumed_spec(args)
+        elif args.vary or args.seeds != "1":
+            spec = race_spec(spec.base, args, [])
+        return run_app(spec, args.engine, open_run=args.open)
+    except (ConfigError, rundir.RunDirError) as exc:
         print(f"fitscope: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -6,48 +6,24 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import plotext
 
 from fitscope.core import commands as C
-from fitscope.core.config import FitConfig, data_label, shape_text
+from fitscope.core.config import ConfigError, data_label, shape_text
+from fitscope.core.rundir import RunDirError
 from fitscope.core.snapshot import END_STATES, Level, Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.thread_driver import ThreadDriver
 from fitscope.core.tracker import Tracker
 from fitscope.tui.formatting import num
-from fitscope.tui.plotting import draw_fit
+from fitscope.tui.plotting import chart_text
 
 EXIT_OK, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_ERROR = 0, 3, 130, 1  # 2 (bad input) is cli's
 
 
 def use_color(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
-
-
-def render_chart(draw, width: int, height: int, color: bool) -> str:
-    """``draw(plt, legend)`` onto plotext's figure, as text. plotext has edge cases (its legend
-    fails on some series): then the chart goes without its legend, or is said to be unavailable —
-    a chart never costs the run its summary."""
-    for legend in (True, False):
-        try:
-            plotext.clear_figure()
-            plotext.plot_size(width, height)
-            if not color:
-                plotext.theme("clear")
-            draw(plotext, legend)
-            text = plotext.build()
-            return text if color else plotext.uncolorize(text)
-        except Exception as exc:
-            failure = f"(chart unavailable: {type(exc).__name__}: {exc})"
-    return failure
-
-
-def chart_text(snap: Snapshot, width: int, height: int, color: bool) -> str:
-    return render_chart(lambda plt, legend: draw_fit(plt, snap, width=width, color=color, legend=legend),
-                        width, height, color)
 
 
 def terminal_size(stream) -> tuple[int, int]:
@@ -70,7 +46,7 @@ def summary(snap: Snapshot) -> str:
         parts = [f"final loss {num(lead.loss)}"]
     if lead.test_loss is not None:
         parts.append(f"test loss {num(lead.test_loss)}")
-    rate = snap.step / snap.elapsed if snap.elapsed > 0 else 0.0
+    rate = snap.steps_per_s
     parts += [f"{snap.step} steps", f"{rate:,.0f} steps/s", snap.device, f"{snap.elapsed:.2f} s"]
     head = (f"{data_label(cfg.data)} · {shape_text(cfg.model)} {cfg.model.activation} · "
             f"{cfg.train.optimizer} lr {cfg.train.lr:g}")
@@ -125,21 +101,50 @@ class Outcome:
     interrupted: bool
     failed: int | None  # an exit code when saving failed
     errors: list[str]  # what the run said went wrong, in order
+    saved_to: str | None = None
 
 
-def train(spec: RunSpec, on_snapshot, out_dir: str | None, err) -> Outcome:
-    """Train ``spec`` to its end on a thread driver; Ctrl+C pauses it. The run is saved to
-    ``out_dir`` before the driver closes."""
+@dataclass(frozen=True)
+class Saving:
+    """Where a headless run is kept: ``out`` (checked before training), else its own folder when
+    resumed, else a new folder under ./runs; nothing when ``enabled`` is False."""
+
+    enabled: bool = True
+    out: str | None = None
+    resume: str | None = None
+    steps: int | None = None  # with resume: the new total
+
+
+SAVED_FILES = "config.toml, metrics.csv, checkpoint.pt, fit.txt, summary.json"
+FIT_TXT_SIZE = (100, 30)
+
+
+def train(spec: RunSpec, on_snapshot, saving: Saving, err, chart=None) -> Outcome:
+    """Train ``spec`` (or the run to resume) to its end on a thread driver; Ctrl+C pauses it.
+    The run is saved before the driver closes; ``chart(snap)`` draws its fit.txt."""
     driver = ThreadDriver(spec)
     errors: list[str] = []
     driver.subscribe(lambda s: errors.extend(n.text for n in s.notices if n.level == Level.ERROR))
     first = driver.latest
     assert first is not None and first.data is not None
-    for note in first.data.notes:  # e.g. points dropped: never silently
-        err.write(f"fitscope: note: {note}\n")
     interrupted = False
     failed = None
+    saved_to = None
     try:
+        if saving.resume:
+            try:
+                driver.send(C.Open(saving.resume, saving.steps)).result()
+            except C.Refused as exc:  # the message names the file and the problem
+                driver.close()
+                raise RunDirError(str(exc)) from None
+            latest = driver.wait_for(lambda s: s.step > 0 or s.run_id > first.run_id, timeout=30)
+            if latest is not None and latest.step >= latest.budget:
+                driver.close()
+                raise ConfigError("--steps", latest.budget, f"{saving.resume} has already trained {latest.step:,} "
+                                  "steps — give a larger total, e.g. --steps " + f"{2 * latest.step}")
+        else:
+            for note in first.data.notes:  # e.g. points dropped: never silently
+                err.write(f"fitscope: note: {note}\n")
         driver.send(C.Start())
         seen = 0
         while True:
@@ -152,32 +157,39 @@ def train(spec: RunSpec, on_snapshot, out_dir: str | None, err) -> Outcome:
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        driver.send(C.Pause()).result()
-        if out_dir:
-            try:
-                driver.send(C.Save(str(Path(out_dir)))).result()
-            except (OSError, C.Refused) as exc:
-                err.write(f"fitscope: cannot save to {out_dir}: {exc}\n")
-                failed = EXIT_ERROR
-        driver.close()
+        if driver.alive:
+            driver.send(C.Pause()).result()
+            latest = driver.wait_for(lambda s: s.state != State.RUNNING, timeout=5)
+            if saving.enabled and latest is not None and latest.step > 0:
+                text = chart(latest) if chart and latest.data is not None else ""
+                try:
+                    saved_to = driver.send(C.Save(saving.out, text)).result()
+                except (OSError, C.Refused) as exc:
+                    err.write(f"fitscope: cannot save the run: {exc}\n")
+                    failed = EXIT_ERROR
+            driver.close()
     snap = driver.latest
     assert snap is not None
-    return Outcome(snap, interrupted, failed, errors)
+    return Outcome(snap, interrupted, failed, errors, saved_to)
 
 
-def run(cfg: FitConfig, out_dir: str | None, quiet: bool, out=None, err=None) -> int:
+def fit_txt(snap: Snapshot) -> str:
+    return chart_text(snap, FIT_TXT_SIZE[0], FIT_TXT_SIZE[1], color=False)
+
+
+def run(spec: RunSpec, saving: Saving, quiet: bool, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    progress = _Progress(out, cfg.train.steps, quiet)
+    progress = _Progress(out, saving.steps or spec.base.train.steps, quiet)
     try:
-        result = train(RunSpec(cfg), progress.update, out_dir, err)
+        result = train(spec, progress.update, saving, err, fit_txt)
     finally:
         progress.close()
     snap = result.snap
     if result.failed is not None:
         return result.failed
-    if out_dir and not quiet:
-        out.write(f"saved config.toml, metrics.csv, model.pt to {out_dir}\n")
+    if result.saved_to and not quiet:
+        out.write(f"saved {SAVED_FILES} to {result.saved_to}\n")
     if not quiet and snap.step > 0 and snap.state != State.ERROR:
         width, height = terminal_size(out)
         out.write(chart_text(snap, width, max(10, height - 4), use_color(out)) + "\n")

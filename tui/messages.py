@@ -45,3 +45,12 @@ class ChartBuilt(Message):
     strips: list[Strip]
     failure: str
     seconds: float
+
+
+@dataclass
+class RunOpened(Message):
+    """The engine answered an Open: the run's spec, or why it was refused."""
+
+    path: str
+    spec: RunSpec | None
+    error: str | None

@@ -15,6 +15,8 @@ _PALETTE = {
     "hide_member": "Hide/show the selected member",
     "settings_overlay": "Settings (in a narrow window: open over the charts)",
     "restart_engine": "Restart the engine after it stopped",
+    "open_run": "Open a saved run (to continue it)", "write_settings": "Write the settings to a TOML file",
+    "reference": "Compare with a saved run (reference, drawn dashed)",
     **{f"member({i})": f"Solo member {i} (again: show all)" for i in range(1, 10)},
 }
 

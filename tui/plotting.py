@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import plotext
 
 from fitscope.core.history import HistoryView
 from fitscope.core.snapshot import Snapshot
@@ -14,6 +15,27 @@ FIT_COLOR = "red+"
 DATA_COLOR = "cyan"
 TEST_COLOR = "orange"
 TRUTH_COLOR = "gray"
+REF_COLOR = "magenta+"
+DASHED = "dashed"  # a marker of our own: the line drawn in pieces with gaps
+
+
+def dashed(plt, x: np.ndarray, y: np.ndarray, color: str | None, label: str | None = None) -> None:
+    """A line as every other piece of itself (plotext has no dashed style); ``-`` without colour."""
+    n = len(x)
+    piece = max(2, n // 24)
+    marker = "braille" if color else "-"
+    for k, i in enumerate(range(0, n, 2 * piece)):
+        plt.plot(x[i:i + piece], y[i:i + piece], color=color, marker=marker, label=label if k == 0 else None)
+
+
+def draw_reference_fit(plt, ref, width: int, color: bool) -> None:
+    if ref is None:
+        return
+    step = max(1, len(ref.x) // max(width, 10))
+    x, y = ref.x[::step], ref.fit[::step]
+    ok = np.isfinite(y)
+    if ok.any():
+        dashed(plt, x[ok], y[ok], REF_COLOR if color else None)
 
 
 def downsample(x: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +74,7 @@ def y_limits(snap: Snapshot) -> tuple[float, float]:
 
 
 def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker: str = "braille",
-             color: bool = True, legend: bool = True) -> None:
+             color: bool = True, legend: bool = True, reference=None) -> None:
     """Data as a scatter, the fit as a strong line, the truth faint; axes fixed to the data."""
     plt.clear_data()
     data = snap.data
@@ -72,6 +94,7 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
         ok = np.isfinite(data.truth[::step])
         plt.plot(data.grid[::step][ok], data.truth[::step][ok], marker=truth_marker, color=c(TRUTH_COLOR),
                  label=lab("truth"))
+    draw_reference_fit(plt, reference, width, color)
     pred = snap.members[0].y_pred[::step]
     ok = np.isfinite(pred)
     if ok.any():
@@ -81,6 +104,8 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
     title = f"Loss={num(snap.train_loss, 4)}"
     if snap.test_loss is not None:
         title += f"  test={num(snap.test_loss, 4)}"
+    if reference is not None:
+        title += f"  ref={num(reference.final_loss, 4)}"
     if snap.diverged_at is not None:
         title += f"  diverged at step {snap.diverged_at:,}"
     plt.title(title)
@@ -88,9 +113,11 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
 
 def draw_loss(plt, history: HistoryView, *, width: int, log_y: bool = True, marker: str = "braille",
               color: bool = True, test: tuple[tuple[int, float], ...] = (), legend: bool = True,
-              diverged_at: int | None = None, height: int = 12) -> None:
+              diverged_at: int | None = None, height: int = 12, reference=None) -> None:
     series: list[Series] = [(history.step.astype(float), history.hi, FIT_COLOR if color else None, marker,
                              "train" if legend else None)]
+    if reference is not None and len(reference.steps):
+        series.append((reference.steps, reference.losses, REF_COLOR if color else None, DASHED, None))
     if test:
         series.append((np.array([t[0] for t in test], float), np.array([t[1] for t in test], float),
                        TEST_COLOR if color else None, marker, "test" if legend else None))
@@ -126,7 +153,10 @@ def plot_losses(plt, series: list[Series], *, width: int, log_y: bool, diverged:
     if log_y and hi - lo > MAX_DECADES:  # a diverging curve would squash the rest into one row
         hi = lo + MAX_DECADES
     for cx, cy, colour, marker, label in curves:
-        plt.plot(cx, np.minimum(cy, hi), marker=marker, color=colour, label=label)
+        if marker == DASHED:
+            dashed(plt, cx, np.minimum(cy, hi), colour, label)
+        else:
+            plt.plot(cx, np.minimum(cy, hi), marker=marker, color=colour, label=label)
     for step in diverged:
         last = max(last, float(step))
         plt.vline(step, "red")
@@ -159,7 +189,7 @@ def member_style(i: int, color: bool) -> tuple[str | None, str]:
 
 
 def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool = True, legend: bool = True,
-              marker: str = "braille", style: dict[int, int] | None = None) -> None:
+              marker: str = "braille", style: dict[int, int] | None = None, reference=None) -> None:
     """The data, and the fit of each shown member in its own colour (``style``: member -> style index)."""
     plt.clear_data()
     data = snap.data
@@ -171,6 +201,7 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
         xt, yt = scatter_sample(data.x_test, data.y_test)
         plt.scatter(xt, yt, marker="x", color=TEST_COLOR if color else None, label="test" if legend else None)
     step = max(1, len(snap.x_grid) // max(width, 10))
+    draw_reference_fit(plt, reference, width, color)
     for i in shown:
         m = snap.members[i]
         pred = m.y_pred[::step]
@@ -181,14 +212,59 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
                      label=m.variant if legend else None)
     plt.xlim(*data.x_range)
     plt.ylim(*y_limits(snap))
-    plt.title(f"step {snap.step}")
+    plt.title(f"step {snap.step}" + (f"  ref={num(reference.final_loss, 4)}" if reference is not None else ""))
 
 
 def draw_race_losses(plt, histories: list[HistoryView], shown: list[int], *, width: int, log_y: bool = True,
-                     color: bool = True, diverged: list[int] | None = None, height: int = 12) -> None:
+                     color: bool = True, diverged: list[int] | None = None, height: int = 12,
+                     reference=None) -> None:
     """``histories[k]`` is member ``shown[k]``'s, which sets its colour."""
     series: list[Series] = []
     for i, h in zip(shown, histories):
         c, mk = member_style(i, color)
         series.append((h.step.astype(float), h.hi, c, "braille" if color else mk, None))
+    if reference is not None and len(reference.steps):
+        series.append((reference.steps, reference.losses, REF_COLOR if color else None, DASHED, None))
     plot_losses(plt, series, width=width, log_y=log_y, diverged=diverged or [], height=height)
+
+
+# ---- whole charts as text, for the console and a run's fit.txt ----------------------------------
+
+def render_chart(draw, width: int, height: int, color: bool) -> str:
+    """``draw(plt, legend)`` onto plotext's figure, as text. plotext has edge cases (its legend
+    fails on some series): then the chart goes without its legend, or is said to be unavailable —
+    a chart never costs the run its summary."""
+    for legend in (True, False):
+        try:
+            plotext.clear_figure()
+            plotext.plot_size(width, height)
+            if not color:
+                plotext.theme("clear")
+            draw(plotext, legend)
+            text = plotext.build()
+            return text if color else plotext.uncolorize(text)
+        except Exception as exc:
+            failure = f"(chart unavailable: {type(exc).__name__}: {exc})"
+    return failure
+
+
+def chart_text(snap: Snapshot, width: int, height: int, color: bool) -> str:
+    """The final chart as text: the fit over the data, or a race's lines (a variant's median member)."""
+    if snap.racing:
+        return race_chart_text(snap, width, height, color)
+    return render_chart(lambda plt, legend: draw_fit(plt, snap, width=width, color=color, legend=legend),
+                        width, height, color)
+
+
+def race_chart_text(snap: Snapshot, width: int, height: int, color: bool) -> str:
+    # one line per variant: its member with the median final loss
+    shown: list[int] = []
+    seen: dict[str, list[int]] = {}
+    for i, m in enumerate(snap.members):
+        seen.setdefault(m.variant, []).append(i)
+    for idx in seen.values():
+        ranked = sorted(idx, key=lambda i: np.inf if snap.members[i].loss is None else snap.members[i].loss)
+        shown.append(ranked[len(ranked) // 2])
+    style = {m: k for k, m in enumerate(shown)}
+    return render_chart(lambda plt, legend: draw_race(plt, snap, shown, width=width, color=color, legend=legend,
+                                                               style=style), width, height, color)

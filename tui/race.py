@@ -5,15 +5,13 @@ from __future__ import annotations
 import statistics
 import sys
 
-import numpy as np
-
 from fitscope.core.config import FitConfig
 from fitscope.core.snapshot import Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.tracker import Tracker
 from fitscope.tui import headless
 from fitscope.tui.formatting import num
-from fitscope.tui.plotting import draw_race
+from fitscope.tui.plotting import chart_text
 
 
 def table(snap: Snapshot) -> tuple[str, list[tuple[str, float]]]:
@@ -43,48 +41,34 @@ def table(snap: Snapshot) -> tuple[str, list[tuple[str, float]]]:
     return "\n".join(lines), [(r[0], r[1]) for r in rows]
 
 
-def chart(snap: Snapshot, width: int, height: int, color: bool) -> str:
-    # one line per variant: its member with the median final loss
-    shown: list[int] = []
-    seen: dict[str, list[int]] = {}
-    for i, m in enumerate(snap.members):
-        seen.setdefault(m.variant, []).append(i)
-    for idx in seen.values():
-        ranked = sorted(idx, key=lambda i: np.inf if snap.members[i].loss is None else snap.members[i].loss)
-        shown.append(ranked[len(ranked) // 2])
-    style = {m: k for k, m in enumerate(shown)}
-    return headless.render_chart(lambda plt, legend: draw_race(plt, snap, shown, width=width, color=color, legend=legend,
-                                                               style=style), width, height, color)
-
-
-def run_race(base: FitConfig, vary: dict[str, list], seeds: int, out_dir: str | None, quiet: bool,
-             out=None, err=None) -> tuple[int, Snapshot | None]:
+def run_race(spec: RunSpec, saving: headless.Saving, quiet: bool, out=None, err=None) -> tuple[int, Snapshot | None]:
     out, err = out or sys.stdout, err or sys.stderr
-    spec = RunSpec.race(base, vary, seeds)
-    count = spec.count()
+    count, seeds = spec.count(), spec.seeds
     if not quiet:
-        out.write(f"racing {count} members ({count // seeds} variants × {seeds} seed"
-                  f"{'s' if seeds > 1 else ''}), batched, {base.train.steps} steps…\n")
+        what = "resuming" if saving.resume else "racing"
+        out.write(f"{what} {count} members ({count // seeds} variants × {seeds} seed"
+                  f"{'s' if seeds > 1 else ''}), batched, {saving.steps or spec.base.train.steps} steps…\n")
         out.flush()
 
     def ignore(snap: Snapshot, tracker: Tracker) -> None:
         pass
 
-    result = headless.train(spec, ignore, out_dir, err)
+    width, height = headless.FIT_TXT_SIZE
+    result = headless.train(spec, ignore, saving, err, lambda snap: chart_text(snap, width, height, False))
     snap = result.snap
     if result.failed is not None:
         return result.failed, snap
-    if out_dir and not quiet:
-        out.write(f"saved compare.csv and config.toml to {out_dir}\n")
+    if result.saved_to and not quiet:
+        out.write(f"saved {headless.SAVED_FILES} to {result.saved_to}\n")
     if snap.state == State.ERROR:
         err.write(f"fitscope: {headless.last_error(result)}\n")
         return headless.EXIT_ERROR, snap
     if not quiet:
         width, height = headless.terminal_size(out)
-        out.write(chart(snap, width, max(10, height - 6), headless.use_color(out)) + "\n")
+        out.write(chart_text(snap, width, max(10, height - 6), headless.use_color(out)) + "\n")
     text, _ = table(snap)
     out.write(text + "\n")
-    rate = snap.step / snap.elapsed if snap.elapsed else 0.0
+    rate = snap.steps_per_s
     out.write(f"{snap.step} steps · {rate:,.0f} race steps/s ({rate * count:,.0f} member steps/s) · "
               f"{snap.device} · {snap.elapsed:.2f} s\n")
     if result.interrupted:
@@ -102,12 +86,13 @@ def demo(out=None) -> int:
     cfg = FitConfig()
     out.write("1/2  The lesson: fit y = x³ − x² + 0.2·U(0,1) (300 points) with an MLP 1-10-10-1, ReLU, "
               "SGD lr 0.2, MSE, 300 full-batch steps\n\n")
-    code = headless.run(cfg, None, quiet=False, out=out)
+    code = headless.run(RunSpec(cfg), headless.Saving(enabled=False), quiet=False, out=out)
     if code:
         return code
     out.write("\n2/2  The race: ReLU vs softplus vs tanh on the same data, each from 5 initial seeds "
               "(15 members trained as one batched computation)\n\n")
-    code, snap = run_race(cfg, {"model.activation": ["relu", "softplus", "tanh"]}, 5, None, False, out=out)
+    race = RunSpec.race(cfg, {"model.activation": ["relu", "softplus", "tanh"]}, 5)
+    code, snap = run_race(race, headless.Saving(enabled=False), False, out=out)
     if snap is not None and snap.members:
         _, ranked = table(snap)
         best, med = ranked[0]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
+from textual.suggester import Suggester
 from textual.widgets import Input, Label, Static
 
 KEYS = [
@@ -20,7 +24,10 @@ KEYS = [
     ("+ / -", "double / halve the learning rate, live"),
     ("t", "show / hide the true function"),
     ("l", "log / linear loss axis"),
-    ("e", "save the run (config, metrics, model) to runs/"),
+    ("e", "save the run (config, metrics, checkpoint, chart, summary) to runs/; again: the same folder"),
+    ("ctrl+o", "open a saved run to continue it (tab completes folder names)"),
+    ("ctrl+w", "write the current settings to a TOML file (fitscope --config FILE reads it)"),
+    ("b", "compare with a saved run: its fit and loss dashed beside the live ones (empty: none)"),
     ("ctrl+s", "save an SVG screenshot"),
     ("tab / shift+tab", "move between panels"),
     ("s", "the settings; in a narrow window they open over the charts (again: close)"),
@@ -109,3 +116,68 @@ class CompareSetup(ModalScreen):
 
 def _id(key: str) -> str:
     return key.replace(".", "-")
+
+
+def complete_path(value: str, folders_only: bool = True) -> str | None:
+    """``value`` completed to a folder (or file) name below it; with several, the newest name (run
+    folders begin with their date), so ``runs/`` completes to the latest run."""
+    head, sep, prefix = value.rpartition("/")
+    base = Path(os.path.expanduser(head or "/")) if sep else Path(".")
+    try:
+        names = sorted((p.name for p in base.iterdir()
+                        if p.name.startswith(prefix) and not p.name.startswith(".")
+                        and (p.is_dir() or not folders_only)), reverse=True)
+    except OSError:
+        return None
+    return f"{head}{sep}{names[0]}" if names and names[0] != prefix else None
+
+
+class FolderSuggester(Suggester):
+    def __init__(self, folders_only: bool = True):
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.folders_only = folders_only
+
+    async def get_suggestion(self, value: str) -> str | None:
+        return complete_path(value, self.folders_only)
+
+
+class PathDialog(ModalScreen):
+    """One path field: tab or → takes the suggested completion, enter submits, escape cancels.
+
+    ``submit(text)`` returns an error for the field (the dialog stays, text kept) or None."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "cancel")]
+
+    def __init__(self, title: str, hint: str, value: str, submit, *, folders_only: bool = True,
+                 listing: str = ""):
+        super().__init__()
+        self.title_text, self.hint, self.value, self.submit = title, hint, value, submit
+        self.folders_only, self.listing = folders_only, listing
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="path-dialog"):
+            yield Static(Text(self.title_text, style="bold"))
+            yield Input(self.value, id="path", suggester=FolderSuggester(self.folders_only))
+            yield Static("", id="path-error", classes="field-error")
+            yield Static(self.hint, classes="hint")
+            if self.listing:
+                yield Static(Text(self.listing), id="path-listing", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#path", Input).focus()
+
+    def complete(self) -> None:
+        """Tab: the field completed, as → takes a shown suggestion."""
+        field = self.query_one("#path", Input)
+        done = complete_path(field.value, self.folders_only)
+        if done:
+            field.value = done
+            field.cursor_position = len(done)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        error = self.submit(event.value.strip())
+        if error:
+            self.query_one("#path-error", Static).update(Text(error))
+        else:
+            self.dismiss()

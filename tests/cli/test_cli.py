@@ -4,6 +4,7 @@ import queue
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -11,10 +12,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "NO_COLOR": "1"}  # the package is installed: nothing on the path
+WORK = Path(tempfile.mkdtemp(prefix="fitscope-cli-"))  # where runs/ lands when a test does not say
+SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json"]
 
 
-def fitscope(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "fitscope.tui.cli", *args], cwd=ROOT, env=ENV,
+def fitscope(*args, timeout=120, cwd=WORK):
+    return subprocess.run([sys.executable, "-m", "fitscope.tui.cli", *args], cwd=cwd, env=ENV,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -25,14 +28,16 @@ def test_run_trains_writes_files_and_plain_progress(tmp_path):
     assert len(progress) == 10 and progress[-1].startswith("step 300/300")
     assert "Loss=0.0047" in r.stdout  # the final chart, as the lesson titles it
     assert "final loss 0.00470" in r.stdout and "300 steps" in r.stdout and "cpu" in r.stdout
+    assert f"saved config.toml, metrics.csv, checkpoint.pt, fit.txt, summary.json to {tmp_path / 'run'}" in r.stdout
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
-    assert files == ["config.toml", "metrics.csv", "model.pt"]
+    assert files == SAVED
     lines = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert lines[0] == "step,train_loss,seconds" and len(lines) == 301
+    assert lines[1] == "step,member,train_loss,test_loss,lr,seconds" and len(lines) == 302
+    assert "Loss=0.0047" in (tmp_path / "run" / "fit.txt").read_text()  # the final chart, as text
     import torch
 
-    state = torch.load(tmp_path / "run" / "model.pt")
-    assert state["0.weight"].shape == (10, 1)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["exp"]["members"][0]["model"]["0.weight"].shape == (10, 1)
     # the written config runs again as a --config
     r2 = fitscope("run", "--quiet", "--config", str(tmp_path / "run" / "config.toml"), "--steps", "5")
     assert r2.returncode == 0 and "5 steps" in r2.stdout
@@ -89,9 +94,9 @@ def test_ctrl_c_exits_130_after_writing_results(tmp_path):
     at = int(stderr.split("interrupted at step ")[1].split()[0])
     assert steps // 10 <= at < steps  # stopped mid-run, after the first line
     rows = (out / "metrics.csv").read_text().splitlines()
-    assert rows[0].startswith("step,train_loss") and len(rows) > 10
+    assert rows[1].startswith("step,member,train_loss") and len(rows) > 10
     assert int(rows[-1].split(",")[0]) == at  # the results as they were when it stopped
-    assert (out / "model.pt").stat().st_size > 0 and (out / "config.toml").exists()
+    assert sorted(p.name for p in out.iterdir()) == SAVED
 
 
 def test_help_explains_options_with_defaults():
@@ -131,8 +136,9 @@ def test_own_csv_trains_with_a_split_and_says_what_it_dropped(tmp_path):
     assert "dropped 2 of 202 rows" in r.stderr and "wave.csv" in r.stdout
     assert "test=" in r.stdout and "test loss" in r.stdout  # chart title and summary
     assert "x" in r.stdout.split("Loss=")[1]  # test points drawn with their own marker
-    header = (tmp_path / "r" / "metrics.csv").read_text().splitlines()[0]
-    assert header == "step,train_loss,seconds,test_loss"
+    rows = (tmp_path / "r" / "metrics.csv").read_text().splitlines()
+    assert rows[1] == "step,member,train_loss,test_loss,lr,seconds"
+    assert rows[-1].split(",")[3] != ""  # the test loss at the last step
 
 
 def test_bad_csv_is_one_line_naming_the_line(tmp_path):
@@ -165,9 +171,9 @@ def test_compare_prints_chart_table_and_writes_csv(tmp_path):
     for variant in ("relu 0.05", "relu 0.2", "tanh 0.05", "tanh 0.2"):
         assert variant in table
     assert "median" in table and "min" in table and "max" in table
-    rows = (tmp_path / "c" / "compare.csv").read_text().splitlines()
-    assert rows[0] == "variant,seed,step,loss" and len(rows) == 1 + 8 * 50
-    assert {tuple(r.split(",")[:2]) for r in rows[1:]} >= {("relu 0.05", "0"), ("tanh 0.2", "1")}
+    rows = (tmp_path / "c" / "metrics.csv").read_text().splitlines()[1:]
+    assert rows[0] == "step,member,train_loss,test_loss,lr,seconds" and len(rows) == 1 + 8 * 50
+    assert {r.split(",")[1] for r in rows[1:]} >= {"relu 0.05 s0", "tanh 0.2 s1"}
 
 
 @pytest.mark.parametrize("args,why", [
@@ -196,7 +202,7 @@ def test_vary_opens_the_app_straight_into_that_race(monkeypatch):
     from fitscope.tui import cli
 
     opened = []
-    monkeypatch.setattr(app_mod, "run_app", lambda spec, engine: opened.append(spec) or 0)
+    monkeypatch.setattr(app_mod, "run_app", lambda spec, engine, open_run=None: opened.append(spec) or 0)
     assert cli.main(["--vary", "train.lr=0.05,0.2", "--vary", "model.activation=relu,tanh", "--seeds", "2"]) == 0
     (spec,) = opened
     assert spec.count() == 8 and spec.varied == {"train.lr": (0.05, 0.2), "model.activation": ("relu", "tanh")}

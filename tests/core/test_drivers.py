@@ -18,6 +18,7 @@ from fitscope.core.training import Experiment
 CPU = FitConfig().with_values({"train.device": "cpu", "train.steps": 120})
 RACE = RunSpec.race(CPU, {"model.activation": ["relu", "tanh", "softplus"]})
 BAD = RunSpec(CPU.with_value("train.device", "cuda:7"))
+SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json"]
 T = 60  # seconds; a backstop, never what decides a test
 DRIVERS = {"thread": ThreadDriver, "process": ProcessDriver}
 
@@ -91,8 +92,8 @@ def test_a_driver_takes_every_command_and_matches_the_manual_driver(kind, make, 
     snap = d.wait_for(lambda s: s.state == State.DONE and s.step == 150, timeout=T)
     assert snap.step == 150 and snap.config.train.lr == 0.05 and snap.budget == 150
     path = d.send(C.Save(str(tmp_path / "run"))).result(timeout=T)
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.toml", "metrics.csv", "model.pt"]
-    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 151
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == SAVED
+    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 152  # a comment, the header, 150 rows
     notices.wait(f"saved run to {path}", Level.INFO)
     with pytest.raises(C.Refused, match=r"budget \(150\) is reached"):
         d.send(C.Start()).result(timeout=T)

@@ -1,5 +1,6 @@
 """The synchronous Run: commands, states, refusals, pacing, divergence and snapshots, stepped by hand."""
 
+import json
 import pickle
 import re
 
@@ -15,6 +16,7 @@ from fitscope.core.snapshot import END_STATES, IDLE_STATES, Level, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.training import Experiment
 
+SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json"]
 CPU = FitConfig().with_value("train.device", "cpu")
 
 
@@ -345,26 +347,40 @@ def test_a_snapshot_does_not_grow_with_the_run():
     assert sizes[10_000] <= 2 * sizes[100], (sizes[100], sizes[10_000])
 
 
-def test_save_a_single_run_writes_config_metrics_and_a_loadable_model(tmp_path, monkeypatch):
+def test_save_a_single_run_writes_the_whole_set_and_a_loadable_model(tmp_path, monkeypatch):
     cfg = CPU.with_values({"train.steps": 20, "data.split": "random"})
     run = Run(RunSpec(cfg))
     run.apply(C.Start())
     run_until_idle(run)
-    path = run.apply(C.Save(str(tmp_path / "run")))
+    path = run.apply(C.Save(str(tmp_path / "run"), fit_text="the chart"))
     snap = run.snapshot()
     assert path == str(tmp_path / "run") and f"saved run to {path}" in [n.text for n in snap.notices]
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.toml", "metrics.csv", "model.pt"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == SAVED
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert rows[0] == "step,train_loss,seconds,test_loss" and len(rows) == 21
-    assert [float(r.split(",")[1]) for r in rows[1:]] == pytest.approx(history(run), rel=1e-8)
+    assert rows[0] == "# fitscope metrics: every step" and rows[1] == "step,member,train_loss,test_loss,lr,seconds"
+    assert len(rows) == 22
+    assert [float(r.split(",")[2]) for r in rows[2:]] == list(history(run))  # exact: written as repr
+    assert rows[-1].split(",")[3] != "" and float(rows[-1].split(",")[4]) == 0.2  # the test loss, the lr
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     net = make_mlp(cfg.model)
-    net.load_state_dict(torch.load(tmp_path / "run" / "model.pt"))  # strict: every tensor, right shapes
+    net.load_state_dict(state["exp"]["members"][0]["model"])  # strict: every tensor, right shapes
     with torch.no_grad():
         y = net(torch.tensor(snap.x_grid, dtype=torch.float32)[:, None])[:, 0].double().numpy()
     np.testing.assert_allclose(y, snap.members[0].y_pred, rtol=0, atol=1e-5)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["steps"] == 20 and summary["final_loss"] == float(history(run)[-1]) and summary["kernels"] == "fast"
+    assert set(summary["versions"]) == {"python", "torch", "numpy", "fitscope"}
+    assert (tmp_path / "run" / "fit.txt").read_text() == "the chart\n"
+    fit = (tmp_path / "run" / "fit.csv").read_text().splitlines()
+    assert fit[0] == "x,base" and len(fit) == 401
     monkeypatch.chdir(tmp_path)
-    default = run.apply(C.Save())
-    assert default.startswith("runs") and (tmp_path / default / "model.pt").is_file()
+    run.apply(C.Reset())
+    run.apply(C.Step(3))
+    default = run.apply(C.Save())  # a new run: a new folder under runs/, named for what it is
+    assert default.startswith("runs/") and default.endswith("-cubic-relu")
+    assert (tmp_path / default / "checkpoint.pt").is_file()
+    run.apply(C.Step(2))
+    assert run.apply(C.Save()) == default  # the same run again: its own folder
 
 
 def test_a_save_has_the_steps_no_snapshot_has_shown_yet(tmp_path):
@@ -373,7 +389,7 @@ def test_a_save_has_the_steps_no_snapshot_has_shown_yet(tmp_path):
     run.apply(C.Step(7))
     run.apply(C.Save(str(tmp_path / "a")))  # no snapshot in between: the run's tracker is behind
     rows = (tmp_path / "a" / "metrics.csv").read_text().splitlines()
-    assert [int(r.split(",")[0]) for r in rows[1:]] == list(range(1, 8))
+    assert [int(r.split(",")[0]) for r in rows[2:]] == list(range(1, 8))
     run.apply(C.Step(3))
     (m,) = run.snapshot().members
     assert m.first == 1 and len(m.losses) == 10  # the wire still gets every loss, once
@@ -381,19 +397,32 @@ def test_a_save_has_the_steps_no_snapshot_has_shown_yet(tmp_path):
     np.testing.assert_array_equal(h.step, np.arange(1, 11))  # and the run's own record has none twice
     np.testing.assert_array_equal(h.loss, m.losses)
     run.apply(C.Save(str(tmp_path / "b")))
-    assert len((tmp_path / "b" / "metrics.csv").read_text().splitlines()) == 11
+    assert len((tmp_path / "b" / "metrics.csv").read_text().splitlines()) == 12
 
 
-def test_save_a_race_writes_every_members_losses(tmp_path):
+def test_save_a_race_writes_every_members_losses_and_its_spec(tmp_path):
     spec = RunSpec.race(CPU, {"model.activation": ["relu", "tanh"]}, seeds=2)
     run = Run(spec)
     run.apply(C.Step(15))
     run.apply(C.Save(str(tmp_path / "race")))
-    assert sorted(p.name for p in (tmp_path / "race").iterdir()) == ["compare.csv", "config.toml"]
-    rows = (tmp_path / "race" / "compare.csv").read_text().splitlines()
-    assert rows[0] == "variant,seed,step,loss" and len(rows) == 1 + 4 * 15
-    assert rows[1].startswith("relu,0,1,") and rows[-1].startswith("tanh,1,15,")
-    assert "--vary model.activation=relu,tanh --seeds 2" in (tmp_path / "race" / "config.toml").read_text()
+    assert sorted(p.name for p in (tmp_path / "race").iterdir()) == SAVED
+    rows = (tmp_path / "race" / "metrics.csv").read_text().splitlines()[1:]
+    assert rows[0] == "step,member,train_loss,test_loss,lr,seconds" and len(rows) == 1 + 4 * 15
+    assert [r.split(",")[:2] for r in rows[1:5]] == [["1", "relu s0"], ["1", "relu s1"], ["1", "tanh s0"],
+                                                      ["1", "tanh s1"]]
+    from fitscope.core.spec import from_toml
+
+    assert from_toml((tmp_path / "race" / "config.toml").read_text()) == spec  # enough to rerun it exactly
+
+
+def test_metrics_are_thinned_past_the_cap_and_say_so(tmp_path):
+    run = Run(RunSpec(CPU.with_value("train.steps", 100)), history_cap=20)
+    run.apply(C.Step(100))
+    run.apply(C.Save(str(tmp_path / "t")))
+    rows = (tmp_path / "t" / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("# fitscope metrics: thinned evenly — one row per 8 steps")
+    steps = [int(r.split(",")[0]) for r in rows[2:]]
+    assert steps[-1] == 100 and len(steps) <= 20 and np.all(np.diff(steps[:-1]) == 8)
 
 
 def test_a_missing_device_is_a_config_error_and_a_bad_reset_keeps_the_run():

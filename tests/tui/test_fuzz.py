@@ -6,11 +6,11 @@ import pytest
 
 from fitscope.core import commands as C
 from fitscope.core.snapshot import State
-from fitscope.tui.screens import CompareSetup, HelpScreen
+from fitscope.tui.screens import CompareSetup, HelpScreen, PathDialog
 
 NAMED = ["space", "n", "left_square_bracket", "right_square_bracket", "r", "d", "a", "A", "plus", "minus", "t",
          "l", "e", "tab", "shift+tab", "c", "h", "R", "s", "question_mark", "escape", "enter", "up", "down",
-         "left", "right", "backspace", "home", "end", *"123456789"]
+         "left", "right", "backspace", "home", "end", "ctrl+o", "ctrl+w", "b", *"123456789"]
 PRINTABLE = ["b", "x", "z", "0", "full_stop", "comma", "semicolon", "5", "e", "9"]  # a hand mashing a field
 
 
@@ -60,5 +60,5 @@ async def test_random_keys_never_break_the_app(state, make_app, tmp_path, monkey
         snap = app.driver.latest
         header = str(app.status_bar.render())
         assert f"step {snap.step:,}/{snap.budget:,}" in header or "switching" in header
-        assert isinstance(app.screen, (CompareSetup, HelpScreen)) or app.screen is app.screen_stack[0]
+        assert isinstance(app.screen, (CompareSetup, HelpScreen, PathDialog)) or app.screen is app.screen_stack[0]
         assert app.spec.count() == len(snap.members) or app._switch_from is not None

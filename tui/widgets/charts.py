@@ -33,6 +33,7 @@ class SafePlot(PlotextPlot):
     """
 
     drawn_seq = -1  # the snapshot this chart last drew
+    reference = None  # a saved run drawn dashed beside the live one
     shown: list[int] = []  # in a race, the members to draw
     building = False  # a background build is under way
     build_seconds = 0.0  # how long the last build took
@@ -109,10 +110,11 @@ class FitChart(SafePlot, can_focus=True):
 
     def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
         if snap.racing:
-            draw_race(self.plt, snap, self.shown, width=max(10, self.size.width), color=colour_on(), legend=False)
+            draw_race(self.plt, snap, self.shown, width=max(10, self.size.width), color=colour_on(), legend=False,
+                      reference=self.reference)
             return
         draw_fit(self.plt, snap, width=max(10, self.size.width), show_truth=self.show_truth,
-                 marker=self.marker, color=colour_on(), legend=False)
+                 marker=self.marker, color=colour_on(), legend=False, reference=self.reference)
 
 
 class LossChart(SafePlot, can_focus=True):
@@ -125,10 +127,10 @@ class LossChart(SafePlot, can_focus=True):
             diverged = [m.diverged_at for i, m in enumerate(snap.members) if i in self.shown and m.diverged_at]
             draw_race_losses(self.plt, [tracker.history(i) for i in self.shown], self.shown,
                              width=max(10, self.size.width), log_y=self.log_y, color=colour_on(), diverged=diverged,
-                             height=self.size.height)
+                             height=self.size.height, reference=self.reference)
             self.plt.title("loss (log)" if self.log_y else "loss")
             return
         draw_loss(self.plt, tracker.history(0), width=max(10, self.size.width), log_y=self.log_y,
                   color=colour_on(), test=tracker.test_history(0), legend=False, diverged_at=snap.diverged_at,
-                  height=self.size.height)
+                  height=self.size.height, reference=self.reference)
         self.plt.title("loss (log)" if self.log_y else "loss")

@@ -1,0 +1,269 @@
+"""A saved run as one standalone PyTorch script: its data, model, optimiser and loop, no fitscope.
+
+The script recomputes the run from its settings with the same ops in the same order (the data
+and weights from one seeded stream, as the lesson), so a run trained with ``train.kernels =
+"autograd"`` ends on the same loss; a ``"fast"`` run ends within rounding of it. Torch-free:
+it only writes text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fitscope.core import datafile, rundir, targets
+from fitscope.core import spec as spec_mod
+from fitscope.core.config import ConfigError, DataConfig, FitConfig, shape_text
+from fitscope.core.spec import Member, RunSpec
+
+ACTIVATIONS = {"relu": "nn.ReLU()", "softplus": "nn.Softplus()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()",
+               "gelu": "nn.GELU()", "silu": "nn.SiLU()", "elu": "nn.ELU()", "leaky_relu": "nn.LeakyReLU()",
+               "identity": "nn.Identity()"}
+LOSSES = {"mse": "nn.MSELoss()", "l1": "nn.L1Loss()", "huber": "nn.HuberLoss()"}
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+
+
+def script(run: str | Path) -> str:
+    saved = rundir.read(run, names=("config.toml",))
+    try:
+        spec = spec_mod.from_toml(saved.text("config.toml"), str(saved.folder / "config.toml"))
+    except ConfigError as exc:
+        raise rundir.RunDirError(f"{saved.folder / 'config.toml'}: {exc}") from None
+    return source(spec, saved.folder.name)
+
+
+def source(spec: RunSpec, name: str = "run") -> str:
+    base = spec.base
+    members = spec.members()
+    lines = [f'"""{name}: {_describe(base)}{f", a race of {len(members)}" if spec.racing else ""}.',
+             "",
+             "Exported from fitscope as a plain PyTorch script; it reproduces the run on the CPU.",
+             "Run it with:  python fit.py   (needs torch; draws the fit when matplotlib is installed)",
+             '"""', ""]
+    needs_numpy = bool(base.data.file)
+    lines += (["import numpy as np"] if needs_numpy else []) + ["import torch", "from torch import nn", ""]
+    widest = max(max(m.cfg.model.hidden) for m in members)
+    if base.data.points * widest ** 2 * len(members) < 1_000_000:
+        lines += ["torch.set_num_threads(1)  # a tiny net runs fastest (and as fitscope ran it) on one thread"]
+    lines += [f"STEPS = {base.train.steps}"]
+    if base.train.batch_size:
+        lines += [f"BATCH = {base.train.batch_size}  # rows per step, in a shuffled order each epoch"]
+    lines += ["", f"torch.manual_seed({base.data.seed})  # the data first, then the weights, from one seeded stream"]
+    lines += _data(base.data)
+    lines += _split(base.data)
+    lines += ["after_data = torch.get_rng_state()", ""] if spec.racing else [""]
+    lines += _race(spec, members) if spec.racing else _single(base)
+    lines += _plot(base, spec.racing)
+    return "\n".join(lines) + "\n"
+
+
+def _describe(cfg: FitConfig) -> str:
+    data = cfg.data.file or cfg.data.target
+    return (f"{data} · {shape_text(cfg.model)} {cfg.model.activation} · {cfg.train.optimizer} lr {cfg.train.lr:g} · "
+            f"{cfg.train.loss} · {cfg.train.steps} steps")
+
+
+def _data(d: DataConfig) -> list[str]:
+    if d.file:
+        return _file_data(d)
+    formula = targets.formula_of(d.target)
+    out = [f"# the data: {d.points} points of y = {formula} on [{d.x_min:g}, {d.x_max:g}]"
+           + ("" if d.noise == "none" else f", plus {d.noise} noise of {d.noise_level:g}")]
+    if d.sampling == "grid":
+        out.append(f"x = torch.unsqueeze(torch.linspace({d.x_min!r}, {d.x_max!r}, {d.points}), dim=1)")
+    else:
+        out.append(f"x = {d.x_min!r} + {d.x_max - d.x_min!r} * torch.rand({d.points}, 1)")
+    out.append(f"y = {targets.torch_source(d.target)}")
+    if d.noise == "uniform":
+        out.append(f"y = y + {d.noise_level!r} * torch.rand(x.size())")
+    elif d.noise == "gaussian":
+        out.append(f"y = y + {d.noise_level!r} * torch.randn(x.size())")
+    probe = np.linspace(d.x_min, d.x_max, 10_001, dtype=np.float32)
+    if not np.isfinite(targets.evaluate(d.target, probe)).all():
+        out += ["finite = torch.isfinite(y)[:, 0]  # the target is not finite everywhere: keep where it is",
+                "x, y = x[finite], y[finite]"]
+    return out
+
+
+def _file_data(d: DataConfig) -> list[str]:
+    path = d.file
+    suffix = Path(path).suffix.lower()
+    out = [f"# the data: x, y from {path}, trained standardised (mean 0, sd 1), as fitscope does"]
+    if suffix == ".npz":
+        out += [f"with np.load({path!r}) as z:", "    x_raw, y_raw = np.ravel(z['x']).astype(float), "
+                "np.ravel(z['y']).astype(float)"]
+    elif suffix == ".npy":
+        out += [f"a = np.load({path!r})", "x_raw, y_raw = a[:, 0].astype(float), a[:, 1].astype(float)"]
+    else:
+        skip, comma = datafile.layout(Path(path).read_text(encoding="utf-8", errors="replace").splitlines()) \
+            or (0, False)
+        delimiter = ", delimiter=','" if comma else ""
+        out += [f"data = np.loadtxt({path!r}{delimiter}, skiprows={skip}, ndmin=2)",
+                "x_raw, y_raw = data[:, 0], data[:, 1]"]
+    out += ["keep = np.isfinite(x_raw) & np.isfinite(y_raw)",
+            "x_raw, y_raw = x_raw[keep], y_raw[keep]",
+            "mx, sx = float(x_raw.mean()), float(x_raw.std()) or 1.0",
+            "my, sy = float(y_raw.mean()), float(y_raw.std()) or 1.0",
+            "x = torch.tensor((x_raw - mx) / sx, dtype=torch.float32)[:, None]",
+            "y = torch.tensor((y_raw - my) / sy, dtype=torch.float32)[:, None]"]
+    return out
+
+
+def _split(d: DataConfig) -> list[str]:
+    if d.split == "none":
+        return ["x_train, y_train = x, y"]
+    if d.split == "random":
+        out = [f"# hold out {d.test_fraction:g} of the points at random for testing (a generator of its own)",
+               f"order = torch.randperm(len(x), generator=torch.Generator().manual_seed({d.seed}))",
+               "test = torch.zeros(len(x), dtype=torch.bool)",
+               f"test[order[:int(round(len(x) * {d.test_fraction!r}))]] = True"]
+    else:
+        x_of = "torch.tensor(x_raw)" if d.file else "x[:, 0]"
+        lo, hi = ("float(x_raw.min())", "float(x_raw.max())") if d.file else (repr(d.x_min), repr(d.x_max))
+        out = [f"# hold out the outer {d.test_fraction:g} of the x range (half on each side): can the fit extrapolate?",
+               f"lo, hi = {lo}, {hi}",
+               f"margin = (hi - lo) * {d.test_fraction!r} / 2",
+               f"test = ({x_of} < lo + margin) | ({x_of} > hi - margin)"]
+    return out + ["x_train, y_train, x_test, y_test = x[~test], y[~test], x[test], y[test]"]
+
+
+def _net_lines(hidden: tuple[int, ...], activation: str, indent: str) -> list[str]:
+    widths = [1, *hidden]
+    act = ACTIVATIONS[activation]
+    out = [f"{indent}nn.Linear({a}, {b}), {act}," for a, b in zip(widths[:-1], widths[1:])]
+    return out + [f"{indent}nn.Linear({widths[-1]}, 1),"]
+
+
+def _optimizer(cfg: FitConfig, params: str = "net.parameters()") -> str:
+    t = cfg.train
+    args = [params, f"lr={t.lr!r}"]
+    if t.optimizer in ("sgd", "rmsprop") and t.momentum:
+        args.append(f"momentum={t.momentum!r}")
+    if t.weight_decay:
+        args.append(f"weight_decay={t.weight_decay!r}")
+    if t.optimizer in ("adam", "adamw"):
+        args.append("fused=True")  # as fitscope runs it: the same math in one kernel
+    return f"torch.optim.{OPTIMIZERS[t.optimizer]}({', '.join(args)})"
+
+
+def _batch_lines(indent: str) -> list[str]:
+    return [f"{indent}if order is None or pos + BATCH > len(x_train):  # a new epoch: a new shuffled order",
+            f"{indent}    order, pos = torch.randperm(len(x_train), generator=shuffle), 0",
+            f"{indent}idx = order[pos:pos + BATCH]",
+            f"{indent}pos += BATCH",
+            f"{indent}xb, yb = x_train[idx], y_train[idx]"]
+
+
+def _single(cfg: FitConfig) -> list[str]:
+    t, m = cfg.train, cfg.model
+    out = []
+    if m.init_seed >= 0:
+        out.append(f"torch.manual_seed({m.init_seed})  # the weights from a seed of their own")
+    out += [f"# the model: {shape_text(m)} with {m.activation}", "net = nn.Sequential(",
+            *_net_lines(m.hidden, m.activation, "    "), ")",
+            f"optimizer = {_optimizer(cfg)}", f"loss_fn = {LOSSES[t.loss]}", ""]
+    batched = bool(t.batch_size)
+    if batched:
+        out += [f"shuffle = torch.Generator().manual_seed({cfg.data.seed})", "order, pos = None, 0"]
+    out += ["for step in range(1, STEPS + 1):"]
+    if batched:
+        out += _batch_lines("    ")
+    else:
+        out += ["    xb, yb = x_train, y_train  # every point, every step"]
+    out += ["    loss = loss_fn(net(xb), yb)",
+            "    optimizer.zero_grad()",
+            "    loss.backward()",
+            "    optimizer.step()",
+            "    if step % max(1, STEPS // 10) == 0:",
+            "        print(f\"step {step}/{STEPS}  loss {loss.item():.6g}\")",
+            "print(f\"final loss {loss.item():.9g}\")"]
+    if cfg.data.split != "none":
+        out += ["with torch.no_grad():",
+                "    print(f\"test loss {loss_fn(net(x_test), y_test).item():.9g}\")"]
+    return out
+
+
+def _race(spec: RunSpec, members: list[Member]) -> list[str]:
+    base = spec.base
+    varied = ", ".join(spec.varied) or "the init seed"
+    out = [f"# the race: {len(members)} variants ({varied}), each trained on the same data"]
+    out += ["VARIANTS = ["]
+    for m in members:
+        c = m.cfg
+        out.append(f"    dict(label={m.label!r}, hidden={list(c.model.hidden)!r}, activation={c.model.activation!r}, "
+                   f"optimizer={c.train.optimizer!r}, lr={c.train.lr!r}, momentum={c.train.momentum!r}, "
+                   f"weight_decay={c.train.weight_decay!r}, init_seed={c.model.init_seed!r}),")
+    out += ["]", f"ACTIVATIONS = {{{', '.join(f'{k!r}: {v}' for k, v in ACTIVATIONS.items())}}}".replace("()", ""),
+            "OPTIMIZERS = {'sgd': torch.optim.SGD, 'adam': torch.optim.Adam, 'adamw': torch.optim.AdamW, "
+            "'rmsprop': torch.optim.RMSprop}",
+            "", "",
+            "def make_net(v):",
+            "    if v['init_seed'] >= 0:",
+            "        torch.manual_seed(v['init_seed'])  # the weights from a seed of their own",
+            "    else:",
+            "        torch.set_rng_state(after_data)  # the weights continue the data's stream, as the lesson",
+            "    layers, width = [], 1",
+            "    for units in v['hidden']:",
+            "        layers += [nn.Linear(width, units), ACTIVATIONS[v['activation']]()]",
+            "        width = units",
+            "    return nn.Sequential(*layers, nn.Linear(width, 1))",
+            "", "",
+            "def make_optimizer(v, params):",
+            "    kw = dict(lr=v['lr'], weight_decay=v['weight_decay'])",
+            "    if v['optimizer'] in ('sgd', 'rmsprop'):",
+            "        kw['momentum'] = v['momentum']",
+            "    else:",
+            "        kw['fused'] = True  # as fitscope runs it: the same math in one kernel",
+            "    return OPTIMIZERS[v['optimizer']](params, **kw)",
+            "", "",
+            f"loss_fn = {LOSSES[base.train.loss]}",
+            "nets = {}",
+            "for v in VARIANTS:",
+            "    net = make_net(v)",
+            "    optimizer = make_optimizer(v, net.parameters())"]
+    if base.train.batch_size:
+        out += [f"    shuffle = torch.Generator().manual_seed({base.data.seed})  # every variant sees the same batches",
+                "    order, pos = None, 0"]
+    out += ["    for step in range(1, STEPS + 1):"]
+    if base.train.batch_size:
+        out += _batch_lines("        ")
+    else:
+        out += ["        xb, yb = x_train, y_train"]
+    out += ["        loss = loss_fn(net(xb), yb)",
+            "        if not torch.isfinite(loss):",
+            "            print(f\"{v['label']}: diverged at step {step}\")",
+            "            break",
+            "        optimizer.zero_grad()",
+            "        loss.backward()",
+            "        optimizer.step()",
+            "    else:",
+            "        print(f\"{v['label']}: final loss {loss.item():.9g}\")",
+            "    nets[v['label']] = net"]
+    return out
+
+
+def _plot(cfg: FitConfig, racing: bool) -> list[str]:
+    scale = cfg.data.file != ""
+    def own(t: str, m: str, sd: str) -> str:  # in the data's own units
+        return f"({t} * {sd} + {m})" if scale else t
+
+    out = ["", "try:  # a picture of the fit, when matplotlib is there",
+           "    import matplotlib.pyplot as plt",
+           "except ImportError:",
+           "    plt = None",
+           "if plt is not None:",
+           "    grid = torch.linspace(float(x.min()), float(x.max()), 400)[:, None]",
+           "    with torch.no_grad():",
+           f"        plt.scatter({own('x[:, 0]', 'mx', 'sx')}.numpy(), {own('y[:, 0]', 'my', 'sy')}.numpy(), "
+           "s=6, label='data')"]
+    if racing:
+        out += ["        for label, net in nets.items():",
+                f"            plt.plot({own('grid[:, 0]', 'mx', 'sx')}.numpy(), "
+                f"{own('net(grid)[:, 0]', 'my', 'sy')}.numpy(), label=label)"]
+    else:
+        out += [f"        plt.plot({own('grid[:, 0]', 'mx', 'sx')}.numpy(), {own('net(grid)[:, 0]', 'my', 'sy')}.numpy(), "
+                "'r-', lw=2, label='fit')"]
+    out += ["    plt.legend()", "    plt.show()"]
+    return out
+

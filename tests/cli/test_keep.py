@@ -1,0 +1,165 @@
+"""Keep and share an experiment from the command line: run folders, runs/show, resume, export."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from test_cli import ENV, SAVED, fitscope
+
+
+def final_loss(folder) -> float:
+    return json.loads((folder / "summary.json").read_text())["final_loss"]
+
+
+def test_a_headless_run_is_kept_under_runs_unless_no_save(tmp_path):
+    r = fitscope("run", "--steps", "20", "--quiet", "--set", "train.device=cpu", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert re.fullmatch(r"\d{8}-\d{6}-cubic-relu", folder.name) and sorted(p.name for p in folder.iterdir()) == SAVED
+    r = fitscope("compare", "--steps", "10", "--quiet", "--no-save", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert len(list((tmp_path / "runs").iterdir())) == 1  # nothing new
+
+
+def test_out_refuses_a_folder_that_holds_a_run_unless_force(tmp_path):
+    out = tmp_path / "keep"
+    assert fitscope("run", "--steps", "10", "--quiet", "--out", str(out)).returncode == 0
+    before = (out / "summary.json").read_text()
+    r = fitscope("run", "--steps", "12", "--quiet", "--out", str(out))
+    assert r.returncode == 2 and r.stdout == ""  # refused before training
+    assert r.stderr.strip() == f"fitscope: --out {out}: this folder already holds a run — choose a new folder, " \
+                               "or add --force to replace it"
+    assert (out / "summary.json").read_text() == before
+    r = fitscope("run", "--steps", "12", "--quiet", "--out", str(out), "--force")
+    assert r.returncode == 0 and json.loads((out / "summary.json").read_text())["steps"] == 12
+
+
+@pytest.mark.parametrize("where,why", [
+    ("file", "not a folder (it is a file)"),
+    ("/proc/1/fitscope-out", "cannot write there"),  # not even root may make a folder there
+])
+def test_an_unusable_out_is_refused_at_once(tmp_path, where, why):
+    out = tmp_path / "o"
+    if where == "file":
+        out.write_text("x")
+    else:
+        out = where
+    r = fitscope("run", "--steps", "300000", "--out", str(out))
+    assert r.returncode == 2 and why in r.stderr and r.stdout == "" and "Traceback" not in r.stderr
+
+
+def test_an_out_under_a_file_is_refused_at_once(tmp_path):
+    (tmp_path / "f").write_text("x")
+    r = fitscope("compare", "--steps", "300000", "--out", str(tmp_path / "f" / "sub"))
+    assert r.returncode == 2 and "--out" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_runs_lists_newest_first_and_show_prints_summary_and_chart(tmp_path):
+    base = tmp_path / "runs"
+    assert fitscope("run", "--steps", "30", "--quiet", "--out", str(base / "first")).returncode == 0
+    assert fitscope("compare", "--steps", "20", "--quiet", "--out", str(base / "second")).returncode == 0
+    (base / "junk").mkdir()  # a folder that is not a run is skipped
+    r = fitscope("runs", str(base))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["name", "date", "target", "net", "members", "steps", "final", "loss"]
+    assert lines[2].split()[0] == "second" and lines[3].split()[0] == "first" and len(lines) == 4
+    assert lines[2].split()[-3:-1] == ["3", "20"] and lines[3].split()[-3:-1] == ["1", "30"]
+    r = fitscope("show", str(base / "first"))
+    assert r.returncode == 0, r.stderr
+    assert "Loss=" in r.stdout and "30 of 30 steps" in r.stdout and "final loss" in r.stdout
+    assert "versions: python" in r.stdout
+    r = fitscope("show", str(base / "second"))
+    assert "race of 3 members varying model.activation" in r.stdout and "softplus" in r.stdout
+    r = fitscope("runs", str(tmp_path / "nowhere"))
+    assert r.returncode == 2 and "no such folder" in r.stderr
+
+
+def test_resume_trains_the_remaining_steps_into_the_same_folder(tmp_path):
+    out = tmp_path / "r"
+    assert fitscope("run", "--steps", "120", "--quiet", "--out", str(out), "--set", "train.device=cpu").returncode == 0
+    r = fitscope("run", "--resume", str(out), "--steps", "300", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "300 steps" in r.stdout
+    rows = (out / "metrics.csv").read_text().splitlines()[2:]
+    assert [int(row.split(",")[0]) for row in rows] == list(range(1, 301))
+    whole = tmp_path / "whole"
+    assert fitscope("run", "--quiet", "--out", str(whole), "--set", "train.device=cpu").returncode == 0
+    assert final_loss(out) == final_loss(whole)  # bit for bit: 120 + 180 steps = 300 steps
+    assert (out / "metrics.csv").read_text().splitlines()[2:] != []
+    assert [r.split(",")[2] for r in rows] == [r.split(",")[2] for r in
+                                             (whole / "metrics.csv").read_text().splitlines()[2:]]
+
+
+@pytest.mark.parametrize("args,first", [
+    (["--steps", "50"], "has trained 120 steps|below the 120 steps"),
+    (["--steps", "120"], "has already trained 120 steps"),
+    (["--set", "train.lr=0.1"], "a resumed run keeps its own settings"),
+])
+def test_resume_refusals_are_one_line(tmp_path, args, first):
+    out = tmp_path / "r"
+    assert fitscope("run", "--steps", "120", "--quiet", "--out", str(out)).returncode == 0
+    r = fitscope("run", "--resume", str(out), *args, "--quiet")
+    assert r.returncode == 2 and re.search(first, r.stderr), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_resume_of_something_that_is_not_a_run_is_one_line(tmp_path):
+    r = fitscope("run", "--resume", str(tmp_path))
+    assert r.returncode == 2 and r.stderr.strip() == f"fitscope: {tmp_path}: no saved run here (no run.json)"
+    (tmp_path / "run.json").write_text("[1, 2")
+    r = fitscope("run", "--resume", str(tmp_path))
+    assert r.returncode == 2 and "run.json: unreadable" in r.stderr and "Traceback" not in r.stderr
+
+
+def run_script(path) -> list[str]:
+    r = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300,
+                       env={**ENV, "MPLBACKEND": "Agg"})
+    assert r.returncode == 0, r.stderr
+    return r.stdout.splitlines()
+
+
+@pytest.mark.parametrize("kernels,tolerance", [("autograd", 1e-6), ("fast", 0.005)])
+def test_an_exported_script_reproduces_the_runs_final_loss(tmp_path, kernels, tolerance):
+    out = tmp_path / "r"
+    r = fitscope("run", "--quiet", "--out", str(out), "--set", f"train.kernels={kernels}", "--set", "train.device=cpu")
+    assert r.returncode == 0, r.stderr
+    r = fitscope("export", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "fitscope" not in "".join(line for line in r.stdout.splitlines() if line.startswith(("import", "from")))
+    (tmp_path / "fit.py").write_text(r.stdout)
+    lines = run_script(tmp_path / "fit.py")
+    assert len([line for line in lines if line.startswith("step ")]) == 10  # every 10 %
+    loss = float(lines[-1].removeprefix("final loss "))
+    assert loss == pytest.approx(final_loss(out), rel=tolerance)
+
+
+def test_an_exported_race_with_a_split_and_mini_batches_runs_each_variant(tmp_path):
+    out = tmp_path / "race"
+    r = fitscope("compare", "--quiet", "--out", str(out), "--steps", "60", "--vary", "train.optimizer=sgd,adam",
+                 "--set", "train.kernels=autograd", "--set", "train.batch_size=50", "--set", "data.split=random",
+                 "--set", "train.device=cpu", "--set", "train.lr=0.05")
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "race.py").write_text(fitscope("export", str(out)).stdout)
+    lines = run_script(tmp_path / "race.py")
+    got = {line.split(":")[0]: float(line.split()[-1]) for line in lines if ": final loss" in line}
+    summary = json.loads((out / "summary.json").read_text())
+    want = {m["label"]: m["final_loss"] for m in summary["per_member"]}
+    assert got.keys() == want.keys() == {"sgd", "adam"}
+    for label in want:
+        assert got[label] == pytest.approx(want[label], rel=1e-6)
+
+
+def test_fitscope_run_opens_the_app_on_a_saved_run(tmp_path, monkeypatch):
+    from fitscope.tui import app as app_mod
+    from fitscope.tui import cli
+
+    out = tmp_path / "r"
+    assert fitscope("run", "--steps", "10", "--quiet", "--out", str(out)).returncode == 0
+    opened = []
+    monkeypatch.setattr(app_mod, "run_app", lambda spec, engine, open_run=None: opened.append(open_run) or 0)
+    assert cli.main([str(out)]) == 0 and opened == [str(out)]
+    assert cli.main([str(tmp_path)]) == 2  # a folder that holds no run: one line, no app

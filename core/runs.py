@@ -16,7 +16,7 @@ import math
 import pickle
 import platform
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,15 @@ def fit_csv(grid: np.ndarray, fits: np.ndarray, members: list[Member]) -> str:
     return out.getvalue()
 
 
+def net_text(spec: RunSpec) -> str:
+    """The net, with what a race varies of it: ``1-10-10-1 relu/softplus/tanh``."""
+    varied, model = spec.varied, spec.base.model
+    shapes = "/".join(shape_text(replace(model, hidden=h)) for h in varied["model.hidden"]) \
+        if "model.hidden" in varied else shape_text(model)
+    acts = "/".join(varied["model.activation"]) if "model.activation" in varied else model.activation
+    return f"{shapes} {acts}"
+
+
 def summary(snap: Snapshot, total_elapsed: float, name: str) -> dict[str, Any]:
     cfg = snap.config
     lead = snap.lead
@@ -115,7 +124,7 @@ def summary(snap: Snapshot, total_elapsed: float, name: str) -> dict[str, Any]:
     return {
         "name": name,
         "target": data_label(cfg.data),
-        "net": f"{shape_text(cfg.model)} {cfg.model.activation}",
+        "net": net_text(snap.spec),
         "optimizer": f"{cfg.train.optimizer} lr {cfg.train.lr:g}",
         "members": len(snap.members),
         "varies": {k: [spec_mod.show(v) for v in vals] for k, vals in snap.spec.vary},

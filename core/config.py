@@ -7,9 +7,11 @@ through :func:`coerce`, so the same bad value gets the same message everywhere.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import math
 import re
+import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fitscope.core import targets
-from fitscope.core.errors import ConfigError
+from fitscope.core.errors import ConfigError, printable
 
 ACTIVATIONS = ("relu", "softplus", "tanh", "sigmoid", "gelu", "silu", "elu", "leaky_relu", "identity")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -64,6 +66,7 @@ class TrainConfig:
     loss: str = "mse"
     device: str = "auto"
     kernels: str = "fast"  # fast: batched, hand-written backward; autograd: the lesson's loop, bit for bit
+    memory_limit: float = 0.0  # GB a run may hold; 0 = half of this machine's memory (or the GPU's)
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def _int(lo: int, hi: int) -> Callable[[str, Any], int]:
         value = raw
         if isinstance(raw, str):
             text = raw.strip().replace("_", "")
-            if not re.fullmatch(r"[+-]?\d+", text):
+            if not re.fullmatch(r"[+-]?[0-9]+", text):
                 raise ConfigError(key, raw, allowed)
             value = int(text)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -132,6 +135,8 @@ def _float(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False
 
     def parse(key: str, raw: Any) -> float:
         if isinstance(raw, bool):
+            raise ConfigError(key, raw, allowed)
+        if isinstance(raw, str) and not raw.isascii():  # float() takes other scripts' digits too
             raise ConfigError(key, raw, allowed)
         try:
             value = float(raw.strip()) if isinstance(raw, str) else float(raw)
@@ -215,8 +220,9 @@ def _path(key: str, raw: Any) -> str:
     if not isinstance(raw, str):
         raise ConfigError(key, raw, "expected a file path (CSV or text with two columns x, y; .npy; .npz), or empty")
     value = raw.strip()
-    if value and not Path(value).expanduser().is_file():
-        raise ConfigError(key, raw, "no such file (expected a CSV or text file with columns x, y; .npy; .npz)")
+    problem = file_problem(value) if value else None
+    if problem:
+        raise ConfigError(key, raw, f"{problem} (expected a CSV or text file with columns x, y; .npy; .npz)")
     return str(Path(value).expanduser()) if value else ""
 
 
@@ -244,6 +250,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "train.loss": _choice(LOSSES),
     "train.device": _device,
     "train.kernels": _choice(KERNELS),
+    "train.memory_limit": _float(0, 1e6),
 }
 
 
@@ -286,7 +293,7 @@ def to_dict(cfg: FitConfig) -> dict[str, dict[str, Any]]:
 def parse_assignment(text: str) -> tuple[str, str]:
     """``"train.lr=0.1"`` -> ``("train.lr", "0.1")``; the value is checked later."""
     key, sep, value = text.partition("=")
-    if not sep:
+    if not sep or not key.strip():
         raise ConfigError("--set", text, "expected KEY=VALUE, e.g. train.lr=0.1")
     key = key.strip()
     _split_key(key)
@@ -335,19 +342,31 @@ def from_toml(text: str, source: str = "config") -> FitConfig:
 MAX_CONFIG_BYTES = 1 << 20
 
 
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` is not a regular file we can read, in words; None when it is one."""
+    try:
+        st = Path(path).expanduser().stat()
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return "the name is too long (the system allows 255 characters per name)"
+        return f"cannot read it ({exc.strerror or exc})"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (a pipe)" if stat.S_ISFIFO(st.st_mode)
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+    return f"it is {kind}, not a file"
+
+
 def read_config_text(path: str | Path, field: str = "--config") -> str:
     """A config file's text: a regular file of at most 1 MB, UTF-8; ConfigError otherwise."""
-    import stat
-
     path = Path(path)
-    try:
-        st = path.stat()
-    except OSError as exc:
-        raise ConfigError(field, str(path), f"cannot read the file: {exc.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else \
-            "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
-        raise ConfigError(field, str(path), f"it is {kind}; expected a TOML file")
+    problem = file_problem(path)
+    if problem:
+        raise ConfigError(field, str(path), f"{problem}; expected a TOML file")
+    st = path.stat()
     if st.st_size > MAX_CONFIG_BYTES:
         raise ConfigError(field, str(path), f"it is {st.st_size:,} bytes; a config file is at most 1 MB of TOML")
     try:
@@ -365,9 +384,9 @@ def load(path: str | Path) -> FitConfig:
 
 
 def data_label(cfg: DataConfig) -> str:
-    """A short name for the data: the file's name, or the target."""
+    """A short name for the data: the file's name (control characters shown as ?), or the target."""
     if cfg.file:
-        return Path(cfg.file).name
+        return printable(Path(cfg.file).name)
     return targets.describe(cfg.target)
 
 

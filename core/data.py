@@ -9,7 +9,7 @@ import torch
 
 from fitscope.core import datafile, targets
 from fitscope.core.config import DataConfig
-from fitscope.core.errors import ConfigError
+from fitscope.core.errors import ConfigError, printable
 from fitscope.core.snapshot import DataView
 
 GRID_POINTS = 400  # where the fit curve is drawn
@@ -110,7 +110,7 @@ def from_file(cfg: DataConfig) -> Dataset:
     yt = torch.tensor((y - my) / sy, dtype=torch.float32)[:, None]
     x_range = (float(x.min()), float(x.max()))
     test = _test_mask(torch.tensor(x)[:, None], cfg, x_range)
-    notes = (*notes, f"loaded {x.size:,} points from {cfg.file}; trained standardised "
+    notes = (*notes, f"loaded {x.size:,} points from {printable(cfg.file)}; trained standardised "
                      f"(losses in units of y's sd, {sy:.3g})")
     return Dataset(xt[~test], yt[~test], xt[test], yt[test], x_range, notes, (mx, sx), (my, sy))
 

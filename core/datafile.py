@@ -1,19 +1,26 @@
 """Your own data: two numeric columns x, y from a CSV/whitespace text file, or .npy/.npz.
 
 Bad files are a ConfigError on ``data.file`` that names the line and the problem. Rows with a
-NaN are dropped and counted, never silently.
+NaN are dropped and counted, never silently. The format is read from the file's first bytes,
+not its name; sizes are checked before anything large is read or decompressed: at most
+``MAX_POINTS`` rows (the limit of ``data.points``), values within float32's range.
 """
 
 from __future__ import annotations
 
 import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from fitscope.core.config import ConfigError
+from fitscope.core.config import MAX_POINTS, ConfigError, file_problem
 
 FIELD = "data.file"
+NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", (b"PK\x03\x04", b"PK\x05\x06")
+MAX_TEXT_BYTES = 256 * MAX_POINTS  # a row of two numbers and a comment is well under 256 bytes
+MAX_ARRAY_BYTES = 16 * MAX_POINTS + 4096  # one .npy array of MAX_POINTS rows × 2 float64s, and its header
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _fail(path: str, why: str) -> ConfigError:
@@ -22,15 +29,17 @@ def _fail(path: str, why: str) -> ConfigError:
 
 def load(path: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """x, y (float64, finite) and notes about what was dropped."""
+    problem = file_problem(path)
+    if problem:
+        raise _fail(path, problem + " (expected a CSV or whitespace-separated text file, .npy or .npz)")
     p = Path(path)
-    if not p.is_file():
-        raise _fail(path, "no such file (expected a CSV or whitespace-separated text file, .npy or .npz)")
-    suffix = p.suffix.lower()
     try:
-        if suffix == ".npz":
-            x, y = _npz(p, path)
-        elif suffix == ".npy":
+        with p.open("rb") as f:
+            magic = f.read(8)
+        if magic.startswith(NPY_MAGIC):
             x, y = _npy(p, path)
+        elif magic[:4] in ZIP_MAGIC:
+            x, y = _npz(p, path)
         else:
             x, y = _text(p, path)
     except OSError as exc:
@@ -38,15 +47,28 @@ def load(path: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     return _clean(x, y, path)
 
 
+def _npy_rows(shape: tuple[int, ...], path: str, what: str) -> None:
+    rows = shape[0] if shape else 1
+    if rows > MAX_POINTS:
+        raise _fail(path, f"{what} has {rows:,} rows; at most {MAX_POINTS:,} (the limit of data.points)")
+
+
 def _npz(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
     try:
+        with zipfile.ZipFile(p) as zf:  # sizes from the headers, before anything is decompressed
+            for info in zf.infolist():
+                if info.filename in ("x.npy", "y.npy") and info.file_size > MAX_ARRAY_BYTES:
+                    raise _fail(path, f"{info.filename[0]} would expand to {info.file_size / 1e6:,.0f} MB; at most "
+                                      f"{MAX_POINTS:,} values ({MAX_ARRAY_BYTES / 1e6:,.0f} MB) per array")
         with np.load(p, allow_pickle=False) as z:
             missing = [k for k in ("x", "y") if k not in z.files]
             if missing:
                 raise _fail(path, f"the .npz has no array named {missing[0]!r} (it has: {', '.join(z.files) or 'none'})")
             x, y = z["x"], z["y"]
-    except (ValueError, EOFError) as exc:
-        raise _fail(path, f"not a readable .npz file: {exc}") from None
+    except ConfigError:
+        raise
+    except (ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise _fail(path, f"not a readable .npz file: {str(exc)[:120]}") from None
     x, y = np.ravel(x), np.ravel(y)
     if x.shape != y.shape:
         raise _fail(path, f"x has {x.size} values but y has {y.size}")
@@ -55,9 +77,16 @@ def _npz(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _npy(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
     try:
+        with p.open("rb") as f:  # the shape from the header, before the data is read
+            version = np.lib.format.read_magic(f)
+            shape, _, _ = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0(f))
+        _npy_rows(shape, path, "the array")
         a = np.load(p, allow_pickle=False)
+    except ConfigError:
+        raise
     except (ValueError, EOFError) as exc:
-        raise _fail(path, f"not a readable .npy file: {exc}") from None
+        raise _fail(path, f"not a readable .npy file: {str(exc)[:120]}") from None
     if a.ndim != 2 or a.shape[1] != 2:
         raise _fail(path, f"expected an array of shape (n, 2) holding x and y, found shape {a.shape}")
     return _numeric(a[:, 0], "x", path), _numeric(a[:, 1], "y", path)
@@ -70,6 +99,9 @@ def _numeric(a: np.ndarray, name: str, path: str) -> np.ndarray:
 
 
 def is_number(text: str) -> bool:
+    """A number as a data file writes it: ASCII, no ``1_000`` (Python's float() takes both)."""
+    if not text.isascii() or "_" in text:
+        return False
     try:
         float(text)
         return True
@@ -80,7 +112,7 @@ def is_number(text: str) -> bool:
 def layout(lines: list[str]) -> tuple[int, bool] | None:
     """Where a text file's data rows start (after blank lines and a header) and whether commas
     separate its columns; None when it is empty."""
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    first = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")), None)
     if first is None:
         return None
     comma = "," in lines[first]
@@ -90,8 +122,14 @@ def layout(lines: list[str]) -> tuple[int, bool] | None:
 
 
 def _text(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
+    if p.stat().st_size > MAX_TEXT_BYTES:
+        raise _fail(path, f"{p.stat().st_size / 1e6:,.0f} MB of text is more than {MAX_POINTS:,} rows can hold "
+                          "(the limit of data.points)")
     text = p.read_text(encoding="utf-8", errors="replace")
     lines = text.splitlines()
+    rows = sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    if rows > MAX_POINTS + 1:
+        raise _fail(path, f"{rows:,} rows; at most {MAX_POINTS:,} (the limit of data.points)")
     found = layout(lines)
     if found is None:
         raise _fail(path, "the file is empty")
@@ -107,7 +145,7 @@ def _text(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
         pass
     # the slow path, only to say which line is wrong and why
     for i in range(start, len(lines)):
-        if not lines[i].strip():
+        if not lines[i].strip() or lines[i].lstrip().startswith("#"):
             continue
         fields = split(lines[i])
         if len(fields) != 2:
@@ -120,6 +158,14 @@ def _text(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _clean(x: np.ndarray, y: np.ndarray, path: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     notes: list[str] = []
+    if x.size > MAX_POINTS:
+        raise _fail(path, f"{x.size:,} points; at most {MAX_POINTS:,} (the limit of data.points)")
+    for name, v in (("x", x), ("y", y)):  # trained in float32: a value past its range is refused, not inf
+        big = np.isfinite(v) & (np.abs(v) > FLOAT32_MAX / 4)
+        if big.any():
+            i = int(np.argmax(big))
+            raise _fail(path, f"row {i + 1}: {name} = {v[i]:g} is beyond the range fitscope trains in "
+                              f"(|value| ≤ {FLOAT32_MAX / 4:.1e}, float32's range with room to standardise)")
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.all():
         bad = int((~ok).sum())

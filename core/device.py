@@ -37,3 +37,10 @@ def tune_threads(device: torch.device, work: int) -> None:
     """
     if device.type == "cpu":
         torch.set_num_threads(1 if work < 1_000_000 else _DEFAULT_THREADS)
+
+
+def total_memory(device: torch.device) -> int | None:
+    """A GPU's memory in bytes (None on the CPU: the machine's memory is the limit there)."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    return None

@@ -16,6 +16,11 @@ class ConfigError(ValueError):
         return (ConfigError, (self.field, self.value, self.allowed))
 
 
+def printable(text: str) -> str:
+    """Control characters (an ESC in a file name) never reach the terminal raw."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def show_value(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
+    text = repr(value) if isinstance(value, str) else printable(str(value))
     return text if len(text) <= 60 else text[:28] + "..." + text[-29:]  # the end names a file

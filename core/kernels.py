@@ -126,11 +126,16 @@ class Group:
     def _blocks_of(self, flat: torch.Tensor) -> list[torch.Tensor]:
         return [flat[b.storage_offset() - self.flat.storage_offset():][:b.numel()].view(b.shape) for b in self.blocks]
 
-    def optim_state(self, j: int) -> dict[str, Any]:
+    def copy(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, int]:
+        """Every member's weights and optimiser state as of now (to go back to the last finite ones)."""
+        return self.flat.clone(), self.buf.clone(), None if self.sq is self.buf else self.sq.clone(), self.t
+
+    def optim_state(self, j: int, copy: tuple | None = None) -> dict[str, Any]:
         """Member j's optimiser buffers, block by block as its weights; the step count of the group."""
+        _, buf, sq, t = copy or (None, self.buf, None if self.sq is self.buf else self.sq, self.t)
         stateful = self.optimizer != "sgd" or bool(self.momentum.any())
-        sq = [b[j].clone() for b in self._blocks_of(self.sq)] if self.sq is not self.buf else []
-        return {"t": self.t, "buf": [b[j].clone() for b in self._blocks_of(self.buf)] if stateful else [], "sq": sq}
+        return {"t": t, "buf": [b[j].clone() for b in self._blocks_of(buf)] if stateful else [],
+                "sq": [b[j].clone() for b in self._blocks_of(sq)] if sq is not None else []}
 
     @torch.no_grad()
     def load_member(self, j: int, weights: list[torch.Tensor], optim: dict[str, Any]) -> None:
@@ -142,10 +147,10 @@ class Group:
                 block[j].copy_(value)
         self.t = int(optim.get("t", 0))
 
-    def weights(self, j: int) -> list[torch.Tensor]:
+    def weights(self, j: int, copy: tuple | None = None) -> list[torch.Tensor]:
         """Member j's weight [out, in] and bias [out] per layer, as torch.nn.Linear holds them."""
         out = []
-        for b in self.blocks:
+        for b in self._blocks_of(copy[0]) if copy else self.blocks:
             out += [b[j, :, :-1].clone(), b[j, :, -1].clone()]
         return out
 

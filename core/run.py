@@ -69,6 +69,7 @@ class Run:
         self._best = np.full(k, np.inf)
         self._best_step = np.zeros(k, dtype=np.int64)
         self.dead: dict[int, int] = {}
+        self._finite: dict[int, tuple[int, dict] | None] = {}  # a diverged member's last finite step and state
         self.diverged_at: int | None = None
         self._delta_first = [1] * k
         self._delta: list[list[np.ndarray]] = [[] for _ in range(k)]
@@ -166,6 +167,8 @@ class Run:
                 self._open(cmd.spec or self.spec)
             except ConfigError as exc:  # e.g. a device that is not there: keep the old run
                 raise C.Refused(str(exc)) from None
+            except (OSError, ValueError, RuntimeError, MemoryError) as exc:  # whatever else building met
+                raise C.Refused(f"these settings cannot run: {type(exc).__name__}: {str(exc)[:200]}") from None
             self._say("reset")
         elif isinstance(cmd, C.SetLr):
             self._set_lr(cmd.lr)
@@ -216,9 +219,17 @@ class Run:
         prior_elapsed = self.prior.elapsed if self.prior else 0.0
         total = prior_elapsed + self.elapsed
         summary = runs.summary(snap, total, folder.name)
-        state = {"exp": self.exp.state(), "run": {
+        exp_state = self.exp.state()
+        finite_steps = {}
+        for j, kept in self._finite.items():  # never NaN weights saved as if they were a model
+            if kept is not None:
+                finite_steps[j], exp_state["members"][j] = kept
+        state = {"exp": exp_state, "run": {
             "elapsed": total, "best": self._best.tolist(), "best_step": self._best_step.tolist(),
-            "last": self._last.tolist(), "dead": [[j, at] for j, at in self.dead.items()]}}
+            "last": self._last.tolist(), "dead": [[j, at] for j, at in self.dead.items()],
+            "finite_step": [[j, at] for j, at in finite_steps.items()]}}
+        for j, at in finite_steps.items():
+            summary["per_member"][j]["checkpoint_step"] = at
         assert snap.data is not None or self.exp.view is not None
         files = runs.files(self.spec, runs.metrics_csv(self.tracker, self.exp.members, self.lrs, self.prior), state,
                            runs.fit_csv(self.exp.view.grid, self.exp.predict(), self.exp.members),
@@ -226,6 +237,9 @@ class Run:
         listing = {k: summary[k] for k in ("name", "target", "net", "members", "steps", "final_loss", "lead")}
         rundir.commit(folder, files, {"fitscope": runs.version(), "listing": listing})
         self.home = folder
+        for j, at in finite_steps.items():
+            self._say(f"{self.exp.members[j].label if len(self.exp.members) > 1 else 'the run'} diverged at step "
+                      f"{self.dead[j]:,}: checkpoint.pt holds its last finite weights, from step {at:,}", Level.WARNING)
         return folder
 
     def _check_trainable(self, what: str) -> None:
@@ -321,6 +335,7 @@ class Run:
                 i = int(np.argmax(bad))
                 col = col[:i]
                 self.dead[j] = first + i
+                self._finite[j] = self.exp.last_finite(j, first + i)  # what a save keeps of it
                 self.exp.stepper.stop(j)  # the others go on
                 if len(self.exp.members) > 1:
                     self._say(f"{self.exp.members[j].label} diverged at step {first + i}")

@@ -129,7 +129,8 @@ def summary(snap: Snapshot, total_elapsed: float, name: str) -> dict[str, Any]:
         "members": len(snap.members),
         "varies": {k: [spec_mod.show(v) for v in vals] for k, vals in snap.spec.vary},
         "seeds": snap.spec.seeds,
-        "steps": snap.step,
+        "steps": snap.step if snap.diverged_at is None else min(snap.step, max(
+            m.diverged_at for m in snap.members if m.diverged_at is not None)),  # the steps it trained
         "budget": snap.budget,
         "final_loss": finite(lead.loss),
         "test_loss": finite(lead.test_loss),

@@ -32,6 +32,7 @@ END_STATES = frozenset({State.DONE, State.DIVERGED, State.STOPPED, State.ERROR})
 
 class Level(StrEnum):
     INFO = "info"
+    WARNING = "warning"  # said on the command line too
     ERROR = "error"
 
 

@@ -8,6 +8,8 @@ lesson prints them), read from the device once per call, not once per step.
 
 from __future__ import annotations
 
+import copy
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ import torch
 
 from fitscope.core import data as data_mod
 from fitscope.core import device as device_mod
+from fitscope.core import memory
 from fitscope.core.kernels import Group, make_groups
 from fitscope.core.model import make_loss, make_mlp, make_optimizer
 from fitscope.core.spec import Member, RunSpec
@@ -56,14 +59,17 @@ class Batches:
         return self.x[idx], self.y[idx]
 
 
-def build(spec: RunSpec) -> tuple[data_mod.Dataset, list[torch.nn.Sequential]]:
+def build(spec: RunSpec, check=None) -> tuple[data_mod.Dataset, list[torch.nn.Sequential]]:
     """The data, then each member's initial net, in the lesson's RNG order (noise first, then
-    weights from the same stream unless the member has an init seed); the caller's RNG is untouched."""
+    weights from the same stream unless the member has an init seed); the caller's RNG is untouched.
+    ``check(rows)`` sees the data's size before any net is made."""
     base = spec.base
     models = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(base.data.seed)
         dataset = data_mod.generate(base.data)
+        if check is not None:
+            check(dataset.x_train.shape[0] + dataset.x_test.shape[0])
         after_data = torch.get_rng_state()
         for m in spec.members():
             if m.cfg.model.init_seed >= 0:
@@ -127,16 +133,19 @@ class FastStepper:
             out[g.index] = g.losses(x, y)
         return out
 
-    def state_dict(self, j: int) -> dict[str, torch.Tensor]:
+    def state_dict(self, j: int, copy: list | None = None) -> dict[str, torch.Tensor]:
         g, i = self._find(j)
-        tensors = g.weights(i)
+        tensors = g.weights(i, copy[self.groups.index(g)] if copy else None)
         return {f"{2 * (t // 2)}.{'weight' if t % 2 == 0 else 'bias'}": v.cpu() for t, v in enumerate(tensors)}
 
-    def member_state(self, j: int) -> dict[str, Any]:
+    def copy(self) -> list:
+        return [g.copy() for g in self.groups]
+
+    def member_state(self, j: int, copy: list | None = None) -> dict[str, Any]:
         g, i = self._find(j)
-        optim = g.optim_state(i)
-        return {"model": self.state_dict(j), "optim": {"t": optim["t"], "buf": [t.cpu() for t in optim["buf"]],
-                                                       "sq": [t.cpu() for t in optim["sq"]]}}
+        optim = g.optim_state(i, copy[self.groups.index(g)] if copy else None)
+        return {"model": self.state_dict(j, copy), "optim": {"t": optim["t"], "buf": [t.cpu() for t in optim["buf"]],
+                                                             "sq": [t.cpu() for t in optim["sq"]]}}
 
     def load_member_state(self, j: int, state: dict[str, Any]) -> None:
         g, i = self._find(j)
@@ -192,7 +201,13 @@ class AutogradStepper:
     def state_dict(self, j: int) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self.models[j].state_dict().items()}
 
-    def member_state(self, j: int) -> dict[str, Any]:
+    def copy(self) -> list:
+        return [(copy.deepcopy(m.state_dict()), copy.deepcopy(o.state_dict())) for m, o in zip(self.models, self.optimizers)]
+
+    def member_state(self, j: int, saved: list | None = None) -> dict[str, Any]:
+        if saved is not None:
+            model, optim = saved[j]
+            return {"model": {k: v.cpu() for k, v in model.items()}, "optim": optim}
         return {"model": self.state_dict(j), "optim": self.optimizers[j].state_dict()}
 
     def load_member_state(self, j: int, state: dict[str, Any]) -> None:
@@ -208,7 +223,10 @@ class Experiment:
         self.members = spec.members()
         base = spec.base
         self.device = device_mod.resolve(base.train.device)
-        dataset, models = build(spec)
+        total = device_mod.total_memory(self.device)
+        if not base.data.file:  # before anything is made; a file's rows are counted once read
+            memory.check(spec, total)
+        dataset, models = build(spec, lambda rows: memory.check(spec, total, rows))
         widest = max(max(m.cfg.model.hidden) for m in self.members)
         device_mod.tune_threads(self.device, dataset.x_train.shape[0] * widest ** 2 * len(self.members))
         self.data = dataset.to(self.device)
@@ -219,11 +237,21 @@ class Experiment:
         self.stepper: FastStepper | AutogradStepper = stepper(self.members, models, self.device)
         self.batches = Batches(self.data.x_train, self.data.y_train, base.train.batch_size, base.data.seed)
         self.steps_done = 0
+        self._marks: deque[tuple[int, list]] = deque(maxlen=2)  # the last two chunk starts, to go back to
 
     def step(self, n: int) -> np.ndarray:
+        self._marks.append((self.steps_done, self.stepper.copy()))
         losses = self.stepper.run(self.batches, n)
         self.steps_done += n
         return losses
+
+    def last_finite(self, j: int, diverged_at: int) -> tuple[int, dict[str, Any]] | None:
+        """Member j's weights and optimiser state from before it diverged: a copy taken at the start
+        of a chunk whose first loss was still finite (its step, and the state)."""
+        for step, saved in reversed(self._marks):
+            if step + 1 < diverged_at:
+                return step, self.stepper.member_state(j, saved)
+        return None
 
     def state(self) -> dict[str, Any]:
         """What the next step depends on beyond the config: weights, optimiser state, data order, RNG."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import sys
 import time
 from collections import deque
@@ -149,7 +152,7 @@ class FitscopeApp(App):
 
     def send(self, cmd: C.Command):
         """Every command goes through here; a refusal comes back as a notice in the log."""
-        if self.driver.failure is not None and not isinstance(cmd, C.Save):
+        if self.driver.failure is not None:
             self.notify("the engine has stopped — press R to restart it", severity="error", timeout=3)
         return self.driver.send(cmd)
 
@@ -168,6 +171,11 @@ class FitscopeApp(App):
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p is in the help
 
     def on_mount(self) -> None:
+        # SIGTERM, or SIGHUP when an SSH connection drops: stop training, restore the terminal, exit
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.on_signal, sig)
         # kept, so a modal screen on top or the app's teardown never breaks a query
         main = self.screen
         self.status_bar = main.query_one("#status", TextView)
@@ -259,8 +267,8 @@ class FitscopeApp(App):
         if notice.text in ("reset",):
             return
         self.log_line(notice.text)
-        if notice.level == Level.ERROR:
-            self.notify(notice.text, severity="error", timeout=4)
+        if notice.level in (Level.ERROR, Level.WARNING):
+            self.notify(notice.text, severity=str(notice.level), timeout=4)  # type: ignore[arg-type]
 
     def visible_members(self, snap: Snapshot) -> list[int]:
         if self.solo is not None and self.solo < len(snap.members):
@@ -387,6 +395,9 @@ class FitscopeApp(App):
         self._legends()
 
     def action_save_run(self) -> None:
+        if self.driver.failure is not None:
+            self.notify("the engine has stopped — press R to restart it", severity="error", timeout=3)
+            return
         snap = self.driver.latest
         text = chart_text(snap, 100, 30, color=False) if snap is not None and snap.data is not None else ""
         future = self.send(C.Save(fit_text=text))
@@ -634,6 +645,11 @@ class FitscopeApp(App):
                 return True
             node = node.parent
         return False
+
+    def on_signal(self, signum: int) -> None:
+        self._quitting = True
+        self.driver.close(timeout=2)
+        self.exit(return_code=128 + signum)
 
     async def action_quit(self) -> None:
         self._quitting = True

@@ -12,9 +12,10 @@ from fitscope.core import rundir
 from fitscope.core import spec as spec_mod
 from fitscope.core.config import ConfigError, FitConfig
 from fitscope.core.spec import MAX_MEMBERS, RunSpec, coerce_seeds, parse_vary
-from fitscope.tui import runs_view
+from fitscope.tui import runs_view, signals
 
 COMMANDS = ("run", "compare", "runs", "show", "export", "demo", "bench")
+HEADLESS = ("run", "compare", "demo")
 
 DESCRIPTION = """\
 fitscope — a keyboard-driven terminal lab for fitting functions with small neural networks.
@@ -229,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, rundir.RunDirError) as exc:
         print(f"fitscope: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:  # before training began (torch loading, the data being read)
+        print(f"fitscope: interrupted before the first step ({signals.name(exc)})", file=sys.stderr)
+        return signals.code(exc)
 
 
 def _report(result: dict, as_json: bool, text: str) -> None:
@@ -262,7 +264,10 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
                 f"{r['mixed_activation_steps_per_s']:,.0f} steps/s = {r['mixed_vs_single_activation']:.2f}× "
                 f"of one activation (medians of {r['rounds']} rounds, {r['steps']} steps each, {r['cores']} cores)")
         return 0
-    if args.load:
+    if args.load is not None:
+        if not 1 <= args.load <= config_mod.MAX_POINTS:
+            raise ConfigError("--load", args.load, f"expected a row count from 1 to {config_mod.MAX_POINTS:,} "
+                              "(the limit of data.points)")
         from fitscope.core.bench import load_timing
 
         r = load_timing(args.load)
@@ -308,15 +313,29 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
 
 
 def entry() -> None:
+    argv = sys.argv[1:]
+    if argv[:1] and argv[0] in HEADLESS:
+        signals.install()  # SIGTERM and SIGHUP save and exit as Ctrl+C does
     try:
-        code = main()
+        code = main(argv)
         sys.stdout.flush()
     except BrokenPipeError:  # e.g. `fitscope run | head`: not an error of ours
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _quiet_stdout()
         code = 0
+    except OSError as exc:  # the console cannot be written (a full disk behind > file): the run is saved
+        _quiet_stdout()
+        print(f"fitscope: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        code = 1
     sys.exit(code)
+
+
+def _quiet_stdout() -> None:
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

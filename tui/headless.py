@@ -16,10 +16,11 @@ from fitscope.core.snapshot import END_STATES, Level, Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.thread_driver import ThreadDriver
 from fitscope.core.tracker import Tracker
+from fitscope.tui import signals
 from fitscope.tui.formatting import num
 from fitscope.tui.plotting import chart_text
 
-EXIT_OK, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_ERROR = 0, 3, 130, 1  # 2 (bad input) is cli's
+EXIT_OK, EXIT_DIVERGED, EXIT_ERROR = 0, 3, 1  # 2 (bad input) is cli's
 
 
 def use_color(stream) -> bool:
@@ -47,7 +48,8 @@ def summary(snap: Snapshot) -> str:
     if lead.test_loss is not None:
         parts.append(f"test loss {num(lead.test_loss)}")
     rate = snap.steps_per_s
-    parts += [f"{snap.step} steps", f"{rate:,.0f} steps/s", snap.device, f"{snap.elapsed:.2f} s"]
+    trained = snap.step if snap.diverged_at is None else min(snap.step, snap.diverged_at)
+    parts += [f"{trained} steps", f"{rate:,.0f} steps/s", snap.device, f"{snap.elapsed:.2f} s"]
     head = (f"{data_label(cfg.data)} · {shape_text(cfg.model)} {cfg.model.activation} · "
             f"{cfg.train.optimizer} lr {cfg.train.lr:g}")
     return head + "\n" + " · ".join(parts)
@@ -98,7 +100,7 @@ class _Progress:
 @dataclass
 class Outcome:
     snap: Snapshot
-    interrupted: bool
+    interrupted: KeyboardInterrupt | None  # Ctrl+C, SIGTERM or SIGHUP
     failed: int | None  # an exit code when saving failed
     errors: list[str]  # what the run said went wrong, in order
     saved_to: str | None = None
@@ -125,9 +127,10 @@ def train(spec: RunSpec, on_snapshot, saving: Saving, err, chart=None) -> Outcom
     driver = ThreadDriver(spec)
     errors: list[str] = []
     driver.subscribe(lambda s: errors.extend(n.text for n in s.notices if n.level == Level.ERROR))
+    driver.subscribe(lambda s: [err.write(f"fitscope: note: {n.text}\n") for n in s.notices if n.level == Level.WARNING])
     first = driver.latest
     assert first is not None and first.data is not None
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     failed = None
     saved_to = None
     try:
@@ -154,13 +157,16 @@ def train(spec: RunSpec, on_snapshot, saving: Saving, err, chart=None) -> Outcom
             on_snapshot(snap, driver.tracker)
             if snap.state in END_STATES:
                 break
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:
+        interrupted = exc
     finally:
         if driver.alive:
             driver.send(C.Pause()).result()
             latest = driver.wait_for(lambda s: s.state != State.RUNNING, timeout=5)
             if saving.enabled and latest is not None and latest.step > 0:
+                if interrupted is not None:
+                    err.write(f"fitscope: {signals.name(interrupted)} at step {latest.step:,}: saving what the run has…\n")
+                    err.flush()
                 text = chart(latest) if chart and latest.data is not None else ""
                 try:
                     saved_to = driver.send(C.Save(saving.out, text)).result()
@@ -196,7 +202,7 @@ def run(spec: RunSpec, saving: Saving, quiet: bool, out=None, err=None) -> int:
     out.write(summary(snap) + "\n")
     if result.interrupted:
         err.write(f"fitscope: interrupted at step {snap.step}\n")
-        return EXIT_INTERRUPTED
+        return signals.code(result.interrupted)
     if snap.state == State.DIVERGED:
         err.write(f"fitscope: diverged at step {snap.diverged_at}: the loss became NaN or infinite "
                   "(try a lower train.lr)\n")

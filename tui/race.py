@@ -9,7 +9,7 @@ from fitscope.core.config import FitConfig
 from fitscope.core.snapshot import Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.tracker import Tracker
-from fitscope.tui import headless
+from fitscope.tui import headless, signals
 from fitscope.tui.formatting import num
 from fitscope.tui.plotting import chart_text
 
@@ -73,7 +73,7 @@ def run_race(spec: RunSpec, saving: headless.Saving, quiet: bool, out=None, err=
               f"{snap.device} · {snap.elapsed:.2f} s\n")
     if result.interrupted:
         err.write(f"fitscope: interrupted at step {snap.step}\n")
-        return headless.EXIT_INTERRUPTED, snap
+        return signals.code(result.interrupted), snap
     if snap.state == State.DIVERGED:
         err.write("fitscope: every member diverged (try a lower train.lr)\n")
         return headless.EXIT_DIVERGED, snap

@@ -111,7 +111,7 @@ def test_help_explains_options_with_defaults():
 
 def test_the_installed_fitscope_script_runs():
     script = Path(sys.executable).with_name("fitscope")  # the console script, beside this interpreter
-    r = subprocess.run([str(script), "run", "--quiet", "--steps", "5", "--set", "train.device=cpu"],
+    r = subprocess.run([str(script), "run", "--quiet", "--no-save", "--steps", "5", "--set", "train.device=cpu"],
                        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "5 steps" in r.stdout

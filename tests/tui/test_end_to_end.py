@@ -43,3 +43,33 @@ async def test_real_engine_trains_then_pauses_and_the_screen_shows_it():
         await pilot.press("q")
     assert not app.driver.alive  # the worker process ended with the app
     assert app.driver._proc.poll() is not None
+
+
+async def test_after_the_engine_dies_keys_say_so_and_R_restarts_it_with_the_current_settings(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    monkeypatch.chdir(tmp_path)
+    cfg = FitConfig().with_values({"train.device": "cpu", "train.steps": 100_000, "model.activation": "tanh"})
+    app = FitscopeApp(cfg, engine_factory=ENGINES["process"], pace=PACES.index((1000, "1k/s")))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("space")
+        await wait_for(app, lambda s: s.step >= 50)
+        os.kill(app.driver.pid, signal.SIGKILL)
+        await asyncio.to_thread(app.driver.wait_for, lambda s: s.state == State.ERROR, 30)
+        assert app.driver.failure is not None
+        app.refresh_view()
+        await pilot.pause()
+        for key in ("r", "a", "e", "n"):  # reset, a setting, save, a step: none pretends to apply
+            before = len(app._notifications)
+            await pilot.press(key)
+            assert any("the engine has stopped — press R" in n.message for n in list(app._notifications)[before:])
+        assert app.cfg.model.activation == "tanh" and not (tmp_path / "runs").exists()
+        assert "math domain error" not in str(app.loss_chart.render())
+        assert "chart unavailable" not in str(app.loss_chart.render())
+        await pilot.press("R")
+        snap = await wait_for(app, lambda s: s.state == State.READY and s.step == 0)
+        assert snap.config.model.activation == "tanh" and app.driver.failure is None
+        await pilot.press("space")
+        await wait_for(app, lambda s: s.step >= 10)
+        await pilot.press("q")

@@ -119,6 +119,24 @@ async def test_own_file_field_bad_file_then_the_fixture(make_app, tmp_path):
         assert any("dropped 2 of 202 rows" in line for line in app.log_view.lines)
 
 
+@pytest.mark.parametrize("name,content,why", [
+    ("huge.csv", b"x,y\n1,2\n1e39,3\n", "row 2: x = 1e+39 is beyond the range"),
+    ("fake.npz", b"PK\x03\x04garbage", "not a readable .npz file"),
+    ("renamed.npz", b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f8'}", "not a readable .npy file"),
+    ("latin1.csv", "x,y\n1,caf\xe9\n".encode("latin-1"), "is not a number"),
+])
+async def test_a_bad_data_file_is_the_fields_error_and_the_run_keeps_its_data(make_app, tmp_path, name, content, why):
+    (tmp_path / name).write_bytes(content)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one("#fit").focus()
+        await pilot.press("n", "n")
+        await edit(pilot, "data.file", str(tmp_path / name))
+        assert why in str(app.query_one("#error-data-file").render())
+        snap = app.driver.latest
+        assert app.is_running and snap.config.data.file == "" and snap.step == 2 and snap.state == State.PAUSED
+
+
 @pytest.mark.parametrize("target", ["cubic", "sine", "abs", "step", "sawtooth", "gaussian", "sinc", "poly",
                                     "exp(-x**2) * cos(6*x)"])
 async def test_every_preset_trains_from_the_app(make_app, target):

@@ -1,0 +1,135 @@
+"""Hostile input, table-driven: each case is a command line (and the files it needs) → the exit
+code and the first line of the message; never a traceback, never a numpy warning."""
+
+import os
+import resource
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from test_cli import ENV
+
+
+def _files(tmp):
+    """The hostile files the table names."""
+    (tmp / "binary.toml").write_bytes(bytes(range(256)) * 4)
+    (tmp / "utf16.toml").write_bytes("[train]\nlr = 0.1\n".encode("utf-16"))
+    (tmp / "latin1.toml").write_bytes("[data]\ntarget = \"caf\xe9\"\n".encode("latin-1"))
+    (tmp / "deep.toml").write_text("x = " + "[" * 500 + "]" * 500 + "\n")
+    (tmp / "big.toml").write_text("# " + "x" * (1 << 20) + "\n")
+    os.mkfifo(tmp / "fifo")
+    (tmp / "big_x.csv").write_text("x,y\n1,2\n1e39,3\n")
+    (tmp / "big_y.csv").write_text("x,y\n1,2\n2,1e300\n")
+    (tmp / "comment.csv").write_text("# my points\n" + "".join(f"{i / 10},{i * i / 100}\n" for i in range(20)))
+    (tmp / "under.csv").write_text("x,y\n1,2\n1_000,3\n")
+    xy = np.linspace(-1, 1, 50)
+    np.savez(tmp / "real.npz", x=xy, y=xy ** 2)
+    os.replace(tmp / "real.npz", tmp / "npz_named.npy")
+    np.save(tmp / "real.npy", np.stack([xy, xy ** 3], 1))
+    os.replace(tmp / "real.npy", tmp / "npy_named.npz")
+    np.savez(tmp / "whole.npz", x=xy, y=xy)
+    data = (tmp / "whole.npz").read_bytes()
+    (tmp / "truncated.npz").write_bytes(data[: len(data) // 2])
+    (tmp / "fake.npz").write_bytes(b"PK\x03\x04" + b"not a zip at all" * 10)
+    with zipfile.ZipFile(tmp / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as z:  # 100 MB of zeros, ~100 kB here
+        z.writestr("x.npy", b"\0" * 100_000_000)
+        z.writestr("y.npy", b"\0" * 10)
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (2000000, 2), }"
+    header += b" " * (63 - len(header) % 64) + b"\n"
+    (tmp / "tall.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\0" * 64)
+    (tmp / "afile").write_text("x")
+
+
+HUGE = ["--set", "data.points=1000000", "--set", "model.hidden=1024,1024,1024,1024,1024,1024,1024,1024"]
+CASES = [
+    # config files: regular, at most 1 MB, UTF-8 TOML
+    (["run", "--config", "binary.toml"], 2, "fitscope: --config: 'binary.toml' is not valid — not UTF-8 text"),
+    (["run", "--config", "utf16.toml"], 2, "not UTF-8 text"),
+    (["run", "--config", "latin1.toml"], 2, "not UTF-8 text"),
+    (["run", "--config", "deep.toml"], 2, "nested too deeply"),
+    (["run", "--config", "big.toml"], 2, "a config file is at most 1 MB"),
+    (["run", "--config", "/dev/zero"], 2, "it is a device, not a file"),
+    (["run", "--config", "fifo"], 2, "it is a FIFO (a pipe), not a file"),
+    (["run", "--config", "."], 2, "it is a folder, not a file"),
+    # data files: what they are, their size and range, their format from their first bytes
+    (["run", "--data", "x" * 300 + ".csv"], 2, "the name is too long"),
+    (["run", "--data", "fifo"], 2, "data.file: 'fifo' is not valid — it is a FIFO (a pipe), not a file"),
+    (["run", "--data", "/dev/null"], 2, "it is a device, not a file"),
+    (["run", "--data", "big_x.csv"], 2, "row 2: x = 1e+39 is beyond the range fitscope trains in"),
+    (["run", "--data", "big_y.csv"], 2, "row 2: y = 1e+300 is beyond the range"),
+    (["run", "--data", "comment.csv", "--steps", "5", "--quiet"], 0, "wait"),
+    (["run", "--data", "under.csv"], 2, "line 3: '1_000' in column 1 is not a number"),
+    (["run", "--data", "npz_named.npy", "--steps", "5", "--quiet"], 0, "wait"),
+    (["run", "--data", "npy_named.npz", "--steps", "5", "--quiet"], 0, "wait"),
+    (["run", "--data", "truncated.npz"], 2, "not a readable .npz file"),
+    (["run", "--data", "fake.npz"], 2, "not a readable .npz file"),
+    (["run", "--data", "bomb.npz"], 2,
+     "fitscope: data.file: 'bomb.npz' is not valid — x would expand to 100 MB; at most 1,000,000 values"),
+    (["run", "--data", "tall.npy"], 2,
+     "fitscope: data.file: 'tall.npy' is not valid — the array has 2,000,000 rows; at most 1,000,000"),
+    (["run", "--data", "no\x1bsuch.csv"], 2, "data.file: 'no\\x1bsuch.csv' is not valid — no such file"),
+    # what a user types
+    (["run", "--set", "="], 2, "fitscope: --set: '=' is not valid — expected KEY=VALUE"),
+    (["run", "--set", "train.steps=١٠"], 2, "fitscope: train.steps: '١٠' is not valid"),
+    (["run", "--set", "train.lr=٠.١"], 2, "fitscope: train.lr: '٠.١' is not valid"),
+    (["run", "--set", "train.lr=-1"], 2, "train.lr: '-1' is not valid"),
+    (["run", "--set", "model.hidden=[0]"], 2, "model.hidden: '[0]' is not valid"),
+    (["run", "--set", "data.target=__import__('os')"], 2, "data.target"),
+    # sizes: refused before anything is allocated
+    (["run", "--steps", "1", *HUGE], 2, "fitscope: the run needs ~131.7 GB for 1,000,000 points × 8 layers of 1,024"),
+    (["compare", "--steps", "1", "--vary", "model.activation=relu,tanh", "--seeds", "32", "--set",
+      "data.points=1000000", "--set", "model.hidden=1024", "--no-save"], 2, "fitscope: the run needs ~1.1 TB"),
+    (["run", "--steps", "1", "--set", "train.memory_limit=0.001"], 2, "the limit is 1 MB (train.memory_limit)"),
+    (["compare", "--vary", "train.lr=" + ",".join(str(i / 1000) for i in range(1, 1001))], 2, "at most 64 members"),
+    (["compare", "--vary", "train.lr=0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", "--vary",
+      "model.activation=relu,tanh,softplus,elu,gelu,silu,sigmoid,identity"], 2, "a race has at most 64 members"),
+    (["bench", "--load", "-5"], 2, "fitscope: --load: -5 is not valid — expected a row count from 1 to 1,000,000"),
+    (["bench", "--load", "10000000000"], 2, "--load: 10000000000 is not valid"),
+    # where results go: checked before training
+    (["run", "--out", "afile", "--steps", "300000"], 2, "fitscope: --out afile: not a folder (it is a file)"),
+    (["compare", "--out", "afile", "--steps", "300000"], 2, "fitscope: --out afile: not a folder"),
+    (["run", "--out", "afile/sub", "--steps", "300000"], 2, "fitscope: --out afile/sub: cannot write there"),
+]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    _files(folder)
+    return folder
+
+
+@pytest.mark.parametrize("args,code,first", CASES, ids=[" ".join(c[0])[:60] for c in CASES])
+def test_hostile_input_is_one_clear_line(hostile, args, code, first):
+    r = subprocess.run([sys.executable, "-m", "fitscope.tui.cli", *args], cwd=hostile, env=ENV,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == code, (r.returncode, r.stderr[-2000:])
+    assert "Traceback" not in r.stderr and "Warning" not in r.stderr and "\x1b" not in r.stderr + r.stdout
+    if code == 2:
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and first in lines[0], lines
+    else:
+        assert "final loss" in r.stdout
+
+
+def _two_gb():
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "--steps", "1", "--no-save", *HUGE],
+    ["compare", "--steps", "1", "--no-save", "--vary", "model.activation=relu,tanh", "--seeds", "32", "--set",
+     "data.points=1000000", "--set", "model.hidden=1024"],
+    ["run", "--steps", "1", "--no-save", "--set", "data.points=1000000", "--set", "model.hidden=512,512"],
+], ids=["8x1024", "race64", "512x512"])
+def test_an_oversized_run_is_refused_before_it_allocates(args):
+    """In 2 GB of address space an allocation past the budget would fail with MemoryError (or be
+    killed): the budget line must come first."""
+    r = subprocess.run([sys.executable, "-m", "fitscope.tui.cli", *args], env=ENV, capture_output=True, text=True,
+                       timeout=300, preexec_fn=_two_gb)
+    assert r.returncode == 2, r.stderr[-2000:]
+    line = r.stderr.strip()
+    assert line.startswith("fitscope: the run needs ~") and "the limit is" in line and "\n" not in line
+    assert "MemoryError" not in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,138 @@
+"""Signals save and never corrupt: each is sent after an observable event, never after a sleep."""
+
+import os
+import pty
+import queue
+import select
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+from test_cli import ENV
+
+from fitscope.core import runs
+
+
+class Proc:
+    """A fitscope process whose stdout and stderr lines arrive on queues as they are written."""
+
+    def __init__(self, *args, cwd):
+        self.p = subprocess.Popen([sys.executable, "-m", "fitscope.tui.cli", *args], cwd=cwd, env=ENV, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.out: queue.Queue = queue.Queue()
+        self.err: queue.Queue = queue.Queue()
+        self.err_lines: list[str] = []
+        for stream, q in ((self.p.stdout, self.out), (self.p.stderr, self.err)):
+            threading.Thread(target=lambda s=stream, q=q: [q.put(line) for line in s] + [q.put(None)],
+                             daemon=True).start()
+
+    def wait_line(self, q: queue.Queue, prefix: str) -> str:
+        while True:
+            line = q.get(timeout=300)  # a backstop only: torch may take long to load on a busy machine
+            assert line is not None, f"ended first: {self.p.wait()} {''.join(self.err_lines)}"
+            if q is self.err:
+                self.err_lines.append(line)
+            if prefix in line:
+                return line
+
+    def finish(self) -> tuple[int, str]:
+        code = self.p.wait(timeout=120)
+        while (line := self.err.get(timeout=60)) is not None:
+            self.err_lines.append(line)
+        return code, "".join(self.err_lines)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_save_what_the_run_has_and_exit_128_plus_n(tmp_path, sig):
+    out = tmp_path / "run"
+    proc = Proc("run", "--steps", "500000", "--out", str(out), "--set", "train.device=cpu", cwd=tmp_path)
+    try:
+        proc.wait_line(proc.out, "step ")  # training is under way
+        proc.p.send_signal(sig)
+        code, err = proc.finish()
+    finally:
+        proc.p.kill()
+    assert code == 128 + sig, err
+    assert "saving what the run has" in err and "Traceback" not in err
+    at = int(err.split("interrupted at step ")[1].split()[0])
+    loaded = runs.load(out)
+    assert loaded.state["exp"]["step"] == at and loaded.summary["steps"] == at
+
+
+def test_a_second_ctrl_c_during_the_save_does_not_abort_it(tmp_path):
+    out = tmp_path / "run"
+    # a big net: its checkpoint takes a while to write, so the second Ctrl+C lands during the save
+    proc = Proc("run", "--steps", "1000", "--out", str(out), "--set", "train.device=cpu", "--set", "data.points=50",
+                "--set", "model.hidden=1024,1024,1024", "--set", "train.optimizer=adam", "--set", "train.lr=0.0001",
+                cwd=tmp_path)
+    try:
+        proc.wait_line(proc.out, "step ")
+        proc.p.send_signal(signal.SIGINT)
+        proc.wait_line(proc.err, "saving what the run has…")  # the save has begun
+        proc.p.send_signal(signal.SIGINT)
+        code, err = proc.finish()
+    finally:
+        proc.p.kill()
+    assert code == 130, err
+    assert "terminate called" not in err and "Traceback" not in err
+    loaded = runs.load(out)  # whole: every file of one save, hashes checked
+    assert loaded.summary["steps"] == loaded.state["exp"]["step"] > 0
+
+
+def test_ctrl_c_before_the_first_step_is_one_line(monkeypatch, capsys):
+    from fitscope.tui import cli, headless, signals
+
+    def interrupted(*args, **kw):
+        raise signals.Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(headless, "ThreadDriver", interrupted)  # the moment torch would load
+    assert cli.main(["run", "--no-save", "--steps", "5"]) == 143
+    assert capsys.readouterr().err == "fitscope: interrupted before the first step (SIGTERM)\n"
+
+
+def test_a_full_console_still_leaves_the_run_saved(tmp_path):
+    out = tmp_path / "run"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "fitscope.tui.cli", "run", "--steps", "50", "--out", str(out)],
+                           cwd=tmp_path, env=ENV, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith("fitscope: cannot write the output")
+    assert "Traceback" not in r.stderr
+    assert runs.load(out).summary["steps"] == 50
+
+
+def test_the_app_on_sigterm_stops_its_engine_and_restores_the_terminal(tmp_path):
+    master, slave = pty.openpty()
+    os.set_blocking(master, False)
+    p = subprocess.Popen([sys.executable, "-m", "fitscope.tui.cli"], cwd=tmp_path, env={**ENV, "TERM": "xterm-256color",
+                         "COLUMNS": "80", "LINES": "24"}, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"run/pause" not in seen:  # the app has drawn its footer
+            select.select([master], [], [], 60)
+            try:
+                seen += os.read(master, 65536)
+            except OSError:
+                break
+            assert p.poll() is None, seen[-500:]
+        p.send_signal(signal.SIGTERM)
+        code = p.wait(timeout=60)
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        p.kill()
+        os.close(master)
+    assert code == 128 + signal.SIGTERM
+    tail = seen[seen.rindex(b"run/pause"):]
+    assert b"\x1b[?1049l" in tail  # the alternate screen left
+    assert b"\x1b[?25h" in tail  # the cursor shown again
+    assert b"\x1b[?1000l" in tail  # mouse tracking off
+    assert b"Traceback" not in seen

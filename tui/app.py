@@ -126,6 +126,7 @@ class FitscopeApp(App):
         self._switch_from: int | None = None  # the run id a switch is replacing, until it arrives
         self._notices: deque[Notice] = deque()
         self._started = False
+        self._said_failure: str | None = None
         self.crash: str | None = None  # an unexpected error that stopped the app, in one line
         self.crash_log: str | None = None
         self.reference: Reference | None = None
@@ -226,6 +227,9 @@ class FitscopeApp(App):
         while self._notices:
             self._show_notice(self._notices.popleft())
         snap = self.driver.latest
+        if self.driver.failure is not None and self._said_failure != self.driver.failure:
+            self._said_failure = self.driver.failure  # whole, in the log: the header may cut it
+            self.log_line(f"the engine has stopped: {self.driver.failure}")
         if snap is None:  # the worker is still loading torch
             if self.driver.failure is not None:
                 self.status_bar.update(escape(f"✗ the engine could not start: {self.driver.failure}"))

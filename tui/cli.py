@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -183,6 +184,20 @@ def _resumed_spec(args: argparse.Namespace) -> RunSpec:
         raise rundir.RunDirError(f"{Path(args.resume) / 'config.toml'}: {exc}") from None
 
 
+def _precheck(spec: RunSpec) -> None:
+    """What the app's engine would refuse at start, said here in one line instead (torch-free):
+    a data file's contents, and the memory budget where the run will be on this machine's CPU."""
+    from fitscope.core import datafile, memory
+
+    rows = None
+    if spec.base.data.file:
+        x, _, _ = datafile.load(spec.base.data.file)
+        rows = x.size
+    device = spec.base.train.device
+    if device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidia0")):
+        memory.check(spec, rows_in_file=rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     argv = sys.argv[1:] if argv is None else argv
@@ -226,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             spec = _resumed_spec(args)
         elif args.vary or args.seeds != "1":
             spec = race_spec(spec.base, args, [])
+        _precheck(spec)
         return run_app(spec, args.engine, open_run=args.open)
     except (ConfigError, rundir.RunDirError) as exc:
         print(f"fitscope: {exc}", file=sys.stderr)

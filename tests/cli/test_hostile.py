@@ -70,6 +70,10 @@ CASES = [
     (["run", "--data", "tall.npy"], 2,
      "fitscope: data.file: 'tall.npy' is not valid — the array has 2,000,000 rows; at most 1,000,000"),
     (["run", "--data", "no\x1bsuch.csv"], 2, "data.file: 'no\\x1bsuch.csv' is not valid — no such file"),
+    # the app: what its engine would refuse at start is refused before it opens
+    (["--data", "big_x.csv"], 2, "fitscope: data.file: 'big_x.csv' is not valid — row 2: x = 1e+39"),
+    (["--set", "train.memory_limit=0.001", "--set", "train.device=cpu"], 2, "fitscope: the run needs ~"),
+    (["--config", "binary.toml"], 2, "not UTF-8 text"),
     # what a user types
     (["run", "--set", "="], 2, "fitscope: --set: '=' is not valid — expected KEY=VALUE"),
     (["run", "--set", "train.steps=١٠"], 2, "fitscope: train.steps: '١٠' is not valid"),
@@ -133,3 +137,16 @@ def test_an_oversized_run_is_refused_before_it_allocates(args):
     line = r.stderr.strip()
     assert line.startswith("fitscope: the run needs ~") and "the limit is" in line and "\n" not in line
     assert "MemoryError" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_training_error_is_reported_as_itself_with_exit_1(monkeypatch, capsys):
+    from fitscope.core.training import Experiment
+    from fitscope.tui import cli
+
+    def fail(self, n):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(Experiment, "step", fail)
+    assert cli.main(["run", "--no-save", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err == "fitscope: error: RuntimeError: CUDA error: an illegal memory access was encountered\n"

@@ -289,3 +289,28 @@ def test_a_checkpoint_with_code_in_it_is_never_run(saved_run, tmp_path):
     with pytest.raises(RunDirError, match="checkpoint.pt: not a loadable checkpoint"):
         runs.load(saved_run)
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("kernels", ["fast", "autograd"])
+def test_a_diverged_run_saves_its_last_finite_weights_and_says_so(tmp_path, kernels):
+    spec = RunSpec(CPU.with_values({"train.lr": 60.0, "train.kernels": kernels}))
+    run = Run(spec)
+    for _ in range(6):  # chunk by chunk, as a driver trains
+        run.apply(C.Step(2))
+        if run.diverged_at:
+            break
+    assert run.diverged_at is not None
+    run.snapshot()
+    run.apply(C.Save(str(tmp_path / "d")))
+    notices = [n.text for n in run.snapshot().notices]
+    loaded = runs.load(tmp_path / "d")
+    model = loaded.state["exp"]["members"][0]["model"]
+    assert all(torch.isfinite(t).all() and t.abs().sum() > 0 for t in model.values())
+    at = loaded.summary["per_member"][0]["checkpoint_step"]
+    assert at < run.diverged_at - 1 and loaded.summary["steps"] == run.diverged_at
+    assert f"checkpoint.pt holds its last finite weights, from step {at}" in " ".join(notices)
+    replay = Run(spec)  # the saved weights are the run's own at that step
+    if at:
+        replay.apply(C.Step(at))
+    want = replay.exp.stepper.state_dict(0)
+    assert all(torch.equal(model[k], want[k]) for k in want)

@@ -40,10 +40,10 @@ def bare_loop_rate(cfg: FitConfig, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def engine_rate(spec: RunSpec, steps: int, publish_hz: float = 20.0) -> tuple[float, int]:
+def engine_rate(spec: RunSpec, steps: int, publish_hz: float = 20.0, inside: bool = True) -> tuple[float, int]:
     """Steps/s of the thread driver flat out, publishing snapshots, and how many it published."""
     driver = ThreadDriver(RunSpec(spec.base.with_value("train.steps", steps), spec.vary, spec.seeds),
-                          publish_hz=publish_hz)
+                          publish_hz=publish_hz, inside=inside)
     count = [0]
     driver.subscribe(lambda s: count.__setitem__(0, count[0] + 1))
     t0 = time.perf_counter()
@@ -56,7 +56,7 @@ def engine_rate(spec: RunSpec, steps: int, publish_hz: float = 20.0) -> tuple[fl
 
 
 def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5) -> dict:
-    bare, eng, pubs = [], [], []
+    bare, eng, pubs, plain = [], [], [], []
     bare_loop_rate(cfg, steps // 10)  # warm-up
     spec = RunSpec(cfg)
     for _ in range(rounds):  # interleaved, so drift on a shared machine hits both alike
@@ -64,7 +64,9 @@ def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5) -> dict:
         rate, n = engine_rate(spec, steps * 3)  # the engine is faster: time it over a similar span
         eng.append(rate)
         pubs.append(n / (steps * 3 / rate))
+        plain.append(engine_rate(spec, steps * 3, inside=False)[0])  # without the network's numbers
     ratios = [e / b for e, b in zip(eng, bare)]
+    inside_costs = [1 - e / p for e, p in zip(eng, plain)]
     b, e = statistics.median(bare), statistics.median(eng)
     return {
         "device": str(Experiment(spec).device),
@@ -78,6 +80,8 @@ def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5) -> dict:
         "ratio": round(statistics.median(ratios), 3),
         "ratio_spread": spread(ratios),
         "snapshots_per_s": round(statistics.median(pubs), 1),
+        "inside_cost": round(statistics.median(inside_costs), 3),  # share of throughput the network's numbers take
+        "inside_cost_spread": spread(inside_costs),
     }
 
 
@@ -144,7 +148,7 @@ def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> 
         race.step(steps)
         batched.append(steps / (time.perf_counter() - t0))
         mixed = Experiment(same)
-        mixed.stepper = type(mixed.stepper)(mixed_members, build(RunSpec(cfg))[1] * k, mixed.device)
+        mixed.use(type(mixed.stepper)(mixed_members, build(RunSpec(cfg))[1] * k, mixed.device))
         t0 = time.perf_counter()
         mixed.step(steps)
         mixed_rates.append(steps / (time.perf_counter() - t0))

@@ -67,4 +67,18 @@ class Open:
     steps: int | None = None
 
 
-Command = Start | Pause | Toggle | Step | Reset | SetLr | SetSteps | SetPace | Save | Open
+@dataclass(frozen=True)
+class Inspect:
+    """Whose layers the snapshots carry (the units and kinks views draw them)."""
+
+    member: int
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The fit's history so far, as :class:`~fitscope.core.snapshot.Frames` (with ``member``'s layers)."""
+
+    member: int = 0
+
+
+Command = Start | Pause | Toggle | Step | Reset | SetLr | SetSteps | SetPace | Save | Open | Inspect | Timeline

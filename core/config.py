@@ -346,6 +346,8 @@ def file_problem(path: str | Path) -> str | None:
     """Why ``path`` is not a regular file we can read, in words; None when it is one."""
     try:
         st = Path(path).expanduser().stat()
+    except ValueError:
+        return "not a usable file name (it holds a NUL character)"
     except FileNotFoundError:
         return "no such file"
     except OSError as exc:

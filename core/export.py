@@ -14,7 +14,8 @@ import numpy as np
 
 from fitscope.core import datafile, rundir, targets
 from fitscope.core import spec as spec_mod
-from fitscope.core.config import ConfigError, DataConfig, FitConfig, shape_text
+from fitscope.core.config import DataConfig, FitConfig, shape_text
+from fitscope.core.errors import printable
 from fitscope.core.spec import Member, RunSpec
 
 ACTIVATIONS = {"relu": "nn.ReLU()", "softplus": "nn.Softplus()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()",
@@ -26,17 +27,13 @@ OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSpro
 
 def script(run: str | Path) -> str:
     saved = rundir.read(run, names=("config.toml",))
-    try:
-        spec = spec_mod.from_toml(saved.text("config.toml"), str(saved.folder / "config.toml"))
-    except ConfigError as exc:
-        raise rundir.RunDirError(f"{saved.folder / 'config.toml'}: {exc}") from None
-    return source(spec, saved.folder.name)
+    return source(spec_mod.load_saved(saved), saved.folder.name)
 
 
 def source(spec: RunSpec, name: str = "run") -> str:
     base = spec.base
     members = spec.members()
-    lines = [f'"""{name}: {_describe(base)}{f", a race of {len(members)}" if spec.racing else ""}.',
+    lines = [f'"""{name}: {_describe(spec)}{f", a race of {len(members)}" if spec.racing else ""}.',
              "",
              "Exported from fitscope as a plain PyTorch script; it reproduces the run on the CPU.",
              "Run it with:  python fit.py   (needs torch; draws the fit when matplotlib is installed)",
@@ -58,10 +55,13 @@ def source(spec: RunSpec, name: str = "run") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _describe(cfg: FitConfig) -> str:
-    data = cfg.data.file or cfg.data.target
-    return (f"{data} · {shape_text(cfg.model)} {cfg.model.activation} · {cfg.train.optimizer} lr {cfg.train.lr:g} · "
-            f"{cfg.train.loss} · {cfg.train.steps} steps")
+def _describe(spec: RunSpec) -> str:
+    cfg = spec.base
+    data = printable(cfg.data.file or cfg.data.target)
+    varied = spec.varied
+    optimizer = "/".join(varied.get("train.optimizer", (cfg.train.optimizer,)))
+    lr = "/".join(f"{v:g}" for v in varied.get("train.lr", (cfg.train.lr,)))
+    return f"{data} · {spec_mod.net_text(spec)} · {optimizer} lr {lr} · {cfg.train.loss} · {cfg.train.steps} steps"
 
 
 def _data(d: DataConfig) -> list[str]:

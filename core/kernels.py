@@ -103,6 +103,7 @@ class Group:
         self.buf = torch.zeros_like(self.flat)
         self.sq = torch.zeros_like(self.flat) if self.optimizer in ("adam", "adamw", "rmsprop") else self.buf
         self.t = 0
+        self.grad_scale = 0.0  # no gradient yet
         self._buffers: dict[int, _Buffers] = {}
         self._hyper()
 
@@ -212,6 +213,7 @@ class Group:
         """torch.optim's update rules, elementwise over the flat buffer, per-member hyper-parameters."""
         self.t += 1
         p, g, buf, sq = self.flat, self.gflat, self.buf, self.sq
+        self.grad_scale = scale if self.plain else 1.0  # what turns gflat into the mean loss's gradient
         if self.plain:  # the lesson's SGD: one op for the whole network
             neg = self._neg_lr_scaled.get(scale)
             if neg is None:

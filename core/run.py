@@ -20,17 +20,27 @@ from fitscope.core import commands as C
 from fitscope.core import rundir, runs
 from fitscope.core.errors import ConfigError
 from fitscope.core.rundir import RunDirError
-from fitscope.core.snapshot import Level, MemberSnap, Notice, Snapshot, State
+from fitscope.core.snapshot import Frames, Level, MemberSnap, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.tracker import Tracker
 from fitscope.core.training import Experiment, StateError
 
 CHUNK_SECONDS = 0.01  # flat out, the driver looks at its commands about this often
 MAX_STEP = 100_000  # one Step command trains at once; more would hold commands back
+STATS_SHARE = 0.05  # the network's numbers take at most about this share of the time
+STATS_LOG_CAP = 10_000  # rows of them kept for metrics.csv, thinned evenly past it
+LAYERS_LIMIT = 50_000  # parameters of the inspected member sent with each snapshot
+FRAMES_LIMIT = 4_000_000  # numbers of fits a Timeline answer carries (16 MB as float32)
 
 
 SAVE_ROWS = 100_000  # metrics.csv keeps every step up to this many per member ...
 SAVE_ROWS_TOTAL = 1_600_000  # ... and this many in all (a 64-member race: 25,000 each)
+
+
+def steps_refusal(steps: int, path: str, trained: int) -> str:
+    """One wording for a total that leaves nothing to train."""
+    return (f"--steps {steps:,}: {path} has trained {trained:,} steps already — give a larger total, "
+            f"e.g. --steps {2 * trained}")
 
 
 def _save_cap(members: int) -> int:
@@ -40,7 +50,8 @@ def _save_cap(members: int) -> int:
 
 class Run:
     def __init__(self, spec: RunSpec, *, publish_hz: float = 20.0, pace: float | None = None,
-                 history_cap: int | None = None, clock: Callable[[], float] = time.monotonic):
+                 history_cap: int | None = None, clock: Callable[[], float] = time.monotonic, inside: bool = True):
+        self.inside = inside  # the network's numbers on the snapshot cadence (bench turns them off to compare)
         self.publish_interval = 1.0 / publish_hz
         self.pace = pace
         self.history_cap = history_cap
@@ -84,6 +95,12 @@ class Run:
         self._changed = True
         self._stepped = False
         self.tracker = Tracker(self.history_cap or _save_cap(k))  # the run's own record, for saving
+        self.inspected = 0
+        self._stats: list[dict[str, float | None] | None] | None = None
+        self._stats_step: int | None = None
+        self._stats_at = -math.inf  # when they were last computed, and what that cost
+        self._stats_cost = 0.0
+        self.stats_log: list[tuple[int, list[dict[str, float | None] | None]]] = []  # for metrics.csv
         self.home: Path | None = None  # the folder this run was opened from or last saved to
         self.prior: runs.Prior | None = None
         self.lrs = [[(1, m.cfg.train.lr)] for m in exp.members]  # per member: (from step, lr)
@@ -193,6 +210,19 @@ class Run:
                 raise C.Refused(f"save failed: {exc}") from None
             self._say(f"saved run to {path}")
             return str(path)
+        elif isinstance(cmd, C.Inspect):
+            if not 0 <= cmd.member < len(self.exp.members):
+                raise C.Refused(f"inspect: there is no member {cmd.member + 1}")
+            self.inspected = cmd.member
+        elif isinstance(cmd, C.Timeline):
+            if not 0 <= cmd.member < len(self.exp.members):
+                raise C.Refused(f"timeline: there is no member {cmd.member + 1}")
+            steps, fits, layers = self.exp.frames()
+            keep = np.arange(len(steps))
+            if fits.size > FRAMES_LIMIT:  # a big race: every member's fit, at fewer moments
+                keep = np.unique(np.linspace(0, len(steps) - 1, max(2, FRAMES_LIMIT // fits[0].size)).astype(int))
+            mine = [(w[keep], b[keep]) for w, b in layers[cmd.member]] if layers else None
+            return Frames(steps[keep], self.exp.view.grid, fits[keep].astype(np.float32), cmd.member, mine)
         elif isinstance(cmd, C.Open):
             try:
                 loaded = runs.load(cmd.path)
@@ -200,8 +230,7 @@ class Run:
                 trained = loaded.state["exp"]["step"]
                 if cmd.steps is not None:
                     if cmd.steps < trained:
-                        raise C.Refused(f"--steps {cmd.steps:,} is below the {trained:,} steps {cmd.path} has "
-                                        "trained — give the new total, e.g. --steps " + f"{2 * trained}")
+                        raise C.Refused(steps_refusal(cmd.steps, cmd.path, trained))
                     spec = spec.with_base(spec.base.with_value("train.steps", cmd.steps))
                 self._open(spec, loaded)
             except (RunDirError, ConfigError) as exc:
@@ -231,9 +260,12 @@ class Run:
         for j, at in finite_steps.items():
             summary["per_member"][j]["checkpoint_step"] = at
         assert snap.data is not None or self.exp.view is not None
-        files = runs.files(self.spec, runs.metrics_csv(self.tracker, self.exp.members, self.lrs, self.prior), state,
+        steps, fits, _ = self.exp.frames()
+        files = runs.files(self.spec, runs.metrics_csv(self.tracker, self.exp.members, self.lrs, self.prior,
+                                                       self.stats_log), state,
                            runs.fit_csv(self.exp.view.grid, self.exp.predict(), self.exp.members),
-                           cmd.fit_text or "(no chart: saved without one)", summary)
+                           cmd.fit_text or "(no chart: saved without one)", summary,
+                           runs.timeline_npz(steps, self.exp.view.grid, fits))
         listing = {k: summary[k] for k in ("name", "target", "net", "members", "steps", "final_loss", "lead")}
         rundir.commit(folder, files, {"fitscope": runs.version(), "listing": listing})
         self.home = folder
@@ -371,11 +403,29 @@ class Run:
         self._keep(snap)  # the run's own record; the data stays off the wire once sent
         return snap
 
+    def _measure_inside(self) -> None:
+        """The network's numbers, on the snapshot cadence but at most ~STATS_SHARE of the time."""
+        now = self.clock()
+        if not self.inside or self.step == 0 or self._stats_step == self.step:
+            return
+        if self.state == State.RUNNING and now - self._stats_at < self._stats_cost / STATS_SHARE:
+            return  # while training flat out, at most ~STATS_SHARE of the time; idle, always up to date
+        self._stats = [None if j in self.dead else row for j, row in enumerate(self.exp.stats())]  # no NaN nets
+        self._stats_step = self.step
+        self._stats_at = self.clock()
+        self._stats_cost = self._stats_at - now
+        if self.step:
+            self.stats_log.append((self.step, self._stats))
+            if len(self.stats_log) > STATS_LOG_CAP:
+                self.stats_log[:] = self.stats_log[1::2]
+
     def _build(self) -> Snapshot:
         """The snapshot as of now; it takes nothing away (``snapshot`` does)."""
         if self._test is not None and self.step:
             self._test = self.exp.test_losses()
+        self._measure_inside()
         preds = self.exp.predict()
+        layers = self._layers(self.inspected)
         members = []
         for j, m in enumerate(self.exp.members):
             pred = np.full_like(preds[j], np.nan) if j in self.dead else preds[j]  # its line stops
@@ -387,13 +437,23 @@ class Run:
                 m.label, m.variant or m.label, m.seed,
                 None if np.isnan(self._last[j]) else float(self._last[j]),
                 None if self._test is None or j in self.dead else float(self._test[j]),
-                best, int(self._best_step[j]) if best is not None else None, self.dead.get(j), pred, first, delta))
+                best, int(self._best_step[j]) if best is not None else None, self.dead.get(j), pred, first, delta,
+                self._stats[j] if self._stats else None, layers if j == self.inspected else None))
         return Snapshot(
             seq=self._seq, run_id=self.run_id, state=self.state, step=self.step, budget=self.budget,
             steps_per_s=self.rate if self.state == State.RUNNING else self._trained_here / max(self.elapsed, 1e-9),
             elapsed=self.elapsed, data=None if self._data_sent else self.exp.view,
             members=tuple(members), spec=self.spec, device=str(self.exp.device), pace=self.pace,
-            notices=tuple(self._notices), diverged_at=self.diverged_at)
+            notices=tuple(self._notices), diverged_at=self.diverged_at, stats_step=self._stats_step,
+            inspected=self.inspected)
+
+    def _layers(self, j: int) -> tuple[tuple[np.ndarray, np.ndarray], ...] | None:
+        """Member j's (W, b) per layer in numpy, when small enough to send with every snapshot."""
+        state = self.exp.stepper.state_dict(j)
+        if sum(t.numel() for t in state.values()) > LAYERS_LIMIT or j in self.dead:
+            return None
+        return tuple((state[f"{2 * i}.weight"].double().numpy(), state[f"{2 * i}.bias"].double().numpy())
+                     for i in range(len(state) // 2))
 
     def _keep(self, snap: Snapshot) -> None:
         """Into the run's own tracker (what Save writes): only the losses it does not have yet."""

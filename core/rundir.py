@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,8 +37,76 @@ class RunDirError(Exception):
     """A run directory that cannot be read or written; the message names the file and the problem."""
 
 
+def kind(path: Path) -> str | None:
+    """None for a folder; else what the path is instead, in words (``no such folder``, …)."""
+    try:
+        st = path.stat()
+    except ValueError:
+        return "not a usable name (it holds a NUL character)"
+    except FileNotFoundError:
+        return "a broken symbolic link" if path.is_symlink() else "no such folder"
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return "the name is too long (the system allows 255 characters per name)"
+        if exc.errno == errno.ENOTDIR:
+            return "under a file, not a folder"
+        return f"cannot be read ({exc.strerror or exc})"
+    return None if stat.S_ISDIR(st.st_mode) else "not a folder (it is a file)" if stat.S_ISREG(st.st_mode) \
+        else "not a folder"
+
+
 def holds_run(path: Path) -> bool:
-    return path.is_dir() and any((path / name).exists() for name in (INDEX, *LEGACY))
+    """A saved run, or a run being trained into it by a live fitscope (its reservation)."""
+    if kind(path) is not None:
+        return False
+    try:
+        index = json.loads((path / INDEX).read_bytes())
+    except FileNotFoundError:
+        return any(_exists(path / name) for name in LEGACY)
+    except (OSError, ValueError):
+        return True  # something is there: never written over without --force
+    if isinstance(index, dict) and index.get("state") == "reserved":
+        return _alive(index.get("pid"))
+    return True
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return False  # our own reservation
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reserve(folder: Path) -> None:
+    """Mark ``folder`` as taken by this process until its first save, so a second ``--out`` into
+    it is refused while this one trains (a reservation of a process that has ended counts for nothing)."""
+    if (folder / INDEX).exists():
+        return  # a save is there (replaced with --force): its own index stands until ours is written
+    _replace_index(folder, {"format": FORMAT, "state": "reserved", "pid": os.getpid(), "files": {}})
+
+
+def _names(index: dict[str, Any], where: Path) -> list[str]:
+    """The file names an index lists, each a plain name inside the run folder."""
+    names = list(index["files"])
+    for name in names:
+        if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith(".") \
+                or name == INDEX:
+            raise RunDirError(f"{where / INDEX}: names a file outside the run ({name!r})")
+    return names
 
 
 def _fsync_dir(path: Path) -> None:
@@ -98,6 +167,10 @@ def locked(folder: Path) -> Iterator[None]:
 
 def read_index(folder: Path) -> dict[str, Any]:
     path = folder / INDEX
+    problem = kind(folder)
+    if problem:
+        raise RunDirError(f"{folder}: {problem}" + (f" (a run is a folder holding {INDEX})" if "not a folder" in problem
+                                                     else ""))
     try:
         index = json.loads(path.read_bytes())
     except FileNotFoundError:
@@ -109,6 +182,11 @@ def read_index(folder: Path) -> dict[str, Any]:
     if not isinstance(index.get("format"), int) or index["format"] > FORMAT:
         raise RunDirError(f"{path}: saved by a newer fitscope (format {index.get('format')!r}; "
                           f"this one reads format {FORMAT}) — upgrade fitscope to open it")
+    if index.get("state") == "reserved":
+        busy = _alive(index.get("pid"))
+        raise RunDirError(f"{folder}: no saved run here yet" + (f" (a fitscope, pid {index['pid']}, is training into it)"
+                                                                  if busy else ""))
+    _names(index, folder)
     return index
 
 
@@ -121,6 +199,8 @@ def _roll_forward(folder: Path, index: dict[str, Any]) -> None:
             os.replace(src, folder / name)
     _fsync_dir(folder)
     _replace_index(folder, {**index, "state": "clean"})
+    with contextlib.suppress(OSError):
+        pending.rmdir()
 
 
 def _tidy(folder: Path, keep: set[str]) -> None:
@@ -138,7 +218,7 @@ def commit(folder: Path, files: dict[str, bytes], meta: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with locked(folder):
         old: dict[str, Any] | None = None
-        with contextlib.suppress(RunDirError):
+        with contextlib.suppress(RunDirError):  # an unreadable, reserved or hostile index names no files
             old = read_index(folder)
         if old is not None and old.get("state") == "committing":
             _roll_forward(folder, old)
@@ -192,19 +272,19 @@ class Saved:
 
 def read(folder: str | Path, names: tuple[str, ...] | None = None) -> Saved:
     """The current save's files (``names`` only, if given), each checked against its hash."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise RunDirError(f"{folder}: no such folder")
-    if not folder.is_dir():
-        raise RunDirError(f"{folder}: not a folder (a run is a folder holding {INDEX})")
+    folder = Path(folder).expanduser()
     index = read_index(folder)
+    if index.get("state") == "committing":  # a save killed while moving its files: finish it if we may
+        with contextlib.suppress(OSError, RunDirError), locked(folder):
+            index = read_index(folder)
+            if index.get("state") == "committing":
+                _roll_forward(folder, index)
+                index = read_index(folder)
     committing = index.get("state") == "committing"
     files = {}
     for name, digest in index["files"].items():
         if names is not None and name not in names:
             continue
-        if "/" in name or name.startswith("."):
-            raise RunDirError(f"{folder / INDEX}: names a file outside the run ({name!r})")
         data = None
         if committing:
             with contextlib.suppress(FileNotFoundError):
@@ -225,9 +305,15 @@ def read(folder: str | Path, names: tuple[str, ...] | None = None) -> Saved:
 
 def check_out_dir(path: str, force: bool) -> Path:
     """Where ``--out`` will write, checked before training starts; RunDirError says why not."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise RunDirError(f"--out {path}: not a folder (it is a file)")
+    if not path.strip():
+        raise RunDirError("--out: an empty name — give a folder, e.g. --out runs/mine")
+    p = Path(path).expanduser()
+    problem = kind(p)
+    if problem and problem != "no such folder":
+        raise RunDirError(f"--out {path}: {problem}")
+    if any(True for _ in _subruns(p)):
+        raise RunDirError(f"--out {path}: this folder holds other runs (it is a folder of runs) — give a new "
+                          f"folder inside it, e.g. --out {Path(path) / 'mine'}")
     if holds_run(p) and not force:
         raise RunDirError(f"--out {path}: this folder already holds a run — choose a new folder, "
                           "or add --force to replace it")
@@ -236,10 +322,26 @@ def check_out_dir(path: str, force: bool) -> Path:
         probe = p / f".probe.{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
+        reserve(p)
     except OSError as exc:
         why = "permission denied" if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else (exc.strerror or str(exc))
         raise RunDirError(f"--out {path}: cannot write there ({why})") from None
     return p
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """A folder a run will be saved into (made if missing), or RunDirError saying why not."""
+    problem = kind(folder)
+    if problem and problem != "no such folder":
+        raise RunDirError(f"{what} {folder}: {problem}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        why = "permission denied" if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else (exc.strerror or str(exc))
+        raise RunDirError(f"{what} {folder}: cannot save there ({why})") from None
 
 
 def new_run_dir(base: str | Path = "runs", name: str = "") -> Path:
@@ -258,12 +360,25 @@ def new_run_dir(base: str | Path = "runs", name: str = "") -> Path:
     raise RunDirError(f"{base}: cannot make a new run folder there")
 
 
-def listing(base: str | Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Every run directly under ``base`` (or ``base`` itself), with its index, newest first."""
+def _subruns(base: Path) -> Iterator[Path]:
+    try:
+        for p in base.iterdir():
+            if _exists(p / INDEX):
+                yield p
+    except OSError:
+        return
+
+
+def listing(base: str | Path) -> list[tuple[Path, dict[str, Any] | str]]:
+    """Every run directly under ``base`` and ``base`` itself, with its index (or why it cannot be
+    read), newest first; folders that hold no index are not runs and are left out."""
     base = Path(base)
-    candidates = [base] if (base / INDEX).exists() else sorted(p for p in base.iterdir() if p.is_dir())
-    out = []
+    candidates = ([base] if _exists(base / INDEX) else []) + sorted(_subruns(base))
+    out: list[tuple[Path, dict[str, Any] | str]] = []
     for p in candidates:
-        with contextlib.suppress(RunDirError, OSError):
+        try:
             out.append((p, read_index(p)))
-    return sorted(out, key=lambda item: str(item[1].get("saved_at", "")), reverse=True)
+        except RunDirError as exc:
+            out.append((p, str(exc).removeprefix(f"{p}: ").removeprefix(f"{p / INDEX}: ")))
+    return sorted(out, key=lambda item: str(item[1].get("saved_at", "")) if isinstance(item[1], dict) else "",
+                  reverse=True)

@@ -16,7 +16,7 @@ import math
 import pickle
 import platform
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,7 @@ import torch
 
 from fitscope.core import rundir
 from fitscope.core import spec as spec_mod
-from fitscope.core.config import data_label, shape_text
-from fitscope.core.errors import ConfigError
+from fitscope.core.config import data_label
 from fitscope.core.rundir import RunDirError
 from fitscope.core.snapshot import Snapshot
 from fitscope.core.spec import Member, RunSpec
@@ -36,6 +35,7 @@ from fitscope.core.tracker import Tracker
 CHECKPOINT_FORMAT = 1
 METRICS_COLUMNS = "step,member,train_loss,test_loss,lr,seconds"
 EVERY_STEP = "# fitscope metrics: every step"
+STATS = ("dead", "weight_norm", "grad_norm", "update_ratio")
 
 
 def version() -> str:
@@ -64,9 +64,19 @@ class Prior:
     step: int  # the step it was saved at
 
 
-def metrics_csv(tracker: Tracker, members: list[Member], lrs: list[list[tuple[int, float]]], prior: Prior | None) -> str:
-    """One row per member per step (thinned evenly past the history's cap, and the header says so)."""
+def stats_columns(members: list[Member]) -> list[str]:
+    """The network's numbers as columns: one set per hidden layer (of the deepest member), then R²."""
+    depth = max(len(m.cfg.model.hidden) for m in members)
+    return [f"{name}_l{i}" for i in range(1, depth + 1) for name in STATS] + ["r2_train", "r2_test"]
+
+
+def metrics_csv(tracker: Tracker, members: list[Member], lrs: list[list[tuple[int, float]]], prior: Prior | None,
+                stats_log: list[tuple[int, list[dict[str, float | None] | None]]] | None = None) -> str:
+    """One row per member per step (thinned evenly past the history's cap, and the header says so);
+    the network's numbers on the rows where they were computed."""
     offset = prior.elapsed if prior else 0.0
+    columns = stats_columns(members)
+    stats = {(step, j): row for step, rows in stats_log or [] for j, row in enumerate(rows)}
     parts = []
     stride = prior.stride if prior else 1
     for j, m in enumerate(members):
@@ -80,15 +90,23 @@ def metrics_csv(tracker: Tracker, members: list[Member], lrs: list[list[tuple[in
         for i in range(len(h)):
             step = int(steps[i])
             test = tests.get(step)
+            row = stats.get((step, j)) or {}
+            extra = ",".join("" if row.get(c) is None else f"{row[c]:.6g}" for c in columns)
             parts.append((step, j, f"{step},{_csv_field(m.label)},{float(h.loss[i])!r},"  # repr: exact
                                    f"{'' if test is None else repr(float(test))},{lr_values[max(0, at[i])]:g},"
-                                   f"{offset + h.seconds[i]:.6f}"))
+                                   f"{offset + h.seconds[i]:.6f},{extra}"))
     parts.sort(key=lambda p: (p[0], p[1]))
     head = EVERY_STEP if stride == 1 else (f"# fitscope metrics: thinned evenly — one row per {stride} steps "
                                            f"(each row is the last step of its {stride}), at most "
                                            f"{tracker.cap:,} rows per member")
     rows = (prior.metrics_rows if prior else []) + [p[2] for p in parts]
-    return "\n".join([head, METRICS_COLUMNS, *rows]) + "\n"
+    return "\n".join([head, ",".join([METRICS_COLUMNS, *columns]), *rows]) + "\n"
+
+
+def timeline_npz(steps: np.ndarray, x: np.ndarray, fits: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, steps=steps, x=x, fits=fits)
+    return buf.getvalue()
 
 
 def _csv_field(text: str) -> str:
@@ -105,15 +123,6 @@ def fit_csv(grid: np.ndarray, fits: np.ndarray, members: list[Member]) -> str:
     return out.getvalue()
 
 
-def net_text(spec: RunSpec) -> str:
-    """The net, with what a race varies of it: ``1-10-10-1 relu/softplus/tanh``."""
-    varied, model = spec.varied, spec.base.model
-    shapes = "/".join(shape_text(replace(model, hidden=h)) for h in varied["model.hidden"]) \
-        if "model.hidden" in varied else shape_text(model)
-    acts = "/".join(varied["model.activation"]) if "model.activation" in varied else model.activation
-    return f"{shapes} {acts}"
-
-
 def summary(snap: Snapshot, total_elapsed: float, name: str) -> dict[str, Any]:
     cfg = snap.config
     lead = snap.lead
@@ -124,7 +133,7 @@ def summary(snap: Snapshot, total_elapsed: float, name: str) -> dict[str, Any]:
     return {
         "name": name,
         "target": data_label(cfg.data),
-        "net": net_text(snap.spec),
+        "net": spec_mod.net_text(snap.spec),
         "optimizer": f"{cfg.train.optimizer} lr {cfg.train.lr:g}",
         "members": len(snap.members),
         "varies": {k: [spec_mod.show(v) for v in vals] for k, vals in snap.spec.vary},
@@ -157,8 +166,9 @@ def checkpoint_bytes(state: dict[str, Any]) -> bytes:
 
 
 def files(spec: RunSpec, metrics: str, state: dict[str, Any], fit_table: str, fit_text: str,
-          summary_: dict[str, Any]) -> dict[str, bytes]:
+          summary_: dict[str, Any], timeline: bytes) -> dict[str, bytes]:
     return {
+        "timeline.npz": timeline,
         "config.toml": spec_mod.to_toml(spec).encode(),
         "metrics.csv": metrics.encode(),
         "checkpoint.pt": checkpoint_bytes(state),
@@ -180,10 +190,7 @@ class Loaded:
 
 
 def load_spec(saved: rundir.Saved) -> RunSpec:
-    try:
-        return spec_mod.from_toml(saved.text("config.toml"), str(saved.folder / "config.toml"))
-    except ConfigError as exc:
-        raise RunDirError(f"{saved.folder / 'config.toml'}: {exc}") from None
+    return spec_mod.load_saved(saved)
 
 
 def load_checkpoint(data: bytes, where: Path) -> dict[str, Any]:
@@ -191,8 +198,11 @@ def load_checkpoint(data: bytes, where: Path) -> dict[str, Any]:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError,
             AttributeError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RunDirError(f"{where}: not a loadable checkpoint ({first[:160]})") from None
+        first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else ""
+        if "weights_only" in first or "Weights only" in first or not first:  # torch's advice on how to skip the check
+            first = "it holds something other than tensors and plain values" if isinstance(exc, pickle.UnpicklingError) \
+                else type(exc).__name__
+        raise RunDirError(f"{where}: not a loadable checkpoint ({first[:120]})") from None
     if not isinstance(state, dict) or "exp" not in state:
         raise RunDirError(f"{where}: not a fitscope checkpoint")
     if not isinstance(state.get("format"), int) or state["format"] > CHECKPOINT_FORMAT:
@@ -208,7 +218,7 @@ def parse_prior(text: str, upto: int) -> tuple[list[str], int]:
     if lines and lines[0].startswith("# fitscope metrics: thinned"):
         digits = [w for w in lines[0].split() if w.isdigit()]
         stride = int(digits[0]) if digits else 2
-    rows = [ln for ln in lines if ln and not ln.startswith("#") and ln != METRICS_COLUMNS]
+    rows = [ln for ln in lines if ln and not ln.startswith("#") and not ln.startswith(METRICS_COLUMNS)]
     return [r for r in rows if r.split(",", 1)[0].isdigit() and int(r.split(",", 1)[0]) <= upto], stride
 
 

@@ -72,6 +72,8 @@ class MemberSnap:
     y_pred: np.ndarray  # the fit on the snapshot's x grid (NaN once diverged)
     first: int  # the step of losses[0]
     losses: np.ndarray  # the losses of steps first, first+1, … since the previous snapshot
+    stats: dict[str, float | None] | None = None  # inside the network, as of ``Snapshot.stats_step``
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None  # (W, b) per layer: the inspected member's
 
     @property
     def state(self) -> str:
@@ -94,6 +96,8 @@ class Snapshot:
     pace: float | None
     notices: tuple[Notice, ...] = ()
     diverged_at: int | None = None  # every member diverged; the first of them
+    stats_step: int | None = None  # when the members' stats were computed
+    inspected: int = 0  # the member whose layers the snapshot carries
 
     @property
     def x_grid(self) -> np.ndarray:
@@ -125,3 +129,15 @@ class Snapshot:
 def ranked(members: tuple[MemberSnap, ...]) -> list[int]:
     return sorted(range(len(members)), key=lambda i: (
         members[i].diverged_at is not None, np.inf if members[i].loss is None else members[i].loss))
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The fit's history: steps [F], every member's fit on the grid [F, K, G] (the data's units),
+    and one member's layers per frame, (W [F, out, in], b [F, out]) each, when frames hold weights."""
+
+    steps: np.ndarray
+    x: np.ndarray
+    fits: np.ndarray
+    member: int
+    layers: list[tuple[np.ndarray, np.ndarray]] | None

@@ -154,6 +154,28 @@ def from_toml(text: str, source: str = "config") -> RunSpec:
     return RunSpec.race(base, vary, coerce_seeds(race.get("seeds", 1)))
 
 
+def load_saved(saved: Any) -> RunSpec:
+    """A run folder's spec (``saved``: a :class:`~fitscope.core.rundir.Saved`); a bad config.toml
+    is a RunDirError naming it once."""
+    from fitscope.core.rundir import RunDirError
+
+    where = saved.folder / "config.toml"
+    try:
+        return from_toml(saved.text("config.toml"), str(where))
+    except ConfigError as exc:
+        text = str(exc)
+        raise RunDirError(text if text.startswith(str(where)) else f"{where}: {text}") from None
+
+
+def net_text(spec: RunSpec) -> str:
+    """The net, with what a race varies of it: ``1-10-10-1 relu/softplus/tanh``."""
+    varied, model = spec.varied, spec.base.model
+    shapes = "/".join("-".join(map(str, (1, *h, 1))) for h in varied["model.hidden"]) \
+        if "model.hidden" in varied else "-".join(map(str, (1, *model.hidden, 1)))
+    acts = "/".join(varied["model.activation"]) if "model.activation" in varied else model.activation
+    return f"{shapes} {acts}"
+
+
 def show(v: Any) -> str:
     if isinstance(v, tuple):
         return "-".join(map(str, v))

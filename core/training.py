@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,12 @@ from fitscope.core import data as data_mod
 from fitscope.core import device as device_mod
 from fitscope.core import memory
 from fitscope.core.kernels import Group, make_groups
-from fitscope.core.model import make_loss, make_mlp, make_optimizer
+from fitscope.core.model import ACTIVATION_MODULES, make_loss, make_mlp, make_optimizer
 from fitscope.core.spec import Member, RunSpec
+from fitscope.core.timeline import CAP, WEIGHT_FRAMES_BYTES, Timeline
+
+Frames = Callable[[int], None]  # called after each step of a chunk with its index from 1
+ACTIVATION_FNS = {name: cls() for name, cls in ACTIVATION_MODULES.items()}
 
 
 class Batches:
@@ -91,7 +96,7 @@ class FastStepper:
         self._rows: list[torch.Tensor] = []
         self._row_views: list[tuple[torch.Tensor, ...]] = []
 
-    def run(self, batches: Batches, n: int) -> np.ndarray:
+    def run(self, batches: Batches, n: int, frames: Frames | None = None) -> np.ndarray:
         if not self._rows or self._rows[0].shape[0] < n:  # a device buffer of losses, a row per step
             dev = self.groups[0].flat.device
             self._rows = [torch.empty(max(n, 64), g.k, 1, 1, device=dev) for g in self.groups]
@@ -100,6 +105,8 @@ class FastStepper:
             x, y = batches.next()
             for g, rows in zip(self.groups, self._row_views):
                 g.step(x, y, rows[i])
+            if frames is not None:
+                frames(i + 1)
         out = np.empty((n, self.k))
         for g, buf in zip(self.groups, self._rows):  # one read per group per call
             out[:, g.index] = buf[:n, :, 0, 0].to("cpu", torch.float64).numpy() / batches.rows
@@ -118,6 +125,11 @@ class FastStepper:
     def set_lr(self, j: int, lr: float) -> None:
         g, i = self._find(j)
         g.set_lr(i, lr)
+
+    @torch.no_grad()
+    def forward_one(self, j: int, x: torch.Tensor) -> torch.Tensor:
+        g, i = self._find(j)
+        return g.forward(x)[i]
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -140,6 +152,28 @@ class FastStepper:
 
     def copy(self) -> list:
         return [g.copy() for g in self.groups]
+
+    def grads(self, j: int) -> list[torch.Tensor]:
+        """Member j's last gradient of each layer's weight (of the mean loss)."""
+        g, i = self._find(j)
+        return [block[i, :, :-1] * g.grad_scale for block in g.grads]
+
+    def frame_sizes(self) -> list[int]:
+        return [g.flat.numel() for g in self.groups]
+
+    def frame_sources(self) -> list[torch.Tensor]:
+        return [g.flat for g in self.groups]
+
+    def frame_layers(self, rows: list[torch.Tensor], j: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Member j's (W [F, out, in], b [F, out]) per layer, from frames of ``frame_sources``."""
+        g, i = self._find(j)
+        row = rows[self.groups.index(g)]
+        out = []
+        for block in g.blocks:
+            start = block.storage_offset() - g.flat.storage_offset()
+            wb = row[:, start:start + block.numel()].reshape(row.shape[0], *block.shape)[:, i]
+            out.append((wb[:, :, :-1], wb[:, :, -1]))
+        return out
 
     def member_state(self, j: int, copy: list | None = None) -> dict[str, Any]:
         g, i = self._find(j)
@@ -164,9 +198,9 @@ class AutogradStepper:
         self.alive = [True] * len(members)
         self.k = len(members)
 
-    def run(self, batches: Batches, n: int) -> np.ndarray:
+    def run(self, batches: Batches, n: int, frames: Frames | None = None) -> np.ndarray:
         losses: list[list[torch.Tensor]] = [[] for _ in range(self.k)]
-        for _ in range(n):
+        for i in range(n):
             x, y = batches.next()
             for j in range(self.k):
                 if not self.alive[j]:
@@ -177,6 +211,8 @@ class AutogradStepper:
                 loss.backward()
                 opt.step()
                 losses[j].append(loss.detach())
+            if frames is not None:
+                frames(i + 1)
         out = np.zeros((n, self.k))
         for j, rows in enumerate(losses):
             if rows:
@@ -191,6 +227,10 @@ class AutogradStepper:
             group["lr"] = lr
 
     @torch.no_grad()
+    def forward_one(self, j: int, x: torch.Tensor) -> torch.Tensor:
+        return self.models[j](x)[:, 0]
+
+    @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([m(x)[:, 0] for m in self.models])
 
@@ -203,6 +243,26 @@ class AutogradStepper:
 
     def copy(self) -> list:
         return [(copy.deepcopy(m.state_dict()), copy.deepcopy(o.state_dict())) for m, o in zip(self.models, self.optimizers)]
+
+    def grads(self, j: int) -> list[torch.Tensor]:
+        lins = [m for m in self.models[j] if isinstance(m, torch.nn.Linear)]
+        return [lin.weight.grad if lin.weight.grad is not None else torch.zeros_like(lin.weight) for lin in lins]
+
+    def frame_sizes(self) -> list[int]:
+        return [sum(p.numel() for p in m.parameters()) for m in self.models]
+
+    def frame_sources(self) -> list[torch.Tensor]:
+        return [torch.nn.utils.parameters_to_vector(m.parameters()) for m in self.models]
+
+    def frame_layers(self, rows: list[torch.Tensor], j: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        row, out, at = rows[j], [], 0
+        for lin in (m for m in self.models[j] if isinstance(m, torch.nn.Linear)):
+            o, i = lin.weight.shape
+            w = row[:, at:at + o * i].reshape(-1, o, i)
+            b = row[:, at + o * i:at + o * i + o]
+            out.append((w, b))
+            at += o * i + o
+        return out
 
     def member_state(self, j: int, saved: list | None = None) -> dict[str, Any]:
         if saved is not None:
@@ -234,16 +294,97 @@ class Experiment:
         mx, sx = dataset.x_scale
         self.grid = ((data_mod.grid(self.view.x_range) - mx) / sx).to(self.device)  # in training units
         stepper = AutogradStepper if base.train.kernels == "autograd" else FastStepper
-        self.stepper: FastStepper | AutogradStepper = stepper(self.members, models, self.device)
         self.batches = Batches(self.data.x_train, self.data.y_train, base.train.batch_size, base.data.seed)
         self.steps_done = 0
         self._marks: deque[tuple[int, list]] = deque(maxlen=2)  # the last two chunk starts, to go back to
+        self.use(stepper(self.members, models, self.device))
+
+    def use(self, stepper: FastStepper | AutogradStepper) -> None:
+        """Step with ``stepper`` (its members' weights as they are now); the timeline starts here."""
+        self.stepper = stepper
+        sizes = stepper.frame_sizes()
+        self.frames_are_weights = CAP * 4 * sum(sizes) <= WEIGHT_FRAMES_BYTES
+        k, g = stepper.k, self.grid.shape[0]
+        self.timeline = Timeline(sizes if self.frames_are_weights else [k * g], self.device)
+        self.timeline.add(self.steps_done, self._frame_sources)
+
+    def _frame_sources(self) -> list[torch.Tensor]:
+        return self.stepper.frame_sources() if self.frames_are_weights else [self.stepper.predict(self.grid)]
+
+    def _frame(self, i: int) -> None:
+        step = self.steps_done + i
+        if step % self.timeline.stride == 0:
+            self.timeline.add(step, self._frame_sources)
 
     def step(self, n: int) -> np.ndarray:
         self._marks.append((self.steps_done, self.stepper.copy()))
-        losses = self.stepper.run(self.batches, n)
+        losses = self.stepper.run(self.batches, n, self._frame)
         self.steps_done += n
         return losses
+
+    @torch.no_grad()
+    def stats(self) -> list[dict[str, float | None]]:
+        """Per member: per hidden layer l the fraction of dead units on the training data (relu and
+        leaky_relu; None otherwise), weight norm, last gradient norm, mean update per step over
+        the last chunk relative to the weights; and R² on the training and test data."""
+        x, y = self.data.x_train, self.data.y_train
+        xt, yt = self.data.x_test, self.data.y_test
+        mark = self._marks[-1] if self._marks else None
+        out = []
+        for j, m in enumerate(self.members):
+            state = self.stepper.state_dict(j)
+            ws = [(state[f"{2 * i}.weight"].to(x.device), state[f"{2 * i}.bias"].to(x.device))
+                  for i in range(len(state) // 2)]
+            before = None
+            if mark is not None and self.steps_done > mark[0]:
+                old = self.stepper.member_state(j, mark[1])["model"]
+                before = [old[f"{2 * i}.weight"].to(x.device) for i in range(len(ws))]
+            grads = self.stepper.grads(j)
+            act = ACTIVATION_FNS[m.cfg.model.activation]
+            kinked = m.cfg.model.activation in ("relu", "leaky_relu")
+            row: dict[str, float | None] = {}
+            h = x
+            for i, (w, b) in enumerate(ws):
+                z = torch.addmm(b, h, w.T)
+                if i < len(ws) - 1:
+                    n = f"_l{i + 1}"
+                    row["dead" + n] = float(((z > 0).sum(0) == 0).float().mean()) if kinked else None
+                    norm = float(w.norm())
+                    row["weight_norm" + n] = norm
+                    row["grad_norm" + n] = float(grads[i].norm())
+                    row["update_ratio" + n] = (float((w - before[i]).norm()) / (self.steps_done - mark[0]) / norm
+                                               if before is not None and mark is not None and norm > 0 else None)
+                    h = act(z)
+                else:
+                    row["r2_train"] = r2(z, y)
+            if xt.shape[0]:
+                row["r2_test"] = r2(self.stepper.forward_one(j, xt), yt)
+            out.append(row)
+        return out
+
+    @torch.no_grad()
+    def frames(self) -> tuple[np.ndarray, np.ndarray, list[list[tuple[np.ndarray, np.ndarray]]] | None]:
+        """The timeline: steps [F], every member's fit on the grid [F, K, G] in the data's own units,
+        and each member's layers per frame (numpy, [F, …]) when frames hold weights."""
+        steps, rows = self.timeline.frames()
+        k, g = len(self.members), self.grid.shape[0]
+        my, sy = self.data.y_scale
+        if not self.frames_are_weights:
+            fits = rows[0].reshape(len(steps), k, g).to("cpu", torch.float64).numpy() * sy + my
+            return steps, fits, None
+        fits = np.empty((len(steps), k, g))
+        layers_np = []
+        for j, m in enumerate(self.members):
+            layers = self.stepper.frame_layers(rows, j)
+            h = self.grid.expand(len(steps), g, 1)
+            for li, (w, b) in enumerate(layers):
+                h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
+                if li < len(layers) - 1:
+                    h = ACTIVATION_FNS[m.cfg.model.activation](h)
+            fits[:, j] = h[:, :, 0].to("cpu", torch.float64).numpy() * sy + my
+            layers_np.append([(w.to("cpu", torch.float64).numpy(), b.to("cpu", torch.float64).numpy())
+                              for w, b in layers])
+        return steps, fits, layers_np
 
     def last_finite(self, j: int, diverged_at: int) -> tuple[int, dict[str, Any]] | None:
         """Member j's weights and optimiser state from before it diverged: a copy taken at the start
@@ -267,6 +408,7 @@ class Experiment:
         self.batches.load(state["batches"])
         torch.set_rng_state(state["torch_rng"])
         self.steps_done = int(state["step"])
+        self.use(self.stepper)  # the timeline from here on
 
     def predict(self) -> np.ndarray:
         """Each member's fit on the chart's grid, in the data's own units: [K, G]."""
@@ -313,3 +455,11 @@ def shape_of(hidden: tuple[int, ...]) -> str:
 
 class StateError(ValueError):
     """A checkpoint that does not fit the run it is loaded into."""
+
+
+def r2(pred: torch.Tensor, y: torch.Tensor) -> float | None:
+    """1 − SSE/SST; None when y does not vary."""
+    sst = float(((y - y.mean()) ** 2).sum())
+    if not sst > 0:
+        return None
+    return 1.0 - float(((y - pred.reshape(y.shape)) ** 2).sum()) / sst

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -11,30 +12,33 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from rich.markup import escape
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
+from textual.timer import Timer
 from textual.widgets import Footer, Log, Static
 
 from fitscope.core import commands as C
 from fitscope.core import reference as reference_mod
 from fitscope.core import rundir
 from fitscope.core import spec as spec_mod
-from fitscope.core.config import ACTIVATIONS, ConfigError, FitConfig, data_label, shape_text
+from fitscope.core.config import ACTIVATIONS, ConfigError, FitConfig, data_label, file_problem, shape_text
 from fitscope.core.config import keys as config_keys
 from fitscope.core.driver import Driver
 from fitscope.core.reference import Reference
 from fitscope.core.snapshot import Level, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec, coerce_seeds, parse_values
 from fitscope.tui.formatting import num
-from fitscope.tui.messages import ResetRefused, RunOpened, RunSaved, SettingSubmitted
+from fitscope.tui.inside_view import TimelineView, inside_lines, short_inside
+from fitscope.tui.messages import FramesReady, ResetRefused, RunOpened, RunSaved, SettingSubmitted
 from fitscope.tui.palette import binding_commands
 from fitscope.tui.plotting import chart_text
 from fitscope.tui.screens import CompareSetup, HelpScreen, PathDialog
-from fitscope.tui.widgets.charts import FitChart, LossChart
-from fitscope.tui.widgets.leaderboard import leaderboard, member_tag
+from fitscope.tui.widgets.charts import VIEWS, FitChart, FrameView, LossChart
+from fitscope.tui.widgets.leaderboard import leaderboard, member_tag, unit_tag
 from fitscope.tui.widgets.settings import LIVE_KEYS, SettingsPanel
 from fitscope.tui.widgets.textview import TextView
 
@@ -98,6 +102,14 @@ class FitscopeApp(App):
         Binding("h", "hide_member", "hide member", show=False),
         Binding("R", "restart_engine", "restart engine", show=False),
         Binding("s", "settings_overlay", "settings"),
+        Binding("v", "view", "view"),
+        Binding("o", "ghosts", "earlier fits", show=False),
+        Binding("comma", "frame(-1)", "frame back", show=False),
+        Binding("full_stop", "frame(1)", "frame forward", show=False),
+        Binding("home", "frame_edge(0)", "first frame", show=False),
+        Binding("end", "frame_edge(1)", "last frame", show=False),
+        Binding("p", "replay", "replay", show=False),
+        Binding("i", "inside_numbers", "network numbers", show=False),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]
@@ -127,6 +139,12 @@ class FitscopeApp(App):
         self._notices: deque[Notice] = deque()
         self._started = False
         self._said_failure: str | None = None
+        self.ghosts_on = False
+        self._ghosts_at = 0.0
+        self._frames: TimelineView | None = None
+        self._asking_frames = False
+        self._after_frames: Callable[[], None] | None = None
+        self._replay: Timer | None = None
         self.crash: str | None = None  # an unexpected error that stopped the app, in one line
         self.crash_log: str | None = None
         self.reference: Reference | None = None
@@ -243,6 +261,11 @@ class FitscopeApp(App):
             for note in snap.data.notes if snap.data else ():
                 self.log_line(note)
                 self.notify(note, timeout=6)
+        frames = self._frames
+        if self.fit_chart.frame is not None and (
+                (snap.state == State.RUNNING and self._replay is None) or frames is None or frames.run_id != snap.run_id):
+            self._live()  # training again, or another run: the live fit
+        self._update_ghosts(snap)
         if snap.seq != self._drawn_seq:
             self._drawn_seq = snap.seq
             self.status_bar.update(self._status_line(snap))
@@ -259,6 +282,8 @@ class FitscopeApp(App):
                 chart.shown = self.visible_members(snap)
                 chart.draw(snap, self.driver.tracker, background=self.background_charts)
                 chart.drawn_seq = snap.seq
+        if self.fit_chart.view == "units":
+            self._legends()  # the units' names come with their drawing
         # charts take at most ~1/(1 + DRAW_SPACING) of a core: a slow build (many curves) is drawn less often
         if self.background_charts:  # (drawn in place, as in tests, every redraw is of the latest snapshot)
             spent = self.fit_chart.build_seconds + self.loss_chart.build_seconds
@@ -284,13 +309,20 @@ class FitscopeApp(App):
         snap = self.driver.latest
         loss = self.loss_chart
         loss.border_subtitle = ("log" if loss.log_y else "linear") + " y"
+        fit = self.fit_chart
+        if fit.view == "units":
+            tags = [f"{unit_tag(k)} {escape(label)}" for k, label in enumerate(fit.unit_labels[:9])]
+            fit.border_subtitle = "[bold red]━ fit = Σ units + bias[/]  " + "  ".join(tags)
+            return
+        if fit.view == "kinks":
+            fit.border_subtitle = "[bold red]━ fit[/]  [yellow]▲ kink[/]  (v: next view)"
+            return
         if snap is not None and snap.racing:
             shown = self.visible_members(snap)
             tags = [f"{member_tag(i)} {escape(snap.members[i].label)}" for i in shown[:9]]
             more = f"  +{len(shown) - 9}" if len(shown) > 9 else ""
             self.fit_chart.border_subtitle = "  ".join(tags) + more
             return
-        fit = self.fit_chart
         truth = "  [dim]┄ truth[/]" if fit.show_truth else ""
         fit.border_subtitle = f"[cyan]⠂ data[/]  [bold red]━ fit[/]{truth}"
         if snap is not None and snap.test_loss is not None:
@@ -317,6 +349,10 @@ class FitscopeApp(App):
                 extra.append(f"test {num(snap.test_loss, 4)}")
         if self._switch_from is not None:
             must[0] = "… switching"
+        frame = self.fit_chart.frame if hasattr(self, "fit_chart") else None
+        if frame is not None and snap is not None:
+            must = [f"◀ frame {frame.index + 1}/{frame.count}", f"step {frame.step:,}", f"loss {num(frame.loss, 4)}",
+                    ". , move · space live"]
         width = self.size.width - 2
         right = "  ".join(must)
         for part in extra:
@@ -348,6 +384,7 @@ class FitscopeApp(App):
         line = f"{snap.step:>6} {num(snap.train_loss):<9} {snap.steps_per_s:>6,.0f}/s"
         if snap.test_loss is not None:
             line += f"  test {num(snap.test_loss)}"
+        line += short_inside(snap.members[0].stats)
         if snap.state != self._last_state and snap.state != State.RUNNING and self._last_state:
             self.log_line(f"{line}  {snap.state}")
             self._logged_step = snap.step
@@ -428,6 +465,8 @@ class FitscopeApp(App):
             return ""
         lines = []
         for folder, index in found:
+            if isinstance(index, str):
+                continue
             info = index.get("listing") if isinstance(index.get("listing"), dict) else {}
             assert isinstance(info, dict)
             loss = info.get("final_loss")
@@ -445,6 +484,7 @@ class FitscopeApp(App):
         """Checked here for what needs no torch; the engine loads it (and may still refuse)."""
         if not path:
             return "give the folder of a saved run, e.g. runs/20261129-140039-cubic-relu"
+        path = os.path.expanduser(path)
         try:
             rundir.read_index(Path(path))
         except rundir.RunDirError as exc:
@@ -477,10 +517,11 @@ class FitscopeApp(App):
     def _write_settings(self, path: str) -> str | None:
         if not path:
             return "give a file name, e.g. fitscope.toml"
-        target = Path(path)
-        if target.is_dir():
-            return f"{path} is a folder: give a file name"
-        if target.exists() and self._confirm_write != path:
+        target = Path(os.path.expanduser(path))
+        problem = file_problem(target)
+        if problem and problem != "no such file":  # a folder, a FIFO, a device, a name too long: never written over
+            return f"{path}: {problem}"
+        if problem is None and self._confirm_write != path:
             self._confirm_write = path
             return f"{path} exists: enter again to replace it"
         try:
@@ -503,8 +544,8 @@ class FitscopeApp(App):
             self.log_line("no reference run")
         else:
             try:
-                self.reference = reference_mod.load(path)
-            except rundir.RunDirError as exc:
+                self.reference = reference_mod.load(os.path.expanduser(path))
+            except (rundir.RunDirError, OSError) as exc:
                 return str(exc)
             self.log_line(f"reference {self.reference.name} ({self.reference.label}): final loss "
                           f"{num(self.reference.final_loss)}")
@@ -562,6 +603,8 @@ class FitscopeApp(App):
 
         self.send(C.Reset(spec)).add_done_callback(refused)
         self.solo, self.hidden, self.selected = None, set(), 0
+        self.fit_chart.member, self._frames, self.fit_chart.ghosts = 0, None, []
+        self._live()
         self.screen_stack[0].set_class(spec.racing, "racing")
         self._redraw()
         self._shown_data = None
@@ -577,7 +620,153 @@ class FitscopeApp(App):
             return
         self.solo = None if self.solo == i else i
         self.selected = i
+        self._inspect(i)
         self._redraw()
+
+    # ---- inside the network: views, the timeline --------------------------------------------
+    def _inspect(self, i: int) -> None:
+        if self.fit_chart.member != i:
+            self.fit_chart.member = i
+            self.send(C.Inspect(i))
+            self._frames = None
+
+    def action_view(self) -> None:
+        chart = self.fit_chart
+        chart.view = VIEWS[(VIEWS.index(chart.view) + 1) % len(VIEWS)]
+        chart.border_title = {"fit": "Fit", "units": "Units: what each unit adds", "kinks": "Kinks"}[chart.view]
+        chart.drawn_seq = -1
+        self._legends()
+
+    def action_ghosts(self) -> None:
+        self.ghosts_on = not self.ghosts_on
+        if not self.ghosts_on:
+            self.fit_chart.ghosts = []
+        self._ghosts_at = 0.0
+        self.fit_chart.drawn_seq = -1
+        self.log_line("earlier fits: " + ("the last three timeline frames, faint" if self.ghosts_on else "off"))
+
+    def _want_frames(self, then) -> None:
+        """The timeline from the engine (asked for again when the run has moved on), then ``then()``."""
+        snap = self.driver.latest
+        if snap is None:
+            return
+        frames = self._frames
+        if frames is not None and frames.run_id == snap.run_id and int(frames.steps[-1]) == snap.step:
+            then()
+            return
+        self._after_frames = then
+        if self._asking_frames:
+            return
+        self._asking_frames = True
+        run_id = snap.run_id
+
+        def answered(f) -> None:
+            exc = f.exception()
+            self.post_message(FramesReady(None if exc else f.result(), run_id, str(exc) if exc else None))
+
+        self.send(C.Timeline(self.fit_chart.member)).add_done_callback(answered)
+
+    def on_frames_ready(self, msg: FramesReady) -> None:
+        self._asking_frames = False
+        if msg.frames is None:
+            return
+        self._frames = TimelineView(msg.frames, msg.run_id)
+        then, self._after_frames = self._after_frames, None
+        if then is not None:
+            then()
+
+    def action_frame(self, delta: int) -> None:
+        snap = self.driver.latest
+        if snap is None:
+            return
+        if snap.state == State.RUNNING:
+            self.notify("pause first (space) to move through the fit's history", timeout=2)
+            return
+        self._want_frames(lambda: self._show_frame(delta=delta))
+
+    def action_frame_edge(self, end: int) -> None:
+        snap = self.driver.latest
+        if snap is None or snap.state == State.RUNNING:
+            return
+        self._want_frames(lambda: self._show_frame(at=-1 if end else 0))
+
+    def _show_frame(self, delta: int = 0, at: int | None = None) -> None:
+        frames = self._frames
+        if frames is None:
+            return
+        count = len(frames.steps)
+        current = self.fit_chart.frame.index if self.fit_chart.frame is not None else count - 1
+        index = (at % count) if at is not None else max(0, min(count - 1, current + delta))
+        step = int(frames.steps[index])
+        h = self.driver.tracker.history(self.fit_chart.member)
+        i = int(np.searchsorted(h.step, step))
+        loss = float(h.loss[i]) if step and i < len(h) and h.step[i] == step else None
+        self.fit_chart.frame = FrameView(index, count, step, loss, frames.fits[index], frames.layers)
+        self.fit_chart.drawn_seq = -1
+        self._drawn_seq = -1
+
+    def _live(self) -> None:
+        if self.fit_chart.frame is not None or self._replay is not None:
+            if self._replay is not None:
+                self._replay.stop()
+                self._replay = None
+            self.fit_chart.frame = None
+            self.fit_chart.drawn_seq = -1
+            self._drawn_seq = -1
+
+    def action_replay(self) -> None:
+        snap = self.driver.latest
+        if snap is None:
+            return
+        if snap.state == State.RUNNING:
+            self.send(C.Pause())
+        self._want_frames(self._start_replay)
+
+    def _start_replay(self) -> None:
+        frames = self._frames
+        if frames is None:
+            return
+        count = len(frames.steps)
+        hop = max(1, -(-count // 90))  # ~3 s at 30 frames a second, whatever the count
+        position = [0]
+
+        def tick() -> None:
+            if position[0] >= count:
+                self._live()
+                return
+            self._show_frame(at=position[0])
+            position[0] += hop
+
+        if self._replay is not None:
+            self._replay.stop()
+        self._replay = self.set_interval(3.0 / max(1, -(-count // hop)), tick)
+
+    def _update_ghosts(self, snap: Snapshot) -> None:
+        if not self.ghosts_on or snap.racing or time.monotonic() - self._ghosts_at < 1.0:
+            return
+        self._ghosts_at = time.monotonic()
+
+        def show() -> None:
+            frames = self._frames
+            if frames is not None:
+                self.fit_chart.ghosts = [frames.fits[k][0] for k in range(max(0, len(frames.steps) - 4),
+                                                                           len(frames.steps) - 1)]
+                self.fit_chart.drawn_seq = -1
+
+        self._want_frames(show)
+
+    def action_inside_numbers(self) -> None:
+        """The inspected member's numbers, per hidden layer, into the log."""
+        snap = self.driver.latest
+        if snap is None:
+            return
+        m = snap.members[min(self.fit_chart.member, len(snap.members) - 1)]
+        if not m.stats:
+            self.log_line("no numbers yet: train a step first")
+            return
+        self.log_line(f"{m.label} at step {snap.stats_step:,}:")
+        for line in inside_lines(m.stats):
+            self.log_line("  " + line)
 
     def action_hide_member(self) -> None:
         snap = self.driver.latest

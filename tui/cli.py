@@ -94,6 +94,9 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN",
                      help="continue a saved run (a folder under runs/) bit for bit, to --steps N in all (default: its "
                           "own budget); writes into RUN; its settings come from RUN")
+    run.add_argument("--frames", type=int, metavar="N", default=0,
+                     help="also print N charts of the fit at moments spread over the run (e.g. steps 1, 30, 100, "
+                          "300), to show it forming (default: 0, only the final chart)")
     run.add_argument("--quiet", action="store_true", help="no progress and no chart, only the summary (default: off)")
 
     compare = sub.add_parser("compare", help="race variants side by side, batched: overlay chart and table",
@@ -164,10 +167,16 @@ def load_spec(args: argparse.Namespace) -> RunSpec:
 def _saving(args: argparse.Namespace):
     from fitscope.tui.headless import Saving
 
-    if args.no_save and (args.out or args.force):
-        raise ConfigError("--no-save", "--out" if args.out else "--force", "--no-save keeps nothing; drop one of them")
-    out = str(rundir.check_out_dir(args.out, args.force)) if args.out else None
-    return Saving(enabled=not args.no_save, out=out, resume=getattr(args, "resume", None), steps=args.steps)
+    if args.no_save and (args.out is not None or args.force):
+        raise ConfigError("--no-save", "--out" if args.out is not None else "--force",
+                          "--no-save keeps nothing; drop one of them")
+    resume = getattr(args, "resume", None)
+    if resume and args.out is not None and Path(args.out).expanduser().resolve() == Path(resume).expanduser().resolve():
+        args.out = None  # into the run's own folder: what --resume does anyway
+    out = str(rundir.check_out_dir(args.out, args.force)) if args.out is not None else None
+    if not args.no_save and out is None:  # where it will go, checked now rather than after training
+        rundir.check_writable(Path(resume) if resume else Path("runs"), "--resume" if resume else "./runs")
+    return Saving(enabled=not args.no_save, out=out, resume=resume, steps=args.steps)
 
 
 def _resumed_spec(args: argparse.Namespace) -> RunSpec:
@@ -178,10 +187,7 @@ def _resumed_spec(args: argparse.Namespace) -> RunSpec:
                           "open" if getattr(args, "open", None) else "a resumed run keeps its own settings; only "
                           "--steps may be given")
     saved = rundir.read(args.resume, names=("config.toml",))
-    try:
-        return spec_mod.from_toml(saved.text("config.toml"), f"{args.resume}/config.toml")
-    except ConfigError as exc:
-        raise rundir.RunDirError(f"{Path(args.resume) / 'config.toml'}: {exc}") from None
+    return spec_mod.load_saved(saved)
 
 
 def _precheck(spec: RunSpec) -> None:
@@ -201,8 +207,9 @@ def _precheck(spec: RunSpec) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     argv = sys.argv[1:] if argv is None else argv
-    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS and Path(argv[0]).is_dir():
-        argv = ["--open", *argv]  # fitscope RUN: the app on a saved run
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        if rundir.kind(Path(argv[0])) is None or "/" in argv[0]:
+            argv = ["--open", *argv]  # fitscope RUN: the app on a saved run (or why it cannot be opened)
     args = parser.parse_args(argv)
     try:
         if args.command == "runs":
@@ -218,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
             from fitscope.tui import headless, race
 
             spec = _resumed_spec(args) if args.resume else load_spec(args)
+            if not 0 <= args.frames <= 50:
+                raise ConfigError("--frames", args.frames, "expected a count of charts from 0 to 50")
             saving = _saving(args)
             if spec.racing:
                 return race.run_race(spec, saving, args.quiet)[0]
-            return headless.run(spec, saving, args.quiet)
+            return headless.run(spec, saving, args.quiet, frames=args.frames)
         spec = load_spec(args)
         if args.command == "bench":
             return _bench(spec.base, args)
@@ -323,7 +332,8 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
         sp = result["ratio_spread"]
         print(f"engine ({result['kernels']}) {result['engine_steps_per_s']:,.0f} steps/s · the lesson's bare loop "
               f"{result['bare_steps_per_s']:,.0f} steps/s · ratio {result['ratio']:.2f}× (goal ≥ 2.5; "
-              f"{sp['min']:g}–{sp['max']:g}) · {result['snapshots_per_s']:.0f} snapshots/s · {result['device']}, "
+              f"{sp['min']:g}–{sp['max']:g}) · {result['snapshots_per_s']:.0f} snapshots/s · the network's numbers "
+              f"cost {100 * result['inside_cost']:.1f} % of it (goal ≤ 10) · {result['device']}, "
               f"{result['threads']} thread(s), {result['cores']} cores, medians of {result['rounds']} rounds")
     return 0
 
@@ -338,10 +348,14 @@ def entry() -> None:
     except BrokenPipeError:  # e.g. `fitscope run | head`: not an error of ours
         _quiet_stdout()
         code = 0
-    except OSError as exc:  # the console cannot be written (a full disk behind > file): the run is saved
-        _quiet_stdout()
-        print(f"fitscope: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
-        code = 1
+    except OSError as exc:
+        if exc.filename:  # a path the checks did not foresee: named, not a traceback
+            print(f"fitscope: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+            code = 2
+        else:  # the console cannot be written (a full disk behind > file): the run is saved
+            _quiet_stdout()
+            print(f"fitscope: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+            code = 1
     sys.exit(code)
 
 

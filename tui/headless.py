@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -10,15 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from fitscope.core import commands as C
-from fitscope.core.config import ConfigError, data_label, shape_text
+from fitscope.core import rundir
+from fitscope.core.config import data_label, shape_text
+from fitscope.core.history import HistoryView
+from fitscope.core.run import steps_refusal
 from fitscope.core.rundir import RunDirError
-from fitscope.core.snapshot import END_STATES, Level, Snapshot, State
+from fitscope.core.snapshot import END_STATES, Frames, Level, Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.thread_driver import ThreadDriver
 from fitscope.core.tracker import Tracker
 from fitscope.tui import signals
 from fitscope.tui.formatting import num
-from fitscope.tui.plotting import chart_text
+from fitscope.tui.plotting import chart_text, draw_fit, render_chart
 
 EXIT_OK, EXIT_DIVERGED, EXIT_ERROR = 0, 3, 1  # 2 (bad input) is cli's
 
@@ -104,6 +108,9 @@ class Outcome:
     failed: int | None  # an exit code when saving failed
     errors: list[str]  # what the run said went wrong, in order
     saved_to: str | None = None
+    frames: Frames | None = None  # the fit's history, when asked for
+    history: HistoryView | None = None
+    extra: object = None  # what ``inspect(driver)`` found before the driver closed
 
 
 @dataclass(frozen=True)
@@ -117,11 +124,18 @@ class Saving:
     steps: int | None = None  # with resume: the new total
 
 
-SAVED_FILES = "config.toml, metrics.csv, checkpoint.pt, fit.txt, summary.json"
+SAVED_FILES = "config.toml, metrics.csv, checkpoint.pt, fit.csv, fit.txt, summary.json, timeline.npz, run.json"
+
+
+def runs_name(snap: Snapshot) -> str:
+    from fitscope.core.spec import net_text
+
+    return f"{data_label(snap.config.data)}-{'race' if snap.racing else net_text(snap.spec).split()[-1]}"
 FIT_TXT_SIZE = (100, 30)
 
 
-def train(spec: RunSpec, on_snapshot, saving: Saving, err, chart=None) -> Outcome:
+def train(spec: RunSpec, on_snapshot, saving: Saving, err, chart=None, want_frames: bool = False,
+          inspect=None) -> Outcome:
     """Train ``spec`` (or the run to resume) to its end on a thread driver; Ctrl+C pauses it.
     The run is saved before the driver closes; ``chart(snap)`` draws its fit.txt."""
     driver = ThreadDriver(spec)
@@ -133,6 +147,8 @@ def train(spec: RunSpec, on_snapshot, saving: Saving, err, chart=None) -> Outcom
     interrupted: KeyboardInterrupt | None = None
     failed = None
     saved_to = None
+    frames = None
+    extra = None
     try:
         if saving.resume:
             try:
@@ -141,10 +157,13 @@ def train(spec: RunSpec, on_snapshot, saving: Saving, err, chart=None) -> Outcom
                 driver.close()
                 raise RunDirError(str(exc)) from None
             latest = driver.wait_for(lambda s: s.step > 0 or s.run_id > first.run_id, timeout=30)
+            if latest is not None and latest.state == State.DIVERGED:
+                driver.close()
+                raise RunDirError(f"{saving.resume}: the run diverged at step {latest.diverged_at:,}; there is "
+                                  "nothing to continue — start a new run with a lower train.lr")
             if latest is not None and latest.step >= latest.budget:
                 driver.close()
-                raise ConfigError("--steps", latest.budget, f"{saving.resume} has already trained {latest.step:,} "
-                                  "steps — give a larger total, e.g. --steps " + f"{2 * latest.step}")
+                raise RunDirError(steps_refusal(latest.budget, saving.resume, latest.step))
         else:
             for note in first.data.notes:  # e.g. points dropped: never silently
                 err.write(f"fitscope: note: {note}\n")
@@ -170,32 +189,64 @@ def train(spec: RunSpec, on_snapshot, saving: Saving, err, chart=None) -> Outcom
                 text = chart(latest) if chart and latest.data is not None else ""
                 try:
                     saved_to = driver.send(C.Save(saving.out, text)).result()
-                except (OSError, C.Refused) as exc:
-                    err.write(f"fitscope: cannot save the run: {exc}\n")
+                except (OSError, C.Refused) as exc:  # never lost: a new folder under ./runs instead
                     failed = EXIT_ERROR
+                    try:
+                        elsewhere = str(rundir.new_run_dir("runs", runs_name(latest)))
+                        saved_to = driver.send(C.Save(elsewhere, text)).result()
+                        err.write(f"fitscope: cannot save the run where asked ({exc}) — saved it to {saved_to}\n")
+                    except (OSError, C.Refused, RunDirError) as again:
+                        err.write(f"fitscope: cannot save the run: {exc}; nor under ./runs: {again}\n")
+            if want_frames:
+                frames = driver.send(C.Timeline(0)).result()
+            extra = inspect(driver) if inspect is not None and interrupted is None else None
             driver.close()
     snap = driver.latest
     assert snap is not None
-    return Outcome(snap, interrupted, failed, errors, saved_to)
+    return Outcome(snap, interrupted, failed, errors, saved_to, frames, driver.tracker.history(0), extra)
+
+
+def frame_charts(snap: Snapshot, frames: Frames, history: HistoryView | None, count: int, width: int,
+                 color: bool) -> str:
+    """``count`` charts of the fit at moments spread over the run, geometrically (the early steps
+    change most): e.g. steps 1, 30, 100, 300."""
+    last = int(frames.steps[-1])
+    wanted = np.unique(np.round(np.geomspace(1, max(last, 1), count))) if last else np.zeros(1)
+    picks = sorted({int(np.argmin(np.abs(frames.steps - w))) for w in wanted})
+    out = []
+    for i in picks:
+        member = dataclasses.replace(snap.members[0], y_pred=frames.fits[i][0].astype(float))
+        frame = dataclasses.replace(snap, members=(member,))
+        step = int(frames.steps[i])
+        at = int(np.searchsorted(history.step, step)) if history is not None and step else -1
+        loss = float(history.loss[at]) if history is not None and 0 <= at < len(history) and history.step[at] == step \
+            else None
+
+        def draw(plt, legend, frame=frame, step=step, loss=loss):
+            draw_fit(plt, frame, width=width, color=color, legend=False)
+            plt.title(f"step {step:,}" + (f"  Loss={num(loss, 4)}" if loss is not None else "  (the initial weights)"))
+
+        out.append(render_chart(draw, width, 14, color))
+    return "\n".join(out)
 
 
 def fit_txt(snap: Snapshot) -> str:
     return chart_text(snap, FIT_TXT_SIZE[0], FIT_TXT_SIZE[1], color=False)
 
 
-def run(spec: RunSpec, saving: Saving, quiet: bool, out=None, err=None) -> int:
+def run(spec: RunSpec, saving: Saving, quiet: bool, out=None, err=None, frames: int = 0) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     progress = _Progress(out, saving.steps or spec.base.train.steps, quiet)
     try:
-        result = train(spec, progress.update, saving, err, fit_txt)
+        result = train(spec, progress.update, saving, err, fit_txt, want_frames=frames > 0 and not quiet)
     finally:
         progress.close()
     snap = result.snap
-    if result.failed is not None:
-        return result.failed
     if result.saved_to and not quiet:
         out.write(f"saved {SAVED_FILES} to {result.saved_to}\n")
+    if result.frames is not None and snap.data is not None and snap.state != State.ERROR:
+        out.write(frame_charts(snap, result.frames, result.history, frames, terminal_size(out)[0], use_color(out)) + "\n")
     if not quiet and snap.step > 0 and snap.state != State.ERROR:
         width, height = terminal_size(out)
         out.write(chart_text(snap, width, max(10, height - 4), use_color(out)) + "\n")
@@ -210,7 +261,7 @@ def run(spec: RunSpec, saving: Saving, quiet: bool, out=None, err=None) -> int:
     if snap.state == State.ERROR:
         err.write(f"fitscope: {last_error(result)}\n")
         return EXIT_ERROR
-    return EXIT_OK
+    return result.failed or EXIT_OK
 
 
 def last_error(result: Outcome) -> str:

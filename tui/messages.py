@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.strip import Strip
 
+from fitscope.core.snapshot import Frames
 from fitscope.core.spec import RunSpec
 
 
@@ -53,4 +54,13 @@ class RunOpened(Message):
 
     path: str
     spec: RunSpec | None
+    error: str | None
+
+
+@dataclass
+class FramesReady(Message):
+    """The engine answered a Timeline command: the fit's history, or why not."""
+
+    frames: Frames | None
+    run_id: int
     error: str | None

@@ -17,6 +17,10 @@ _PALETTE = {
     "restart_engine": "Restart the engine after it stopped",
     "open_run": "Open a saved run (to continue it)", "write_settings": "Write the settings to a TOML file",
     "reference": "Compare with a saved run (reference, drawn dashed)",
+    "view": "Next view of the fit panel: fit, units, kinks", "ghosts": "Earlier fits on/off (the timeline's last three)",
+    "frame(-1)": "Timeline: back a frame (paused)", "frame(1)": "Timeline: forward a frame (paused)",
+    "frame_edge(0)": "Timeline: first frame", "frame_edge(1)": "Timeline: last frame",
+    "replay": "Replay the fit's history", "inside_numbers": "The network's numbers into the log",
     **{f"member({i})": f"Solo member {i} (again: show all)" for i in range(1, 10)},
 }
 

@@ -74,7 +74,7 @@ def y_limits(snap: Snapshot) -> tuple[float, float]:
 
 
 def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker: str = "braille",
-             color: bool = True, legend: bool = True, reference=None) -> None:
+             color: bool = True, legend: bool = True, reference=None, ghosts: list[np.ndarray] | None = None) -> None:
     """Data as a scatter, the fit as a strong line, the truth faint; axes fixed to the data."""
     plt.clear_data()
     data = snap.data
@@ -95,6 +95,7 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
         plt.plot(data.grid[::step][ok], data.truth[::step][ok], marker=truth_marker, color=c(TRUTH_COLOR),
                  label=lab("truth"))
     draw_reference_fit(plt, reference, width, color)
+    draw_ghosts(plt, snap.x_grid, ghosts or [], width, color)
     pred = snap.members[0].y_pred[::step]
     ok = np.isfinite(pred)
     if ok.any():
@@ -268,3 +269,112 @@ def race_chart_text(snap: Snapshot, width: int, height: int, color: bool) -> str
     style = {m: k for k, m in enumerate(shown)}
     return render_chart(lambda plt, legend: draw_race(plt, snap, shown, width=width, color=color, legend=legend,
                                                                style=style), width, height, color)
+
+
+# ---- inside the network: the units that sum to the fit, the kinks, the fit at earlier moments --------
+
+GHOST_COLORS = ["gray", "gray", "gray"]
+
+
+def draw_ghosts(plt, x: np.ndarray, fits: list[np.ndarray], width: int, color: bool) -> None:
+    """Earlier fits (oldest first), faint: how the curve moved."""
+    step = max(1, len(x) // max(width, 10))
+    for fit in fits:
+        ok = np.isfinite(fit[::step])
+        if ok.any():
+            plt.plot(x[::step][ok], fit[::step][ok], color="gray" if color else None,
+                     marker="braille" if color else "·")
+
+
+def draw_units(plt, snap: Snapshot, member: int, layers, *, width: int, color: bool = True,
+               title_prefix: str = "") -> list[str]:
+    """The data faint, each top unit's contribution w_j·a_j(x) thin, their sum plus the output bias
+    (the fit) strong. Returns the curves' labels in drawing order, for the legend."""
+    from fitscope.core import inside
+
+    plt.clear_data()
+    data = snap.data
+    assert data is not None
+    m = snap.members[member]
+    cfg = snap.spec.members()[member].cfg if snap.racing else snap.config
+    x = snap.x_grid
+    scale = data.y_range[1] - data.y_range[0]
+    xs, ys = scatter_sample(data.x_train, data.y_train, 1500)
+    plt.scatter(xs, ys, marker="braille" if color else "dot", color="gray" if color else None)
+    if layers is None:
+        plt.title(f"{title_prefix}units: not shown for this net (more than 50,000 parameters, or diverged)")
+        plt.xlim(*data.x_range)
+        plt.ylim(*y_limits(snap))
+        return []
+    mx, sx = _x_scale(snap)
+    my, sy = _y_scale(snap, layers, x, mx, sx, m.y_pred)
+    u = inside.units([tuple(a) for a in layers], cfg.model.activation, (x - mx) / sx)
+    step = max(1, len(x) // max(width, 10))
+    labels = []
+    for k, (label, curve) in enumerate(zip(u.labels, u.curves)):
+        c, mk = member_style(k + 1, color)
+        plt.plot(x[::step], curve[::step] * sy, color=c, marker="braille" if color else mk)
+        labels.append(label)
+    plt.plot(x[::step], u.total[::step] * sy + my, color=FIT_COLOR if color else None, marker="braille" if color else "hd")
+    lo, hi = y_limits(snap)
+    spread_ = max(float(np.nanmax(np.abs(u.curves * sy))) if u.curves.size else 0.0, 0.0)
+    plt.xlim(*data.x_range)
+    plt.ylim(min(lo, -spread_ * 1.05) if spread_ < 20 * scale else lo, max(hi, spread_ * 1.05) if spread_ < 20 * scale
+             else hi)
+    plt.title(f"{title_prefix}units of the last hidden layer: {len(u.labels)} curves + bias {u.bias * sy + my:.3g} "
+              f"= the fit")
+    return labels
+
+
+def _x_scale(snap: Snapshot) -> tuple[float, float]:
+    """The data's own units from training units: x = x_t·sx + mx (identity for generated targets)."""
+    data = snap.data
+    assert data is not None
+    if not snap.config.data.file:
+        return 0.0, 1.0
+    x = np.concatenate([data.x_train, data.x_test])
+    sd = float(x.std())
+    return float(x.mean()), sd if sd > 0 else 1.0
+
+
+def _y_scale(snap, layers, x, mx, sx, y_pred) -> tuple[float, float]:
+    if not snap.config.data.file:
+        return 0.0, 1.0
+    data = snap.data
+    y = np.concatenate([data.y_train, data.y_test])
+    sd = float(y.std())
+    return float(y.mean()), sd if sd > 0 else 1.0
+
+
+def draw_kinks(plt, snap: Snapshot, member: int, layers, *, width: int, color: bool = True,
+               title_prefix: str = "") -> int | None:
+    """The fit, and a tick under it at every x where its slope changes (ReLU family); the count of
+    linear pieces in the title. Smooth activations have none: the title says so. Returns the count
+    of pieces (None when there are none to count)."""
+    from fitscope.core import inside
+
+    data = snap.data
+    assert data is not None
+    cfg = snap.spec.members()[member].cfg if snap.racing else snap.config
+    draw_fit(plt, _only(snap, member), width=width, show_truth=False, color=color, legend=False)
+    lo, hi = y_limits(snap)
+    if layers is None:
+        plt.title(f"{title_prefix}kinks: not shown for this net (more than 50,000 parameters, or diverged)")
+        return None
+    if cfg.model.activation not in inside.KINKED:
+        plt.title(f"{title_prefix}{cfg.model.activation} is smooth: the fit has no kinks")
+        return None
+    mx, sx = _x_scale(snap)
+    ks = inside.kinks([tuple(a) for a in layers], cfg.model.activation,
+                      ((data.x_range[0] - mx) / sx, (data.x_range[1] - mx) / sx)) * sx + mx
+    if len(ks):
+        plt.scatter(ks, np.full(len(ks), lo + 0.03 * (hi - lo)), marker="▲" if color else "^",
+                    color="yellow+" if color else None)
+    plt.title(f"{title_prefix}{len(ks) + 1} linear pieces ({len(ks)} kinks, ▲)")
+    return len(ks) + 1
+
+
+def _only(snap: Snapshot, member: int) -> Snapshot:
+    import dataclasses
+
+    return dataclasses.replace(snap, members=(snap.members[member],))

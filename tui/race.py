@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import sys
 
+from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
 from fitscope.core.snapshot import Snapshot, State
 from fitscope.core.spec import RunSpec
@@ -41,7 +42,53 @@ def table(snap: Snapshot) -> tuple[str, list[tuple[str, float]]]:
     return "\n".join(lines), [(r[0], r[1]) for r in rows]
 
 
-def run_race(spec: RunSpec, saving: headless.Saving, quiet: bool, out=None, err=None) -> tuple[int, Snapshot | None]:
+def medians(snap: Snapshot) -> dict[str, int]:
+    """Each variant's member with the median final loss."""
+    groups: dict[str, list[int]] = {}
+    for i, m in enumerate(snap.members):
+        groups.setdefault(m.variant, []).append(i)
+    out = {}
+    for variant, idx in groups.items():
+        ranked = sorted(idx, key=lambda i: float("inf") if snap.members[i].loss is None else snap.members[i].loss)
+        out[variant] = ranked[len(ranked) // 2]
+    return out
+
+
+def inside_lines(snap: Snapshot, layers: dict[int, list]) -> list[str]:
+    """Per variant, its median member's linear pieces (ReLU family) and dead units: measured."""
+    from fitscope.core import inside
+
+    lines = []
+    for variant, i in medians(snap).items():
+        cfg = snap.spec.members()[i].cfg
+        act = cfg.model.activation
+        parts = []
+        if act in inside.KINKED and layers.get(i) is not None and snap.data is not None:
+            pieces = len(inside.kinks(layers[i], act, snap.data.x_range)) + 1
+            parts.append(f"{pieces} linear pieces")
+        elif act not in inside.KINKED:
+            parts.append("smooth (no kinks)")
+        dead = snap.members[i].stats.get("dead_l1") if snap.members[i].stats else None
+        if dead is not None:
+            deads = [v for k, v in (snap.members[i].stats or {}).items() if k.startswith("dead_l") and v is not None]
+            parts.append(f"{100 * sum(deads) / len(deads):.0f} % of its units dead")
+        lines.append(f"  {variant}: " + ", ".join(parts) + f" (seed {snap.members[i].seed}, the median)")
+    return lines
+
+
+def _last_layers(driver) -> dict[int, list]:
+    """The median members' final layers, from the engine's timeline."""
+    snap = driver.latest
+    found = {}
+    for i in medians(snap).values():
+        frames = driver.send(C.Timeline(i)).result()
+        if frames.layers is not None:
+            found[i] = [(w[-1], b[-1]) for w, b in frames.layers]
+    return found
+
+
+def run_race(spec: RunSpec, saving: headless.Saving, quiet: bool, out=None, err=None,
+             inside: bool = False) -> tuple[int, Snapshot | None]:
     out, err = out or sys.stdout, err or sys.stderr
     count, seeds = spec.count(), spec.seeds
     if not quiet:
@@ -54,10 +101,9 @@ def run_race(spec: RunSpec, saving: headless.Saving, quiet: bool, out=None, err=
         pass
 
     width, height = headless.FIT_TXT_SIZE
-    result = headless.train(spec, ignore, saving, err, lambda snap: chart_text(snap, width, height, False))
+    result = headless.train(spec, ignore, saving, err, lambda snap: chart_text(snap, width, height, False),
+                            inspect=_last_layers if inside else None)
     snap = result.snap
-    if result.failed is not None:
-        return result.failed, snap
     if result.saved_to and not quiet:
         out.write(f"saved {headless.SAVED_FILES} to {result.saved_to}\n")
     if snap.state == State.ERROR:
@@ -68,6 +114,8 @@ def run_race(spec: RunSpec, saving: headless.Saving, quiet: bool, out=None, err=
         out.write(chart_text(snap, width, max(10, height - 6), headless.use_color(out)) + "\n")
     text, _ = table(snap)
     out.write(text + "\n")
+    if inside and isinstance(result.extra, dict):
+        out.write("inside the nets:\n" + "\n".join(inside_lines(snap, result.extra)) + "\n")
     rate = snap.steps_per_s
     out.write(f"{snap.step} steps · {rate:,.0f} race steps/s ({rate * count:,.0f} member steps/s) · "
               f"{snap.device} · {snap.elapsed:.2f} s\n")
@@ -77,7 +125,7 @@ def run_race(spec: RunSpec, saving: headless.Saving, quiet: bool, out=None, err=
     if snap.state == State.DIVERGED:
         err.write("fitscope: every member diverged (try a lower train.lr)\n")
         return headless.EXIT_DIVERGED, snap
-    return headless.EXIT_OK, snap
+    return result.failed or headless.EXIT_OK, snap
 
 
 def demo(out=None) -> int:
@@ -92,7 +140,7 @@ def demo(out=None) -> int:
     out.write("\n2/2  The race: ReLU vs softplus vs tanh on the same data, each from 5 initial seeds "
               "(15 members trained as one batched computation)\n\n")
     race = RunSpec.race(cfg, {"model.activation": ["relu", "softplus", "tanh"]}, 5)
-    code, snap = run_race(race, headless.Saving(enabled=False), False, out=out)
+    code, snap = run_race(race, headless.Saving(enabled=False), False, out=out, inside=True)
     if snap is not None and snap.members:
         _, ranked = table(snap)
         best, med = ranked[0]

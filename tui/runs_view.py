@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from fitscope.core import rundir
+from fitscope.core.errors import printable
 from fitscope.tui.formatting import num
 
 
@@ -13,24 +14,35 @@ def _cell(value) -> str:
     return "—" if value is None else str(value)
 
 
+def _name(text: str, width: int = 48) -> str:
+    text = printable(text)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def list_runs(base: str, out=None) -> int:
     out = out or sys.stdout
     path = Path(base)
-    if not path.is_dir():
-        raise rundir.RunDirError(f"{base}: no such folder (fitscope run saves under ./runs by default)")
+    problem = rundir.kind(path)
+    if problem:
+        raise rundir.RunDirError(f"{base}: {problem}" + (" (fitscope run saves under ./runs by default)"
+                                                         if problem == "no such folder" else ""))
     found = rundir.listing(path)
     if not found:
-        out.write(f"no saved runs under {base}/ (fitscope run saves there by default)\n")
+        out.write(f"no saved runs in {_name(base)}\n")
         return 0
     rows = [("name", "date", "target", "net", "members", "steps", "final loss")]
+    damaged = []
     for folder, index in found:
+        name = _name(folder.name if folder != path else str(folder))
+        if isinstance(index, str):
+            damaged.append(f"{name}: {printable(index)}")
+            continue
         info = index.get("listing", {}) if isinstance(index.get("listing"), dict) else {}
         date = str(index.get("saved_at", ""))[:16].replace("T", " ")
         steps = info.get("steps")
         loss = info.get("final_loss")
-        rows.append((folder.name if folder != path else str(folder), date, _cell(info.get("target")),
-                     _cell(info.get("net")), _cell(info.get("members")),
-                     f"{steps:,}" if isinstance(steps, int) else "—",
+        rows.append((name, date, _name(str(info.get("target", "—")), 24), _name(str(info.get("net", "—")), 32),
+                     _cell(info.get("members")), f"{steps:,}" if isinstance(steps, int) else "—",
                      num(loss) if isinstance(loss, (int, float)) else "—"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     right = {4, 5, 6}
@@ -39,6 +51,8 @@ def list_runs(base: str, out=None) -> int:
         out.write("  ".join(cells).rstrip() + "\n")
         if n == 0:
             out.write("  ".join("─" * w for w in widths) + "\n")
+    for line in damaged:
+        out.write(f"not readable: {line}\n")
     return 0
 
 
@@ -49,7 +63,12 @@ def show(run: str, out=None) -> int:
     if "fit.txt" in saved.files:
         out.write(saved.text("fit.txt"))
     out.write(f"{saved.folder}  saved {str(saved.index.get('saved_at', ''))[:19].replace('T', ' ')}\n")
-    out.write(f"{s.get('target')} · {s.get('net')} · {s.get('optimizer')} · {s.get('device')} · "
+    varies = s.get("varies") if isinstance(s.get("varies"), dict) else {}
+    optimizer = s.get("optimizer")
+    if "train.lr" in varies or "train.optimizer" in varies:
+        optimizer = " / ".join(f"{k.split('.')[-1]} {','.join(map(str, v))}" for k, v in varies.items()
+                               if k in ("train.optimizer", "train.lr"))
+    out.write(f"{printable(str(s.get('target')))} · {s.get('net')} · {optimizer} · {s.get('device')} · "
               f"kernels {s.get('kernels')}\n")
     rate = s.get("steps_per_s")
     parts = [f"{s.get('steps', 0):,} of {s.get('budget', 0):,} steps", f"final loss {num(s.get('final_loss'))}"]

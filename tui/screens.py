@@ -35,6 +35,13 @@ KEYS = [
     ("← / →", "change a choice field"),
     ("enter", "apply an edited field (↻ = applies with a reset)"),
     ("escape", "back one level: a field (its old value back) → the panel → the chart; closes a dialog"),
+    ("v", "the fit panel's view: fit → units (what each unit of the last hidden layer adds; their sum plus "
+          "the bias is the fit) → kinks (where a ReLU fit's slope changes, and its count of linear pieces; "
+          "smooth activations have none, and the view says so)"),
+    ("o", "earlier fits: the last three timeline frames, faint"),
+    (", / .", "paused: back / forward through the fit's history (the timeline); home / end: first / last"),
+    ("p", "replay the fit's whole history in ~3 s"),
+    ("i", "the network's numbers into the log: per layer dead units, weight and gradient norms, update/weight; R²"),
     ("c", "compare mode: race variants (again: back to single)"),
     ("1 … 9", "in a race: solo that member (again: show all)"),
     ("h", "in a race: hide / show the selected member"),

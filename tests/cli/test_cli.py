@@ -13,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "NO_COLOR": "1"}  # the package is installed: nothing on the path
 WORK = Path(tempfile.mkdtemp(prefix="fitscope-cli-"))  # where runs/ lands when a test does not say
-SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json"]
+SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json",
+         "timeline.npz"]
 
 
 def fitscope(*args, timeout=120, cwd=WORK):
@@ -28,11 +29,12 @@ def test_run_trains_writes_files_and_plain_progress(tmp_path):
     assert len(progress) == 10 and progress[-1].startswith("step 300/300")
     assert "Loss=0.0047" in r.stdout  # the final chart, as the lesson titles it
     assert "final loss 0.00470" in r.stdout and "300 steps" in r.stdout and "cpu" in r.stdout
-    assert f"saved config.toml, metrics.csv, checkpoint.pt, fit.txt, summary.json to {tmp_path / 'run'}" in r.stdout
+    assert ("saved config.toml, metrics.csv, checkpoint.pt, fit.csv, fit.txt, summary.json, timeline.npz, run.json "
+            f"to {tmp_path / 'run'}") in r.stdout
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert files == SAVED
     lines = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert lines[1] == "step,member,train_loss,test_loss,lr,seconds" and len(lines) == 302
+    assert lines[1].startswith("step,member,train_loss,test_loss,lr,seconds") and len(lines) == 302
     assert "Loss=0.0047" in (tmp_path / "run" / "fit.txt").read_text()  # the final chart, as text
     import torch
 
@@ -50,7 +52,7 @@ def test_run_trains_writes_files_and_plain_progress(tmp_path):
     (["--set", "nope.key=1"], "unknown setting"),
     (["--set", "train.lr"], "KEY=VALUE"),
     (["--set", "train.device=cuda:3"], "train.device"),
-    (["--config", "/does/not/exist.toml"], "cannot read"),
+    (["--config", "/does/not/exist.toml"], "no such file"),
     (["--steps", "zero"], "invalid int value"),
     (["--bogus"], "unrecognized arguments"),
 ])
@@ -137,7 +139,7 @@ def test_own_csv_trains_with_a_split_and_says_what_it_dropped(tmp_path):
     assert "test=" in r.stdout and "test loss" in r.stdout  # chart title and summary
     assert "x" in r.stdout.split("Loss=")[1]  # test points drawn with their own marker
     rows = (tmp_path / "r" / "metrics.csv").read_text().splitlines()
-    assert rows[1] == "step,member,train_loss,test_loss,lr,seconds"
+    assert rows[1].startswith("step,member,train_loss,test_loss,lr,seconds,dead_l1,")
     assert rows[-1].split(",")[3] != ""  # the test loss at the last step
 
 
@@ -172,7 +174,7 @@ def test_compare_prints_chart_table_and_writes_csv(tmp_path):
         assert variant in table
     assert "median" in table and "min" in table and "max" in table
     rows = (tmp_path / "c" / "metrics.csv").read_text().splitlines()[1:]
-    assert rows[0] == "step,member,train_loss,test_loss,lr,seconds" and len(rows) == 1 + 8 * 50
+    assert rows[0].startswith("step,member,train_loss,test_loss,lr,seconds") and len(rows) == 1 + 8 * 50
     assert {r.split(",")[1] for r in rows[1:]} >= {"relu 0.05 s0", "tanh 0.2 s1"}
 
 

@@ -95,8 +95,8 @@ def test_resume_trains_the_remaining_steps_into_the_same_folder(tmp_path):
 
 
 @pytest.mark.parametrize("args,first", [
-    (["--steps", "50"], "has trained 120 steps|below the 120 steps"),
-    (["--steps", "120"], "has already trained 120 steps"),
+    (["--steps", "50"], "--steps 50: .* has trained 120 steps already — give a larger total"),
+    (["--steps", "120"], "--steps 120: .* has trained 120 steps already — give a larger total"),
     (["--set", "train.lr=0.1"], "a resumed run keeps its own settings"),
 ])
 def test_resume_refusals_are_one_line(tmp_path, args, first):
@@ -163,3 +163,62 @@ def test_fitscope_run_opens_the_app_on_a_saved_run(tmp_path, monkeypatch):
     monkeypatch.setattr(app_mod, "run_app", lambda spec, engine, open_run=None: opened.append(open_run) or 0)
     assert cli.main([str(out)]) == 0 and opened == [str(out)]
     assert cli.main([str(tmp_path)]) == 2  # a folder that holds no run: one line, no app
+
+
+def test_a_locked_destination_saves_the_run_elsewhere_and_says_so(tmp_path, monkeypatch, capsys):
+    from fitscope.core import rundir
+    from fitscope.tui import cli
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "busy"
+    out.mkdir()
+    with rundir.locked(out):  # another fitscope saving into it at that moment
+        code = cli.main(["run", "--steps", "20", "--quiet", "--out", str(out), "--set", "train.device=cpu"])
+    err = capsys.readouterr().err
+    assert code == 1 and "another fitscope is saving into this folder" in err
+    (elsewhere,) = (tmp_path / "runs").iterdir()
+    assert f"saved it to runs/{elsewhere.name}" in err and json.loads((elsewhere / "summary.json").read_text())[
+        "steps"] == 20
+
+
+@pytest.mark.parametrize("setup,args,first", [
+    (lambda t: (t / "runs").write_text("x"), ["run", "--steps", "300000"], "fitscope: ./runs runs: not a folder"),
+    (lambda t: None, ["run", "--out", ""], "fitscope: --out: an empty name"),
+    (lambda t: (t / "dangling").symlink_to(t / "nowhere"), ["run", "--out", "dangling"],
+     "fitscope: --out dangling: a broken symbolic link"),
+    (lambda t: None, ["show", "x" * 300], "the name is too long"),
+    (lambda t: None, ["export", "x" * 300], "the name is too long"),
+    (lambda t: None, ["runs", "x" * 300], "the name is too long"),
+    (lambda t: (t / "afile").write_text("x"), ["runs", "afile"], "fitscope: afile: not a folder (it is a file)"),
+    (lambda t: None, ["runs/typo"], "fitscope: runs/typo: no such folder"),
+    (lambda t: None, ["run", "--resume", "y" * 300], "the name is too long"),
+])
+def test_unusable_places_are_one_line_and_exit_2_at_once(tmp_path, setup, args, first):
+    setup(tmp_path)
+    r = fitscope(*args, cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == "", (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(first) if first.startswith("fitscope") else first in lines[0], lines
+
+
+def test_resume_into_its_own_folder_with_out_and_a_diverged_run_is_refused(tmp_path):
+    out = tmp_path / "r"
+    assert fitscope("run", "--steps", "20", "--quiet", "--out", str(out)).returncode == 0
+    r = fitscope("run", "--resume", str(out), "--out", str(out), "--steps", "30", "--quiet")
+    assert r.returncode == 0, r.stderr
+    dv = tmp_path / "dv"
+    assert fitscope("run", "--steps", "100", "--quiet", "--out", str(dv), "--set", "train.lr=60").returncode == 3
+    before = (dv / "config.toml").read_text()
+    r = fitscope("run", "--resume", str(dv), "--steps", "200", "--quiet")
+    assert r.returncode == 2 and "the run diverged at step 4; there is nothing to continue" in r.stderr
+    assert (dv / "config.toml").read_text() == before  # its budget is not rewritten
+
+
+def test_runs_names_what_it_cannot_read_and_escapes_odd_names(tmp_path):
+    base = tmp_path / "runs"
+    assert fitscope("run", "--steps", "5", "--quiet", "--out", str(base / "odd\nname")).returncode == 0
+    (base / "broken").mkdir()
+    (base / "broken" / "run.json").write_text("{")
+    r = fitscope("runs", str(base))
+    assert r.returncode == 0 and "odd?name" in r.stdout and "odd\nname" not in r.stdout
+    assert "not readable: broken: unreadable" in r.stdout

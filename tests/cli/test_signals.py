@@ -102,7 +102,8 @@ def test_a_full_console_still_leaves_the_run_saved(tmp_path):
     assert runs.load(out).summary["steps"] == 50
 
 
-def test_the_app_on_sigterm_stops_its_engine_and_restores_the_terminal(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_the_app_on_sigterm_or_sighup_stops_its_engine_and_restores_the_terminal(tmp_path, sig):
     master, slave = pty.openpty()
     os.set_blocking(master, False)
     p = subprocess.Popen([sys.executable, "-m", "fitscope.tui.cli"], cwd=tmp_path, env={**ENV, "TERM": "xterm-256color",
@@ -117,7 +118,7 @@ def test_the_app_on_sigterm_stops_its_engine_and_restores_the_terminal(tmp_path)
             except OSError:
                 break
             assert p.poll() is None, seen[-500:]
-        p.send_signal(signal.SIGTERM)
+        p.send_signal(sig)
         code = p.wait(timeout=60)
         while True:
             try:
@@ -130,7 +131,7 @@ def test_the_app_on_sigterm_stops_its_engine_and_restores_the_terminal(tmp_path)
     finally:
         p.kill()
         os.close(master)
-    assert code == 128 + signal.SIGTERM
+    assert code == 128 + sig
     tail = seen[seen.rindex(b"run/pause"):]
     assert b"\x1b[?1049l" in tail  # the alternate screen left
     assert b"\x1b[?25h" in tail  # the cursor shown again

@@ -18,7 +18,8 @@ from fitscope.core.training import Experiment
 CPU = FitConfig().with_values({"train.device": "cpu", "train.steps": 120})
 RACE = RunSpec.race(CPU, {"model.activation": ["relu", "tanh", "softplus"]})
 BAD = RunSpec(CPU.with_value("train.device", "cuda:7"))
-SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json"]
+SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json",
+         "timeline.npz"]
 T = 60  # seconds; a backstop, never what decides a test
 DRIVERS = {"thread": ThreadDriver, "process": ProcessDriver}
 

@@ -23,7 +23,7 @@ def mixed_race(members: list[Member], steps: int) -> np.ndarray:
     kernels = members[0].cfg.train.kernels
     exp = Experiment(RunSpec(members[0].cfg))  # the data, batches and device
     models = [build(RunSpec(m.cfg))[1][0] for m in members]
-    exp.stepper = (FastStepper if kernels == "fast" else AutogradStepper)(members, models, exp.device)
+    exp.use((FastStepper if kernels == "fast" else AutogradStepper)(members, models, exp.device))
     return exp.step(steps)
 
 

@@ -16,7 +16,8 @@ from fitscope.core.snapshot import END_STATES, IDLE_STATES, Level, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.training import Experiment
 
-SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json"]
+SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json",
+         "timeline.npz"]
 CPU = FitConfig().with_value("train.device", "cpu")
 
 
@@ -357,7 +358,8 @@ def test_save_a_single_run_writes_the_whole_set_and_a_loadable_model(tmp_path, m
     assert path == str(tmp_path / "run") and f"saved run to {path}" in [n.text for n in snap.notices]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == SAVED
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert rows[0] == "# fitscope metrics: every step" and rows[1] == "step,member,train_loss,test_loss,lr,seconds"
+    assert rows[0] == "# fitscope metrics: every step"
+    assert rows[1].startswith("step,member,train_loss,test_loss,lr,seconds,dead_l1,")
     assert len(rows) == 22
     assert [float(r.split(",")[2]) for r in rows[2:]] == list(history(run))  # exact: written as repr
     assert rows[-1].split(",")[3] != "" and float(rows[-1].split(",")[4]) == 0.2  # the test loss, the lr
@@ -407,7 +409,7 @@ def test_save_a_race_writes_every_members_losses_and_its_spec(tmp_path):
     run.apply(C.Save(str(tmp_path / "race")))
     assert sorted(p.name for p in (tmp_path / "race").iterdir()) == SAVED
     rows = (tmp_path / "race" / "metrics.csv").read_text().splitlines()[1:]
-    assert rows[0] == "step,member,train_loss,test_loss,lr,seconds" and len(rows) == 1 + 4 * 15
+    assert rows[0].startswith("step,member,train_loss,test_loss,lr,seconds") and len(rows) == 1 + 4 * 15
     assert [r.split(",")[:2] for r in rows[1:5]] == [["1", "relu s0"], ["1", "relu s1"], ["1", "tanh s0"],
                                                       ["1", "tanh s1"]]
     from fitscope.core.spec import from_toml

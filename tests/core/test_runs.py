@@ -86,7 +86,7 @@ def test_open_refuses_steps_below_what_the_run_has_trained(tmp_path):
     run = Run(RunSpec(CPU))
     run.apply(C.Step(40))
     run.apply(C.Save(str(tmp_path / "r")))
-    with pytest.raises(C.Refused, match=r"--steps 10 is below the 40 steps"):
+    with pytest.raises(C.Refused, match=r"--steps 10: .* has trained 40 steps already — give a larger total"):
         run.apply(C.Open(str(tmp_path / "r"), 10))
     assert run.step == 40  # the current run is kept
 
@@ -117,8 +117,8 @@ def test_commit_replaces_the_whole_set_and_tidies_what_a_killed_save_left(tmp_pa
     assert not (folder / "d.txt").exists()  # a file of no save is removed
 
 
-def test_a_committing_index_reads_the_new_set_from_wherever_each_file_is(tmp_path):
-    folder = tmp_path / "run"
+def _killed_while_committing(folder, moved: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """A save of "new" over "old" whose index says committing, with ``moved`` already in place."""
     rundir.commit(folder, _files("old"), {})
     new = _files("new")
     (folder / ".pending").mkdir()
@@ -127,9 +127,16 @@ def test_a_committing_index_reads_the_new_set_from_wherever_each_file_is(tmp_pat
     index = json.loads((folder / rundir.INDEX).read_text())
     index.update(state="committing", files={n: hashlib.sha256(d).hexdigest() for n, d in new.items()})
     (folder / rundir.INDEX).write_text(json.dumps(index))
-    os.replace(folder / ".pending" / "a.txt", folder / "a.txt")  # killed after moving one file of three
+    for name in moved:
+        os.replace(folder / ".pending" / name, folder / name)
+    return new
+
+
+def test_a_committing_index_reads_the_new_set_from_wherever_each_file_is(tmp_path):
+    folder = tmp_path / "run"
+    _killed_while_committing(folder, moved=("a.txt",))  # killed after moving one file of three
     assert _tag(rundir.read(folder)) == "new"
-    rundir.commit(folder, _files("next"), {})  # the next save rolls it forward, then writes its own
+    rundir.commit(folder, _files("next"), {})
     assert _tag(rundir.read(folder)) == "next" and not (folder / ".pending").exists()
 
 
@@ -314,3 +321,58 @@ def test_a_diverged_run_saves_its_last_finite_weights_and_says_so(tmp_path, kern
         replay.apply(C.Step(at))
     want = replay.exp.stepper.state_dict(0)
     assert all(torch.equal(model[k], want[k]) for k in want)
+
+
+def test_reading_a_committing_folder_finishes_the_save_on_disk(tmp_path):
+    folder = tmp_path / "run"
+    new = _killed_while_committing(folder)
+    assert _tag(rundir.read(folder)) == "new"
+    assert (folder / "c.json").read_bytes() == new["c.json"]  # for pandas and jq too, not only for fitscope
+    assert json.loads((folder / rundir.INDEX).read_text())["state"] == "clean" and not (folder / ".pending").exists()
+
+
+@pytest.mark.parametrize("name", ["../victim.txt", "/tmp/victim-abs.txt", ".hidden", "run.json"])
+def test_an_index_naming_files_outside_the_run_is_never_followed(tmp_path, name):
+    folder = tmp_path / "run"
+    rundir.commit(folder, _files("one"), {})
+    victim = tmp_path / "victim.txt" if name.startswith("..") else folder / name if not name.startswith("/") \
+        else tmp_path / "victim-abs.txt"
+    index = json.loads((folder / rundir.INDEX).read_text())
+    index["files"][str(victim) if name.startswith("/") else name] = "0" * 64
+    victim.write_text("keep me")
+    (folder / rundir.INDEX).write_text(json.dumps(index))
+    with pytest.raises(RunDirError, match="names a file outside the run"):
+        rundir.read(folder)
+    rundir.commit(folder, _files("two"), {})  # --force over it: the old index names nothing we delete
+    assert victim.read_text() == "keep me" or name == "run.json"
+    assert _tag(rundir.read(folder)) == "two"
+
+
+def test_a_folder_reserved_by_a_live_run_is_refused_and_a_dead_ones_reservation_counts_for_nothing(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        (folder / rundir.INDEX).write_text(json.dumps({"format": 1, "state": "reserved", "pid": sleeper.pid,
+                                                       "files": {}}))
+        with pytest.raises(RunDirError, match="already holds a run"):
+            rundir.check_out_dir(str(folder), force=False)
+        with pytest.raises(RunDirError, match=f"a fitscope, pid {sleeper.pid}, is training into it"):
+            rundir.read(folder)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert rundir.check_out_dir(str(folder), force=False) == folder  # it ended: the folder is free
+
+
+def test_listing_shows_a_folder_of_runs_and_says_which_cannot_be_read(tmp_path):
+    base = tmp_path / "runs"
+    rundir.commit(base / "a", _files("a"), {"listing": {"steps": 1}})
+    (base / "broken").mkdir()
+    (base / "broken" / rundir.INDEX).write_text("[1, 2")
+    (base / "not-a-run").mkdir()
+    found = dict(rundir.listing(base))
+    assert isinstance(found[base / "a"], dict) and "unreadable" in found[base / "broken"]
+    assert base / "not-a-run" not in found
+    with pytest.raises(RunDirError, match="holds other runs"):
+        rundir.check_out_dir(str(base), force=True)

@@ -59,6 +59,8 @@ async def test_random_keys_never_break_the_app(state, make_app, tmp_path, monkey
         assert app.is_running and app.return_code is None
         snap = app.driver.latest
         header = str(app.status_bar.render())
-        assert f"step {snap.step:,}/{snap.budget:,}" in header or "switching" in header
+        frame = app.fit_chart.frame
+        assert f"step {snap.step:,}/{snap.budget:,}" in header or "switching" in header or (
+            frame is not None and f"◀ frame {frame.index + 1}/{frame.count}" in header)
         assert isinstance(app.screen, (CompareSetup, HelpScreen, PathDialog)) or app.screen is app.screen_stack[0]
         assert app.spec.count() == len(snap.members) or app._switch_from is not None

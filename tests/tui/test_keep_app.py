@@ -30,9 +30,15 @@ async def settle(pilot):
 
 
 async def type_path(pilot, text: str) -> Input:
+    """Short paths typed key by key (the completion follows each key); long ones pasted at once."""
     field = pilot.app.screen.query_one("#path", Input)
     field.value = ""
-    await pilot.press(*text)
+    if len(text) <= 40:
+        await pilot.press(*text)
+    else:
+        field.value = text
+        field.cursor_position = len(text)
+        await pilot.pause()
     return field
 
 
@@ -128,3 +134,35 @@ async def test_b_draws_a_saved_run_dashed_and_logs_both_final_losses(app, tmp_pa
         await pilot.press("enter")
         await pilot.pause()
         assert app.reference is None and app.fit_chart.reference is None  # an empty field clears it
+
+
+async def test_path_fields_never_crash_the_app_and_name_what_a_path_is(app, tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "afile").write_text("x")
+    saved(tmp_path / "mine", steps=3)
+    cases = [("ctrl+w", "x" * 300 + ".toml", "the name is too long"),
+             ("ctrl+w", "a/" * 3000 + "b.toml", "the name is too long"),
+             ("ctrl+w", "pipe", "pipe: it is a FIFO (a pipe), not a file"),
+             ("b", "y" * 300, "the name is too long"),
+             ("ctrl+o", "afile", "afile: not a folder (it is a file)"),
+             ("ctrl+o", "nowhere", "nowhere: no such folder")]
+    async with app.run_test(size=(120, 40)) as pilot:
+        for key, path, why in cases:
+            await pilot.press(key)
+            await type_path(pilot, path)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.is_running and isinstance(app.screen, PathDialog), (key, path)
+            assert why in str(app.screen.query_one("#path-error").render()), (key, path)
+            await pilot.press("escape")
+        assert (tmp_path / "pipe").exists() and not (tmp_path / "pipe").is_file()  # never written over
+        await pilot.press("ctrl+o")
+        await type_path(pilot, "~/mine")  # a home-relative path
+        await pilot.press("enter")
+        await pilot.pause()
+        await settle(pilot)
+        assert app.driver.latest.step == 3

@@ -138,7 +138,7 @@ async def test_e_saves_the_run(app, tmp_path, monkeypatch):
         runs = list((tmp_path / "runs").iterdir())
         assert len(runs) == 1
         assert sorted(p.name for p in runs[0].iterdir()) == ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt",
-                                                             "metrics.csv", "run.json", "summary.json"]
+                                                             "metrics.csv", "run.json", "summary.json", "timeline.npz"]
         assert "Loss=" in (runs[0] / "fit.txt").read_text()  # the chart the app shows, as text
         assert any("saved run to" in n.message for n in app._notifications)
 

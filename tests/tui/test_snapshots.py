@@ -107,3 +107,36 @@ def test_60x20_with_the_settings_open_over_the_charts(snap_compare):
 
 def test_too_small(snap_compare):
     assert snap_compare(trained_app(), terminal_size=(36, 10), run_before=after_the_lesson)
+
+
+async def units_view(pilot):
+    pilot.app.driver.send(C.Step(300))
+    await pilot.press("v")
+    await settle(pilot)
+
+
+async def kinks_view(pilot):
+    pilot.app.driver.send(C.Step(300))
+    await pilot.press("v", "v")
+    await settle(pilot)
+
+
+async def units_of_a_race_member(pilot):
+    await lesson_race(pilot)
+    await pilot.press("3", "v")  # tanh: the selected member's units
+    await settle(pilot)
+
+
+async def a_scrubbed_frame(pilot):
+    pilot.app.driver.send(C.Step(300))
+    await settle(pilot)
+    for key in ("home", "full_stop", "full_stop", "full_stop", "full_stop", "full_stop"):  # step 5
+        await pilot.press(key)
+        await pilot.pause()
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("before", [units_view, kinks_view, units_of_a_race_member, a_scrubbed_frame],
+                         ids=["units", "kinks", "race-units", "frame"])
+def test_inside_views(snap_compare, before):
+    assert snap_compare(trained_app(), terminal_size=(120, 40), run_before=before)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+import numpy as np
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
@@ -16,8 +19,9 @@ from textual_plotext import PlotextPlot
 
 from fitscope.core.snapshot import Snapshot
 from fitscope.core.tracker import Tracker
+from fitscope.tui.formatting import num
 from fitscope.tui.messages import ChartBuilt
-from fitscope.tui.plotting import draw_fit, draw_loss, draw_race, draw_race_losses
+from fitscope.tui.plotting import draw_fit, draw_kinks, draw_loss, draw_race, draw_race_losses, draw_units
 
 
 def colour_on() -> bool:
@@ -100,21 +104,61 @@ _PLAIN = Style()
 _BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fitscope-charts")
 
 
+VIEWS = ("fit", "units", "kinks")
+
+
+@dataclass(frozen=True)
+class FrameView:
+    """A timeline frame shown instead of the live fit: its step, loss, every member's fit and the
+    inspected member's layers (None when frames keep fits only)."""
+
+    index: int
+    count: int
+    step: int
+    loss: float | None
+    fits: np.ndarray  # [K, G]
+    layers: list | None
+
+
 class FitChart(SafePlot, can_focus=True):
-    """Data scatter, the fit as a strong line, the true function faint; axes fixed to the data."""
+    """Data scatter, the fit as a strong line, the true function faint; axes fixed to the data.
+    Its view: the fit, the units that sum to it, or its kinks; live or a timeline frame."""
 
     def __init__(self, **kw):
         super().__init__(**kw)
         self.show_truth = True
         self.marker = "braille"
+        self.view = "fit"
+        self.member = 0  # whose units and kinks (a race's selected member)
+        self.frame: FrameView | None = None
+        self.ghosts: list[np.ndarray] = []  # earlier fits of the member, oldest first
+        self.unit_labels: list[str] = []
 
     def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
-        if snap.racing:
-            draw_race(self.plt, snap, self.shown, width=max(10, self.size.width), color=colour_on(), legend=False,
-                      reference=self.reference)
+        width, color = max(10, self.size.width), colour_on()
+        member = min(self.member, len(snap.members) - 1)
+        layers = snap.members[member].layers
+        prefix = ""
+        frame = self.frame
+        if frame is not None:
+            members = tuple(dataclasses.replace(m, y_pred=frame.fits[j], loss=frame.loss if j == member else m.loss)
+                            for j, m in enumerate(snap.members))
+            snap = dataclasses.replace(snap, members=members)
+            layers = None if frame.layers is None else [(w[frame.index], b[frame.index]) for w, b in frame.layers]
+            prefix = f"frame {frame.index + 1}/{frame.count}, step {frame.step:,} · "
+        if self.view == "units":
+            self.unit_labels = draw_units(self.plt, snap, member, layers, width=width, color=color, title_prefix=prefix)
             return
-        draw_fit(self.plt, snap, width=max(10, self.size.width), show_truth=self.show_truth,
-                 marker=self.marker, color=colour_on(), legend=False, reference=self.reference)
+        if self.view == "kinks":
+            draw_kinks(self.plt, snap, member, layers, width=width, color=color, title_prefix=prefix)
+            return
+        if snap.racing:
+            draw_race(self.plt, snap, self.shown, width=width, color=color, legend=False, reference=self.reference)
+        else:
+            draw_fit(self.plt, snap, width=width, show_truth=self.show_truth, marker=self.marker, color=color,
+                     legend=False, reference=self.reference, ghosts=self.ghosts)
+        if frame is not None:
+            self.plt.title(f"{prefix}Loss={num(frame.loss, 4)}")
 
 
 class LossChart(SafePlot, can_focus=True):

@@ -6,6 +6,7 @@ from rich.markup import escape
 
 from fitscope.core.snapshot import Snapshot, ranked
 from fitscope.tui.formatting import num
+from fitscope.tui.inside_view import dead_share
 from fitscope.tui.plotting import member_style
 
 # plotext's colour names as Textual markup knows them (a name it does not know is not only
@@ -27,7 +28,10 @@ def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: in
     order = ranked(snap.members)
     name_w = max(6, *(len(m.label) for m in snap.members))
     has_test = any(m.test_loss is not None for m in snap.members)
-    head = f"    {'member':<{name_w}} {'loss':>9}" + (f" {'test':>9}" if has_test else "") + f" {'best@':>6} state"
+    has_inside = any(m.stats for m in snap.members)
+    head = f"    {'member':<{name_w}} {'loss':>9}" + (f" {'test':>9}" if has_test else "") + f" {'best@':>6}"
+    head += f" {'dead':>5} {'R²':>6}" if has_inside else ""
+    head += " state"
     lines = [escape(head)]
 
     def fmt(v):
@@ -37,8 +41,19 @@ def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: in
         m = snap.members[i]
         best = str(m.best_step) if m.best_step is not None else "—"
         row = f" {escape(m.label):<{name_w}} {fmt(m.loss)}" + (f" {fmt(m.test_loss)}" if has_test else "")
-        row += f" {best:>6} " + ("ok" if m.diverged_at is None else f"✗ step {m.diverged_at}")
+        row += f" {best:>6}"
+        if has_inside:
+            dead = dead_share(m.stats)
+            r2 = m.stats.get("r2_train") if m.stats else None
+            row += f" {'—' if dead is None else f'{100 * dead:.0f}%':>5} {num(r2, 3) if r2 is not None else '—':>6}"
+        row += " " + ("ok" if m.diverged_at is None else f"✗ step {m.diverged_at}")
         dim = i in hidden or (solo is not None and solo != i)
         line = f"{'▸' if i == selected else ' '}{member_tag(i)}{row}"
         lines.append(f"[dim]{line}[/]" if dim else line)
     return "\n".join(lines)
+
+
+def unit_tag(k: int) -> str:
+    """The colour of the k-th unit's curve in the units view (the fit keeps the first colour)."""
+    colour, _ = member_style(k + 1, True)
+    return f"[{MARKUP_COLOURS.get(colour, colour)}]━[/]"

@@ -1,0 +1,123 @@
+"""The inside of the network in the app: views by key, the timeline while paused, replay, numbers."""
+
+import numpy as np
+from textual.widgets import Log
+
+from fitscope.core import commands as C
+from fitscope.core.snapshot import State
+
+
+async def settle(pilot):
+    pilot.app.refresh_view()
+    await pilot.pause()
+    pilot.app.refresh_view()
+    await pilot.pause()
+
+
+def log_text(app) -> str:
+    return "\n".join(str(line) for line in app.query_one("#log", Log).lines)
+
+
+async def test_v_cycles_the_fit_panel_through_fit_units_kinks(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.driver.send(C.Step(300))
+        await settle(pilot)
+        seen = []
+        for _ in range(3):
+            await pilot.press("v")
+            await settle(pilot)
+            seen.append((app.fit_chart.view, str(app.fit_chart.border_title)))
+        assert [v for v, _ in seen] == ["units", "kinks", "fit"]
+        assert seen[0][1].startswith("Units") and seen[1][1] == "Kinks"
+        assert "v view" in str(app.query_one("Footer").render()) or any(
+            b.key == "v" and b.show for b in app.BINDINGS)
+
+
+async def test_the_units_view_titles_its_curves_and_the_kinks_view_counts_pieces(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.driver.send(C.Step(300))
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        assert "units of the last hidden layer: 9 curves + bias" in str(app.fit_chart.render())
+        assert app.fit_chart.unit_labels[-1] == "others (+2)" and "u" in str(app.fit_chart.border_subtitle)
+        await pilot.press("v")
+        await settle(pilot)
+        assert "linear pieces" in str(app.fit_chart.render())
+
+
+async def test_scrubbing_moves_through_frames_only_while_paused_and_space_returns_live(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.driver.send(C.Step(120))
+        await settle(pilot)
+        await pilot.press("comma")
+        await pilot.pause()
+        frame = app.fit_chart.frame
+        assert frame is not None and frame.step == 119 and frame.count == 121
+        assert "◀ frame 120/121" in str(app.status_bar.render())
+        await pilot.press("home")
+        await pilot.pause()
+        assert app.fit_chart.frame.step == 0
+        await pilot.press("end")
+        await pilot.pause()
+        assert app.fit_chart.frame.step == 120
+        np.testing.assert_allclose(app.fit_chart.frame.fits[0], app.driver.latest.members[0].y_pred, atol=1e-5)
+        await pilot.press("space")
+        app.driver.pump(2)
+        await settle(pilot)
+        assert app.fit_chart.frame is None  # training again: the live fit
+        before = len(app._notifications)
+        await pilot.press("comma")
+        assert any("pause first" in n.message for n in list(app._notifications)[before:])
+
+
+async def test_replay_walks_the_whole_history_then_returns_live(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.driver.send(C.Step(60))
+        await settle(pilot)
+        shown = []
+        real = app._show_frame
+        app._show_frame = lambda delta=0, at=None: (shown.append(at), real(delta=delta, at=at))
+        await pilot.press("p")
+        await pilot.pause()
+        assert app._replay is not None
+        while app._replay is not None:  # the replay's own timer ends it (~3 s)
+            await pilot.pause(0.1)
+        assert app.fit_chart.frame is None  # back to the live fit
+        assert shown == list(range(61))  # every frame, first to last, in order
+
+
+async def test_i_logs_the_networks_numbers_and_the_log_lines_carry_r2(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.driver.send(C.Step(300))
+        await settle(pilot)
+        await pilot.press("i")
+        text = log_text(app)
+        assert "base at step 300:" in text and "layer 1: dead" in text and "layer 2: dead" in text
+        assert "R² train 0.9" in text
+
+
+async def test_a_race_member_picked_by_number_is_the_one_inspected(app):
+    from fitscope.core.spec import RunSpec
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        app._switch(RunSpec.race(app.cfg, {"model.activation": ["relu", "tanh"]}))
+        await pilot.pause()
+        app.driver.send(C.Step(50))
+        await pilot.press("2")
+        await settle(pilot)
+        snap = app.driver.latest
+        assert snap.inspected == 1 and snap.members[1].layers is not None and snap.members[0].layers is None
+        assert app.fit_chart.member == 1
+        assert "dead" in str(app.board.render()) and "R²" in str(app.board.render())
+
+
+async def test_earlier_fits_are_drawn_faint_when_asked(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.driver.send(C.Step(30))
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot)
+        await settle(pilot)
+        assert len(app.fit_chart.ghosts) == 3
+        assert app.driver.latest.state == State.PAUSED

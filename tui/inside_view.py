@@ -1,0 +1,65 @@
+"""The network's numbers as text, and the timeline as the app holds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fitscope.core.snapshot import Frames
+from fitscope.tui.formatting import num
+
+
+@dataclass
+class TimelineView:
+    """The engine's frames, for the run they came from."""
+
+    frames: Frames
+    run_id: int
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self.frames.steps
+
+    @property
+    def fits(self) -> np.ndarray:
+        return self.frames.fits
+
+    @property
+    def layers(self):
+        return self.frames.layers
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:.0f}%"
+
+
+def inside_lines(stats: dict[str, float | None]) -> list[str]:
+    """Per hidden layer: dead units, weight norm, gradient norm, update/weight; then R²."""
+    lines = []
+    layer = 1
+    while f"weight_norm_l{layer}" in stats:
+        n = f"_l{layer}"
+        lines.append(f"layer {layer}: dead {_pct(stats.get('dead' + n))} · |W| {num(stats.get('weight_norm' + n), 3)}"
+                     f" · |grad| {num(stats.get('grad_norm' + n), 3)} · update/W {num(stats.get('update_ratio' + n), 3)}")
+        layer += 1
+    r2 = f"R² train {num(stats.get('r2_train'), 4)}"
+    if stats.get("r2_test") is not None:
+        r2 += f" · test {num(stats.get('r2_test'), 4)}"
+    return [*lines, r2]
+
+
+def dead_share(stats: dict[str, float | None] | None) -> float | None:
+    """The share of dead units over all hidden layers (None where dead has no meaning)."""
+    if not stats:
+        return None
+    values = [v for k, v in stats.items() if k.startswith("dead_l") and v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def short_inside(stats: dict[str, float | None] | None) -> str:
+    if not stats:
+        return ""
+    text = f"  R² {num(stats.get('r2_train'), 3)}"
+    dead = dead_share(stats)
+    return text + (f" dead {_pct(dead)}" if dead is not None else "")

@@ -375,8 +375,10 @@ def read_config_text(path: str | Path, field: str = "--config") -> str:
         data = path.read_bytes()[:MAX_CONFIG_BYTES + 1]
     except OSError as exc:
         raise ConfigError(field, str(path), f"cannot read the file: {exc.strerror}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(field, str(path), "it is UTF-16 text; save it as UTF-8 TOML")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a BOM from an editor is not an error
     except UnicodeDecodeError as exc:
         raise ConfigError(field, str(path), f"not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML") from None
 

@@ -125,7 +125,10 @@ def _text(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
     if p.stat().st_size > MAX_TEXT_BYTES:
         raise _fail(path, f"{p.stat().st_size / 1e6:,.0f} MB of text is more than {MAX_POINTS:,} rows can hold "
                           "(the limit of data.points)")
-    text = p.read_text(encoding="utf-8", errors="replace")
+    raw = p.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
+        raise _fail(path, "it is UTF-16 or binary, not text: save it as a UTF-8 CSV, or as .npy/.npz")
+    text = raw.decode("utf-8-sig", errors="replace")
     lines = text.splitlines()
     rows = sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
     if rows > MAX_POINTS + 1:

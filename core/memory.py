@@ -69,6 +69,10 @@ def limit(spec: RunSpec, device_total: int | None = None) -> tuple[int, str]:
     """(bytes, how it was chosen) — ``device_total``: a GPU's memory, when the run is on one."""
     gb = spec.base.train.memory_limit
     if gb > 0:
+        total = device_total if device_total is not None else machine_bytes()
+        if gb * 1e9 > total:  # more than there is: the kernel's OOM killer would answer instead
+            return total, f"all of this {'GPU' if device_total is not None else 'machine'}'s memory: " \
+                          f"train.memory_limit={gb:g} GB is more than it has"
         return int(gb * 1e9), "train.memory_limit"
     if device_total is not None:
         return device_total // 2, "half of the GPU's memory"

@@ -299,7 +299,12 @@ class Run:
     def error(self, exc: BaseException) -> None:
         """A step failed (out of memory, a device error): the run stops and says what happened."""
         self.state = State.ERROR
-        self._say(f"error: {type(exc).__name__}: {exc}", Level.ERROR)
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if isinstance(exc, MemoryError) or "allocate" in text or "out of memory" in text.lower():
+            self._say(f"error: out of memory while training ({type(exc).__name__}: {text[:160]}) — lower "
+                      "data.points or model.hidden, or use train.batch_size", Level.ERROR)
+            return
+        self._say(f"error: {type(exc).__name__}: {text[:300]}", Level.ERROR)
 
     def close(self) -> None:
         if self.state == State.RUNNING:

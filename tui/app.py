@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
 from textual.timer import Timer
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Footer, Input, Log, Static
 
 from fitscope.core import commands as C
 from fitscope.core import reference as reference_mod
@@ -106,8 +106,8 @@ class FitscopeApp(App):
         Binding("o", "ghosts", "earlier fits", show=False),
         Binding("comma", "frame(-1)", "frame back", show=False),
         Binding("full_stop", "frame(1)", "frame forward", show=False),
-        Binding("home", "frame_edge(0)", "first frame", show=False),
-        Binding("end", "frame_edge(1)", "last frame", show=False),
+        Binding("home", "frame_edge(0)", "first frame", show=False, priority=True),
+        Binding("end", "frame_edge(1)", "last frame", show=False, priority=True),
         Binding("p", "replay", "replay", show=False),
         Binding("i", "inside_numbers", "network numbers", show=False),
         Binding("question_mark", "help", "help"),
@@ -399,6 +399,8 @@ class FitscopeApp(App):
 
     # ---- actions ----------------------------------------------------------------------------
     def action_toggle_run(self) -> None:
+        if self._replay is not None or self.fit_chart.frame is not None:
+            self._live()  # space leaves the history for the live fit at once
         self.send(C.Toggle())
 
     def action_step(self) -> None:
@@ -685,6 +687,10 @@ class FitscopeApp(App):
         self._want_frames(lambda: self._show_frame(delta=delta))
 
     def action_frame_edge(self, end: int) -> None:
+        focused = self.focused
+        if isinstance(focused, Input):  # in a field, home and end move its cursor
+            focused.action_end() if end else focused.action_home()
+            return
         snap = self.driver.latest
         if snap is None or snap.state == State.RUNNING:
             return

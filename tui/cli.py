@@ -34,6 +34,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _whole(text: str) -> int:
+    """A whole number in ASCII digits (int() would take other scripts' digits too)."""
+    if not text.isascii() or not text.strip().lstrip("+-").isdigit():
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}")
+    return int(text)
+
+
 def _engine_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("process", "thread"), default="process",
                    help="where training runs while the app is open: a child process (keeps training at full "
@@ -43,7 +50,7 @@ def _engine_arg(p: argparse.ArgumentParser) -> None:
 def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="read settings from a TOML file (default: the lesson's experiment)")
     p.add_argument("--set", dest="sets", metavar="KEY=VALUE", action="append", default=[], help=SET_HELP)
-    p.add_argument("--steps", type=int, metavar="N", help="training steps (same as --set train.steps=N; default 300)")
+    p.add_argument("--steps", type=_whole, metavar="N", help="training steps (same as --set train.steps=N; default 300)")
     p.add_argument("--data", metavar="FILE", help="train on your own data: a CSV or whitespace text file with two "
                    "numeric columns x, y (header optional), or .npy (shape n×2) / .npz (arrays x and y); "
                    "same as --set data.file=FILE (default: the generated target)")

@@ -273,7 +273,7 @@ def race_chart_text(snap: Snapshot, width: int, height: int, color: bool) -> str
 
 # ---- inside the network: the units that sum to the fit, the kinks, the fit at earlier moments --------
 
-GHOST_COLORS = ["gray", "gray", "gray"]
+TOP = 8  # units drawn one by one in the units view
 
 
 def draw_ghosts(plt, x: np.ndarray, fits: list[np.ndarray], width: int, color: bool) -> None:
@@ -321,8 +321,9 @@ def draw_units(plt, snap: Snapshot, member: int, layers, *, width: int, color: b
     plt.xlim(*data.x_range)
     plt.ylim(min(lo, -spread_ * 1.05) if spread_ < 20 * scale else lo, max(hi, spread_ * 1.05) if spread_ < 20 * scale
              else hi)
-    plt.title(f"{title_prefix}units of the last hidden layer: {len(u.labels)} curves + bias {u.bias * sy + my:.3g} "
-              f"= the fit")
+    width_ = layers[-1][0].shape[1]
+    shown = f"top {TOP} of {width_} units + the rest" if width_ > TOP else f"{width_} units"
+    plt.title(f"{title_prefix}{shown} + bias {u.bias * sy + my:.3g} = the fit")
     return labels
 
 

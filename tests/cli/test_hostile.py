@@ -41,13 +41,15 @@ def _files(tmp):
     header += b" " * (63 - len(header) % 64) + b"\n"
     (tmp / "tall.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\0" * 64)
     (tmp / "afile").write_text("x")
+    (tmp / "bom.toml").write_bytes(b"\xef\xbb\xbf[train]\nlr = 0.1\n")
+    (tmp / "utf16.csv").write_bytes("x,y\n1,2\n2,3\n".encode("utf-16"))
 
 
 HUGE = ["--set", "data.points=1000000", "--set", "model.hidden=1024,1024,1024,1024,1024,1024,1024,1024"]
 CASES = [
     # config files: regular, at most 1 MB, UTF-8 TOML
     (["run", "--config", "binary.toml"], 2, "fitscope: --config: 'binary.toml' is not valid — not UTF-8 text"),
-    (["run", "--config", "utf16.toml"], 2, "not UTF-8 text"),
+    (["run", "--config", "utf16.toml"], 2, "it is UTF-16 text; save it as UTF-8 TOML"),
     (["run", "--config", "latin1.toml"], 2, "not UTF-8 text"),
     (["run", "--config", "deep.toml"], 2, "nested too deeply"),
     (["run", "--config", "big.toml"], 2, "a config file is at most 1 MB"),
@@ -78,6 +80,9 @@ CASES = [
     # what a user types
     (["run", "--set", "="], 2, "fitscope: --set: '=' is not valid — expected KEY=VALUE"),
     (["run", "--set", "train.steps=١٠"], 2, "fitscope: train.steps: '١٠' is not valid"),
+    (["run", "--steps", "١٠"], 2, "invalid int value: '١٠'"),
+    (["run", "--config", "bom.toml", "--steps", "5", "--quiet", "--no-save"], 0, "a BOM from an editor is fine"),
+    (["run", "--data", "utf16.csv"], 2, "it is UTF-16 or binary, not text"),
     (["run", "--set", "train.lr=٠.١"], 2, "fitscope: train.lr: '٠.١' is not valid"),
     (["run", "--set", "train.lr=-1"], 2, "train.lr: '-1' is not valid"),
     (["run", "--set", "model.hidden=[0]"], 2, "model.hidden: '[0]' is not valid"),
@@ -115,7 +120,10 @@ def test_hostile_input_is_one_clear_line(hostile, args, code, first, monkeypatch
     monkeypatch.chdir(hostile)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        got = cli.main(args)
+        try:
+            got = cli.main(args)
+        except SystemExit as exc:  # argparse's own refusals
+            got = exc.code
     out, err = capsys.readouterr()
     assert got == code, (got, err[-2000:])
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in caught]

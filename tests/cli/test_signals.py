@@ -137,3 +137,23 @@ def test_the_app_on_sigterm_or_sighup_stops_its_engine_and_restores_the_terminal
     assert b"\x1b[?25h" in tail  # the cursor shown again
     assert b"\x1b[?1000l" in tail  # mouse tracking off
     assert b"Traceback" not in seen
+
+
+def test_signals_close_together_count_as_one_press_so_a_burst_never_abandons_the_save(monkeypatch):
+    from fitscope.tui import signals
+
+    exits = []
+    monkeypatch.setattr(signals.os, "_exit", exits.append)
+    clock = iter([100.0, 100.1, 100.2, 100.3, 101.5, 103.0])
+    monkeypatch.setattr(signals.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(signals, "_seen", 0)
+    monkeypatch.setattr(signals, "_last", -1e9)
+    with pytest.raises(signals.Interrupted):
+        signals._handler(signal.SIGINT, None)  # the first: stop and save
+    for _ in range(3):
+        signals._handler(signal.SIGINT, None)  # an impatient burst within a second: one press
+    assert exits == []
+    signals._handler(signal.SIGINT, None)  # a second press: said, ignored
+    assert exits == []
+    signals._handler(signal.SIGINT, None)  # a third, later: the save is abandoned
+    assert exits == [130]

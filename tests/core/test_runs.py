@@ -376,3 +376,24 @@ def test_listing_shows_a_folder_of_runs_and_says_which_cannot_be_read(tmp_path):
     assert base / "not-a-run" not in found
     with pytest.raises(RunDirError, match="holds other runs"):
         rundir.check_out_dir(str(base), force=True)
+
+
+def test_a_memory_limit_above_the_machines_memory_is_held_to_the_machine(monkeypatch):
+    from fitscope.core import memory
+
+    monkeypatch.setattr(memory, "machine_bytes", lambda: 8 * 10**9)
+    spec = RunSpec(CPU.with_values({"train.memory_limit": 100, "data.points": 1_000_000,
+                                    "model.hidden": (1024, 1024, 1024, 1024)}))
+    cap, why = memory.limit(spec)
+    assert cap == 8 * 10**9 and "train.memory_limit=100 GB is more than it has" in why
+    with pytest.raises(memory.MemoryBudgetError, match="the limit is 8 GB"):
+        memory.check(spec)
+
+
+def test_running_out_of_memory_while_training_is_said_plainly():
+    run = Run(RunSpec(CPU))
+    run.error(RuntimeError("[enforce fail at alloc_cpu.cpp:127] data. DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 68719476736 bytes.\nmore torch detail"))
+    (notice,) = run.snapshot().notices
+    assert notice.text.startswith("error: out of memory while training (RuntimeError: [enforce fail")
+    assert "lower data.points or model.hidden" in notice.text and "\n" not in notice.text

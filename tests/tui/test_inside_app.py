@@ -39,7 +39,7 @@ async def test_the_units_view_titles_its_curves_and_the_kinks_view_counts_pieces
         await settle(pilot)
         await pilot.press("v")
         await settle(pilot)
-        assert "units of the last hidden layer: 9 curves + bias" in str(app.fit_chart.render())
+        assert "top 8 of 10 units + the rest + bias" in str(app.fit_chart.render())
         assert app.fit_chart.unit_labels[-1] == "others (+2)" and "u" in str(app.fit_chart.border_subtitle)
         await pilot.press("v")
         await settle(pilot)
@@ -121,3 +121,33 @@ async def test_earlier_fits_are_drawn_faint_when_asked(app):
         await settle(pilot)
         assert len(app.fit_chart.ghosts) == 3
         assert app.driver.latest.state == State.PAUSED
+
+
+async def test_space_during_a_replay_returns_to_the_live_fit_at_once(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.driver.send(C.Step(60))
+        await settle(pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        assert app._replay is not None
+        await pilot.press("space")
+        assert app._replay is None and app.fit_chart.frame is None
+        assert app.driver.latest.state == State.RUNNING
+
+
+async def test_home_and_end_move_a_fields_cursor_and_otherwise_jump_the_timeline(app):
+    from textual.widgets import Input
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.driver.send(C.Step(30))
+        await settle(pilot)
+        field = app.settings.query_one("#field-data-points", Input)
+        field.focus()
+        await pilot.pause()
+        await pilot.press("home")
+        assert field.cursor_position == 0 and app.fit_chart.frame is None  # the field's own home
+        app.settings.query_one("#field-model-activation").focus()  # a choice field, in the settings panel
+        await pilot.pause()
+        await pilot.press("home")
+        await pilot.pause()
+        assert app.fit_chart.frame is not None and app.fit_chart.frame.step == 0

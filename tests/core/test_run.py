@@ -443,10 +443,11 @@ def test_a_missing_device_is_a_config_error_and_a_bad_reset_keeps_the_run():
 def test_an_error_in_a_step_stops_the_run_and_says_so():
     run = Run(RunSpec(CPU))
     run.apply(C.Step(2))
-    run.error(RuntimeError("CUDA out of memory"))
+    run.error(RuntimeError("CUDA error: an illegal memory access was encountered"))
     snap = run.snapshot()
     assert snap.state == State.ERROR
-    assert [(n.level, n.text) for n in snap.notices] == [(Level.ERROR, "error: RuntimeError: CUDA out of memory")]
+    assert [(n.level, n.text) for n in snap.notices] == [
+        (Level.ERROR, "error: RuntimeError: CUDA error: an illegal memory access was encountered")]
     refused(run, C.Step(1), "stopped on an error")
     run.apply(C.Reset())
     assert run.state == State.READY

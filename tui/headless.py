@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fitscope.core import commands as C
-from fitscope.core import rundir
+from fitscope.core import rundir, runs
 from fitscope.core.config import data_label, shape_text
 from fitscope.core.history import HistoryView
 from fitscope.core.run import steps_refusal
@@ -127,10 +127,6 @@ class Saving:
 SAVED_FILES = "config.toml, metrics.csv, checkpoint.pt, fit.csv, fit.txt, summary.json, timeline.npz, run.json"
 
 
-def runs_name(snap: Snapshot) -> str:
-    from fitscope.core.spec import net_text
-
-    return f"{data_label(snap.config.data)}-{'race' if snap.racing else net_text(snap.spec).split()[-1]}"
 FIT_TXT_SIZE = (100, 30)
 
 
@@ -192,7 +188,7 @@ def train(spec: RunSpec, on_snapshot, saving: Saving, err, chart=None, want_fram
                 except (OSError, C.Refused) as exc:  # never lost: a new folder under ./runs instead
                     failed = EXIT_ERROR
                     try:
-                        elsewhere = str(rundir.new_run_dir("runs", runs_name(latest)))
+                        elsewhere = str(rundir.new_run_dir("runs", runs.short_name(latest.spec)))
                         saved_to = driver.send(C.Save(elsewhere, text)).result()
                         err.write(f"fitscope: cannot save the run where asked ({exc}) — saved it to {saved_to}\n")
                     except (OSError, C.Refused, RunDirError) as again:

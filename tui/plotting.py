@@ -295,7 +295,6 @@ def draw_units(plt, snap: Snapshot, member: int, layers, *, width: int, color: b
     plt.clear_data()
     data = snap.data
     assert data is not None
-    m = snap.members[member]
     cfg = snap.spec.members()[member].cfg if snap.racing else snap.config
     x = snap.x_grid
     scale = data.y_range[1] - data.y_range[0]
@@ -306,8 +305,7 @@ def draw_units(plt, snap: Snapshot, member: int, layers, *, width: int, color: b
         plt.xlim(*data.x_range)
         plt.ylim(*y_limits(snap))
         return []
-    mx, sx = _x_scale(snap)
-    my, sy = _y_scale(snap, layers, x, mx, sx, m.y_pred)
+    (mx, sx), (my, sy) = _scale(snap, "x"), _scale(snap, "y")
     u = inside.units([tuple(a) for a in layers], cfg.model.activation, (x - mx) / sx)
     step = max(1, len(x) // max(width, 10))
     labels = []
@@ -327,24 +325,16 @@ def draw_units(plt, snap: Snapshot, member: int, layers, *, width: int, color: b
     return labels
 
 
-def _x_scale(snap: Snapshot) -> tuple[float, float]:
-    """The data's own units from training units: x = x_t·sx + mx (identity for generated targets)."""
+def _scale(snap: Snapshot, axis: str) -> tuple[float, float]:
+    """(mean, sd) that map training units back to the data's own (identity for generated targets,
+    which train in their own units; a file's columns are standardised over all its points)."""
     data = snap.data
     assert data is not None
     if not snap.config.data.file:
         return 0.0, 1.0
-    x = np.concatenate([data.x_train, data.x_test])
-    sd = float(x.std())
-    return float(x.mean()), sd if sd > 0 else 1.0
-
-
-def _y_scale(snap, layers, x, mx, sx, y_pred) -> tuple[float, float]:
-    if not snap.config.data.file:
-        return 0.0, 1.0
-    data = snap.data
-    y = np.concatenate([data.y_train, data.y_test])
-    sd = float(y.std())
-    return float(y.mean()), sd if sd > 0 else 1.0
+    v = np.concatenate([data.x_train, data.x_test] if axis == "x" else [data.y_train, data.y_test])
+    sd = float(v.std())
+    return float(v.mean()), sd if sd > 0 else 1.0
 
 
 def draw_kinks(plt, snap: Snapshot, member: int, layers, *, width: int, color: bool = True,
@@ -365,7 +355,7 @@ def draw_kinks(plt, snap: Snapshot, member: int, layers, *, width: int, color: b
     if cfg.model.activation not in inside.KINKED:
         plt.title(f"{title_prefix}{cfg.model.activation} is smooth: the fit has no kinks")
         return None
-    mx, sx = _x_scale(snap)
+    mx, sx = _scale(snap, "x")
     ks = inside.kinks([tuple(a) for a in layers], cfg.model.activation,
                       ((data.x_range[0] - mx) / sx, (data.x_range[1] - mx) / sx)) * sx + mx
     if len(ks):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.markup import escape
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -36,8 +37,8 @@ from fitscope.tui.inside_view import TimelineView, inside_lines, short_inside
 from fitscope.tui.messages import FramesReady, ResetRefused, RunOpened, RunSaved, SettingSubmitted
 from fitscope.tui.palette import binding_commands
 from fitscope.tui.plotting import chart_text
-from fitscope.tui.screens import CompareSetup, HelpScreen, PathDialog
-from fitscope.tui.widgets.charts import VIEWS, FitChart, FrameView, LossChart
+from fitscope.tui.screens import CompareSetup, Dialog, HelpScreen, PathDialog
+from fitscope.tui.widgets.charts import VIEWS, FitChart, FrameView, LossChart, colour_on
 from fitscope.tui.widgets.leaderboard import leaderboard, member_tag, unit_tag
 from fitscope.tui.widgets.settings import LIVE_KEYS, SettingsPanel
 from fitscope.tui.widgets.textview import TextView
@@ -91,13 +92,15 @@ class FitscopeApp(App):
         Binding("t", "truth", "truth", show=False),
         Binding("l", "log_axis", "log/lin", show=False),
         Binding("e", "save_run", "save", show=False),
-        Binding("ctrl+o", "open_run", "open run", show=False),
-        Binding("ctrl+w", "write_settings", "write settings", show=False),
-        Binding("b", "reference", "reference run", show=False),
+        # keys that open a dialog are priority keys, so the keys typed right after them wait in
+        # order and land in the dialog, not in the screen below while the dialog mounts
+        Binding("ctrl+o", "open_run", "open run", show=False, priority=True),
+        Binding("ctrl+w", "write_settings", "write settings", show=False, priority=True),
+        Binding("b", "reference", "reference run", show=False, priority=True),
         Binding("ctrl+s", "screenshot_svg", "screenshot", show=False),
         Binding("tab", "panel(1)", "next panel", show=False, priority=True),
         Binding("shift+tab", "panel(-1)", "previous panel", show=False, priority=True),
-        Binding("c", "compare", "compare"),
+        Binding("c", "compare", "compare", priority=True),
         *[Binding(str(i), f"member({i})", f"solo member {i}", show=False) for i in range(1, 10)],
         Binding("h", "hide_member", "hide member", show=False),
         Binding("R", "restart_engine", "restart engine", show=False),
@@ -110,7 +113,7 @@ class FitscopeApp(App):
         Binding("end", "frame_edge(1)", "last frame", show=False, priority=True),
         Binding("p", "replay", "replay", show=False),
         Binding("i", "inside_numbers", "network numbers", show=False),
-        Binding("question_mark", "help", "help"),
+        Binding("question_mark", "help", "help", priority=True),
         Binding("q", "quit", "quit"),
     ]
 
@@ -271,7 +274,7 @@ class FitscopeApp(App):
             self.status_bar.update(self._status_line(snap))
             self._legends()
             if snap.racing:
-                self.board.update(leaderboard(snap, self.hidden, self.solo, self.selected))
+                self.board.update(leaderboard(snap, self.hidden, self.solo, self.selected, colour_on()))
             else:
                 self._log_snapshot(snap)
         now = time.monotonic()
@@ -305,28 +308,38 @@ class FitscopeApp(App):
         return [i for i in range(len(snap.members)) if i not in self.hidden]
 
     def _legends(self) -> None:
-        """Legends live in the border, so they never cover the data."""
+        """Legends live in the border, so they never cover the data. Each names a series by what
+        it is drawn with: colours, or without colour (NO_COLOR) the markers that replace them."""
         snap = self.driver.latest
         loss = self.loss_chart
+        colour = colour_on()
         loss.border_subtitle = ("log" if loss.log_y else "linear") + " y"
+        if snap is not None and not snap.racing and snap.test_loss is not None:
+            loss.border_subtitle += ("  [bold red]━ train[/]  [orange]━ test[/]" if colour else "  ⠂ train  x test")
         fit = self.fit_chart
+        fit_tag = "[bold red]━ fit" if colour else "[bold]▀ fit"
         if fit.view == "units":
-            tags = [f"{unit_tag(k)} {escape(label)}" for k, label in enumerate(fit.unit_labels[:9])]
-            fit.border_subtitle = "[bold red]━ fit = Σ units + bias[/]  " + "  ".join(tags)
+            tags = [f"{unit_tag(k, colour)} {escape(label)}" for k, label in enumerate(fit.unit_labels[:9])]
+            fit.border_subtitle = f"{fit_tag} = Σ units + bias[/]  " + "  ".join(tags)
             return
         if fit.view == "kinks":
-            fit.border_subtitle = "[bold red]━ fit[/]  [yellow]▲ kink[/]  (v: next view)"
+            kink = "[yellow]▲ kink[/]" if colour else "^ kink"
+            fit.border_subtitle = f"{fit_tag}[/]  {kink}  (v: next view)"
             return
         if snap is not None and snap.racing:
             shown = self.visible_members(snap)
-            tags = [f"{member_tag(i)} {escape(snap.members[i].label)}" for i in shown[:9]]
+            tags = [f"{member_tag(i, colour)} {escape(snap.members[i].label)}" for i in shown[:9]]
             more = f"  +{len(shown) - 9}" if len(shown) > 9 else ""
             self.fit_chart.border_subtitle = "  ".join(tags) + more
             return
-        truth = "  [dim]┄ truth[/]" if fit.show_truth else ""
-        fit.border_subtitle = f"[cyan]⠂ data[/]  [bold red]━ fit[/]{truth}"
+        if colour:
+            truth = "  [dim]┄ truth[/]" if fit.show_truth else ""
+            fit.border_subtitle = f"[cyan]⠂ data[/]  {fit_tag}[/]{truth}"
+        else:
+            truth = "  • truth" if fit.show_truth else ""
+            fit.border_subtitle = f"⠂ data  {fit_tag}[/]{truth}"
         if snap is not None and snap.test_loss is not None:
-            fit.border_subtitle += "  [yellow]x test[/]"
+            fit.border_subtitle += "  [orange]x test[/]" if colour else "  x test"
 
     def _experiment(self, cfg: FitConfig) -> str:
         target = data_label(cfg.data)
@@ -476,11 +489,11 @@ class FitscopeApp(App):
                          f"loss {num(loss) if isinstance(loss, (int, float)) else '—'}")
         return ("recent:\n" + "\n".join(lines)) if lines else ""
 
-    def action_open_run(self) -> None:
-        if not isinstance(self.screen, PathDialog):
-            self.push_screen(PathDialog("Open a saved run, to look at it or continue it",
-                                        "tab or → completes a folder name · enter opens · escape cancels",
-                                        "runs/", self._open_run, listing=self._recent_runs()))
+    async def action_open_run(self) -> None:
+        self._main_keys_only()
+        await self._open(PathDialog("Open a saved run, to look at it or continue it",
+                                    "tab or → completes a folder name · enter opens · escape cancels",
+                                    "runs/", self._open_run, listing=self._recent_runs()))
 
     def _open_run(self, path: str) -> str | None:
         """Checked here for what needs no torch; the engine loads it (and may still refuse)."""
@@ -509,12 +522,12 @@ class FitscopeApp(App):
         self._shown_data = None
         self._redraw()
 
-    def action_write_settings(self) -> None:
-        if not isinstance(self.screen, PathDialog):
-            self._confirm_write = None
-            self.push_screen(PathDialog("Write the current settings to a TOML file",
-                                        "enter writes · fitscope --config FILE reads it back · escape cancels",
-                                        "fitscope.toml", self._write_settings, folders_only=False))
+    async def action_write_settings(self) -> None:
+        self._main_keys_only()
+        self._confirm_write = None
+        await self._open(PathDialog("Write the current settings to a TOML file",
+                                    "enter writes · fitscope --config FILE reads it back · escape cancels",
+                                    "fitscope.toml", self._write_settings, folders_only=False))
 
     def _write_settings(self, path: str) -> str | None:
         if not path:
@@ -534,11 +547,11 @@ class FitscopeApp(App):
         self.notify(f"settings written to {path} (fitscope --config {path})")
         return None
 
-    def action_reference(self) -> None:
-        if not isinstance(self.screen, PathDialog):
-            self.push_screen(PathDialog("Compare with a saved run: its fit and loss drawn dashed",
-                                        "tab or → completes · enter sets it · an empty field clears it · escape cancels",
-                                        "runs/", self._set_reference, listing=self._recent_runs()))
+    async def action_reference(self) -> None:
+        self._main_keys_only()
+        await self._open(PathDialog("Compare with a saved run: its fit and loss drawn dashed",
+                                    "tab or → completes · enter sets it · an empty field clears it · escape cancels",
+                                    "runs/", self._set_reference, listing=self._recent_runs()))
 
     def _set_reference(self, path: str) -> str | None:
         if not path:
@@ -564,13 +577,23 @@ class FitscopeApp(App):
         self.notify(f"screenshot saved to {path}")
         self.log_line(f"screenshot saved to {path}")
 
-    def action_compare(self) -> None:
+    async def action_compare(self) -> None:
+        self._main_keys_only()
         if self.racing:
             self._switch(RunSpec(self.cfg))
             self.log_line("back to a single run")
             return
-        if not isinstance(self.screen, CompareSetup):
-            self.push_screen(CompareSetup(self._start_race))
+        await self._open(CompareSetup(self._start_race))
+
+    def _main_keys_only(self) -> None:
+        """A dialog key is the app's on the main screen with no field being typed in; elsewhere the
+        key goes on as a key (a character in a field, the dialog's own binding)."""
+        if isinstance(self.focused, Input) or self.screen is not self.screen_stack[0]:
+            raise SkipAction()
+
+    async def _open(self, dialog: Dialog) -> None:
+        await self.push_screen(dialog)
+        await dialog.ready.wait()
 
     def _start_race(self, texts: dict[str, str], seeds_text: str) -> str | None:
         """From the setup screen: an error message for the screen, or None once the race runs."""
@@ -809,9 +832,9 @@ class FitscopeApp(App):
         else:
             self.fit_chart.focus()
 
-    def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+    async def action_help(self) -> None:
+        self._main_keys_only()
+        await self.push_screen(HelpScreen())
 
     def action_panel(self, delta: int) -> None:
         if isinstance(self.screen, PathDialog):  # tab completes the path

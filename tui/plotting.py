@@ -121,7 +121,7 @@ def draw_loss(plt, history: HistoryView, *, width: int, log_y: bool = True, mark
         series.append((reference.steps, reference.losses, REF_COLOR if color else None, DASHED, None))
     if test:
         series.append((np.array([t[0] for t in test], float), np.array([t[1] for t in test], float),
-                       TEST_COLOR if color else None, marker, "test" if legend else None))
+                       TEST_COLOR if color else None, marker if color else "x", "test" if legend else None))
     plot_losses(plt, series, width=width, log_y=log_y, diverged=[diverged_at] if diverged_at else [], height=height)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -78,7 +79,23 @@ VARY_FIELDS = [  # (config key, label, example) — the settings a race can vary
 ]
 
 
-class CompareSetup(ModalScreen):
+class Dialog(ModalScreen):
+    """A modal whose first field has focus before the app reads the key after the one that opened
+    it, so a fast typist's keys land in the dialog (the app awaits ``ready``)."""
+
+    FIRST = "Input"  # the field focused first
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ready = asyncio.Event()
+
+    def on_mount(self) -> None:
+        # set_focus at once: Widget.focus() is queued behind the keys already waiting
+        self.set_focus(self.query_one(self.FIRST))
+        self.ready.set()
+
+
+class CompareSetup(Dialog):
     """What varies, by keyboard: a list of values for each setting to vary (empty: not varied;
     several: their product), and how many init seeds. tab/↑/↓ move, enter starts, escape cancels."""
 
@@ -108,11 +125,10 @@ class CompareSetup(ModalScreen):
             yield Static("", id="compare-error", classes="field-error")
             yield Static("tab ↑ ↓ move · enter starts the race · escape cancels · 2 to 64 members", classes="hint")
 
-    def on_mount(self) -> None:
-        self.query_one("#vary-model-activation", Input).focus()
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if not self.is_current:  # an escape closed the dialog before this enter was read
+            return
         values = {key: self.query_one(f"#vary-{_id(key)}", Input).value for key, _, _ in VARY_FIELDS}
         error = self.start({k: v for k, v in values.items() if v.strip()}, self.query_one("#vary-seeds", Input).value)
         if error:
@@ -148,7 +164,7 @@ class FolderSuggester(Suggester):
         return complete_path(value, self.folders_only)
 
 
-class PathDialog(ModalScreen):
+class PathDialog(Dialog):
     """One path field: tab or → takes the suggested completion, enter submits, escape cancels.
 
     ``submit(text)`` returns an error for the field (the dialog stays, text kept) or None."""
@@ -164,14 +180,11 @@ class PathDialog(ModalScreen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="path-dialog"):
             yield Static(Text(self.title_text, style="bold"))
-            yield Input(self.value, id="path", suggester=FolderSuggester(self.folders_only))
+            yield Input(self.value, id="path", suggester=FolderSuggester(self.folders_only), select_on_focus=False)
             yield Static("", id="path-error", classes="field-error")
             yield Static(self.hint, classes="hint")
             if self.listing:
                 yield Static(Text(self.listing), id="path-listing", classes="hint")
-
-    def on_mount(self) -> None:
-        self.query_one("#path", Input).focus()
 
     def complete(self) -> None:
         """Tab: the field completed, as → takes a shown suggestion."""
@@ -183,6 +196,8 @@ class PathDialog(ModalScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if not self.is_current:  # an escape closed the dialog before this enter was read
+            return
         error = self.submit(event.value.strip())
         if error:
             self.query_one("#path-error", Static).update(Text(error))

@@ -169,3 +169,57 @@ def test_every_member_colour_is_one_textual_markup_knows():
         name = tag[1:tag.index("]")]
         Color.parse(name)  # raises ColorParseError for e.g. 'bright_red'
     assert set(MARKUP_COLOURS) <= set(PALETTE)
+
+
+def type_at_once(app, *keys: str) -> None:
+    """Keys as a fast typist sends them: all queued before the app handles the first."""
+    from textual import events
+    for key in keys:
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+async def test_keys_typed_right_after_c_land_in_the_setup(app):
+    """They went to the screen below while the dialog mounted, so only the default race started."""
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        type_at_once(app, "c", "tab", *"0.1,0.3", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert not isinstance(app.screen, CompareSetup)
+        assert app.spec.vary == (("model.activation", ("relu", "softplus", "tanh")), ("train.lr", (0.1, 0.3)))
+
+
+async def test_keys_typed_right_after_ctrl_o_land_in_the_path_field(app):
+    from fitscope.tui.screens import PathDialog
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        type_at_once(app, "ctrl+o", *"abc")
+        await pilot.pause()
+        assert isinstance(app.screen, PathDialog)
+        assert app.screen.query_one(Input).value == "runs/abc"
+
+
+async def test_dialog_keys_are_characters_in_a_field(app):
+    """c, b and ? are priority keys now; in a settings field they must still be typed."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("shift+tab")
+        field = app.focused
+        assert isinstance(field, Input)
+        await pilot.press("end", "c", "b", "question_mark")
+        assert field.value.endswith("cb?")
+        assert app.screen is app.screen_stack[0]
+
+
+@pytest.mark.parametrize("keys", [("c", "enter"), ("b", "ctrl+u", "enter")])  # each enter closes its dialog
+async def test_enter_then_escape_at_once_in_a_dialog_leaves_the_app_running(app, keys):
+    """The escape closed the dialog before its enter was read; the enter then dismissed the app's
+    own screen (ScreenStackError) — found by the key fuzz test."""
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        type_at_once(app, *keys, "escape")
+        for _ in range(3):
+            await pilot.pause()
+        assert app.is_running and app.return_code is None
+        assert app.screen is app.screen_stack[0]

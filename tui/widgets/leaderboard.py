@@ -16,14 +16,17 @@ MARKUP_COLOURS = {"red+": "ansi_bright_red", "green+": "ansi_bright_green", "blu
                   "orange+": "darkorange", "orange": "orange"}
 
 
-def member_tag(i: int) -> str:
-    """The member's line colour and its key (1–9), as markup."""
-    colour, _ = member_style(i, True)
+def member_tag(i: int, color: bool = True) -> str:
+    """The member's line colour and its key (1–9), as markup; without colour, the character its
+    line is drawn with (a digit, then letters), which for the first nine is its key."""
+    colour, marker = member_style(i, color)
+    if colour is None:
+        return f"[bold]{marker}[/]"
     key = str(i + 1) if i < 9 else "·"
     return f"[{MARKUP_COLOURS.get(colour, colour)}]━{key}[/]"
 
 
-def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: int) -> str:
+def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: int, color: bool = True) -> str:
     """member, train loss, test loss (when there is one), the step of its best loss, state."""
     order = ranked(snap.members)
     name_w = max(6, *(len(m.label) for m in snap.members))
@@ -48,12 +51,13 @@ def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: in
             row += f" {'—' if dead is None else f'{100 * dead:.0f}%':>5} {num(r2, 3) if r2 is not None else '—':>6}"
         row += " " + ("ok" if m.diverged_at is None else f"✗ step {m.diverged_at}")
         dim = i in hidden or (solo is not None and solo != i)
-        line = f"{'▸' if i == selected else ' '}{member_tag(i)}{row}"
+        line = f"{'▸' if i == selected else ' '}{member_tag(i, color)}{row}"
         lines.append(f"[dim]{line}[/]" if dim else line)
     return "\n".join(lines)
 
 
-def unit_tag(k: int) -> str:
-    """The colour of the k-th unit's curve in the units view (the fit keeps the first colour)."""
-    colour, _ = member_style(k + 1, True)
-    return f"[{MARKUP_COLOURS.get(colour, colour)}]━[/]"
+def unit_tag(k: int, color: bool = True) -> str:
+    """The colour of the k-th unit's curve in the units view (the fit keeps the first colour);
+    without colour, the character it is drawn with."""
+    colour, marker = member_style(k + 1, color)
+    return f"[bold]{marker}[/]" if colour is None else f"[{MARKUP_COLOURS.get(colour, colour)}]━[/]"

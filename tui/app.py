@@ -394,7 +394,8 @@ class FitscopeApp(App):
 
     def _log_snapshot(self, snap: Snapshot) -> None:
         now = time.monotonic()
-        line = f"{snap.step:>6} {num(snap.train_loss):<9} {snap.steps_per_s:>6,.0f}/s"
+        running = snap.state == State.RUNNING  # else the rate is the run's average: say so
+        line = f"{snap.step:>6} {num(snap.train_loss):<9} {snap.steps_per_s:>6,.0f}/s{'' if running else ' avg'}"
         if snap.test_loss is not None:
             line += f"  test {num(snap.test_loss)}"
         line += short_inside(snap.members[0].stats)

@@ -286,3 +286,12 @@ async def test_an_unexpected_error_ends_the_app_non_zero_with_one_line_and_a_tra
     assert app.return_code == 1 and app.crash == "RuntimeError: boom in a key"
     assert app.crash_log is not None and "boom in a key" in open(app.crash_log).read()
     assert app._exit_renderables == []  # no page of traceback: run_app prints the one line
+
+
+async def test_the_done_row_says_its_rate_is_the_runs_average(app):
+    from fitscope.core import commands as C
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.driver.send(C.Step(300))
+        await settle(pilot)
+        done = [line for line in app.query_one(Log).lines if line.rstrip().endswith("done")]
+        assert done and "/s avg" in done[-1]

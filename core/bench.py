@@ -157,3 +157,49 @@ def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> 
             "sequential_steps_per_s": round(s, 1), "speedup": round(b / s, 2),
             "sequential_autograd_steps_per_s": round(a, 1), "speedup_vs_autograd": round(b / a, 2),
             "mixed_activation_steps_per_s": round(m, 1), "mixed_vs_single_activation": round(m / b, 3)}
+
+
+def device_speed(cfg: FitConfig, rounds: int = 3, steps: int = 2000) -> dict:
+    """On CUDA, side by side: full-batch steps eager against CUDA-graph blocks, for the lesson's net
+    and a large one (1-256-256-1 on 100,000 points), the GPU against 2 CPU threads for both, and a
+    K=32 race on the GPU. Without CUDA there is nothing to measure, and it says so."""
+    if not torch.cuda.is_available():
+        return {"cuda": False, "message": "no CUDA device on this machine: the GPU figures need one "
+                                          "(fitscope bench measures the CPU)"}
+    gpu = cfg.with_values({"train.device": "cuda", "train.kernels": "fast", "train.batch_size": 0})
+    nets = {"lesson": gpu, "large": gpu.with_values({"model.hidden": (256, 256), "data.points": 100_000})}
+    race32 = RunSpec.race(gpu, {"train.lr": [0.02 + 0.005 * i for i in range(32)]})
+    out: dict = {"cuda": True, "device": torch.cuda.get_device_name(0), "cores": os.cpu_count(), "rounds": rounds,
+                 "steps": steps, "cpu_threads": 2}
+    graph_failed: list[str] = []
+
+    def rate(spec: RunSpec, blocks: str, n: int) -> float:
+        exp = Experiment(spec, blocks)
+        if exp.device.type == "cpu":
+            torch.set_num_threads(2)  # the goal compares the GPU with 2 CPU cores
+        exp.step(64)  # warm-up: kernels, cuBLAS, the graph's capture
+        if exp.stepper.notice:
+            graph_failed.append(exp.stepper.notice)
+        _sync(exp.device)
+        t0 = time.perf_counter()
+        exp.step(n)  # reads the chunk's losses at its end: the device has finished
+        return n / (time.perf_counter() - t0)
+
+    for name, net in nets.items():
+        spec, cpu = RunSpec(net), RunSpec(net.with_value("train.device", "cpu"))
+        cpu_steps = steps if name == "lesson" else 20
+        eager, graph, on_cpu = [], [], []
+        for _ in range(rounds):  # interleaved
+            eager.append(rate(spec, "off", steps))
+            graph.append(rate(spec, "graph", steps))
+            on_cpu.append(rate(cpu, "off", cpu_steps))
+        e, g, c = (statistics.median(v) for v in (eager, graph, on_cpu))
+        out[name] = {"eager_steps_per_s": round(e, 1), "graph_steps_per_s": round(g, 1),
+                     "graph_vs_eager": round(g / e, 2), "cpu_steps_per_s": round(c, 1),
+                     "gpu_vs_cpu": round(max(e, g) / c, 2)}
+    eager32 = statistics.median(rate(race32, "off", steps) for _ in range(rounds))
+    graph32 = statistics.median(rate(race32, "graph", steps) for _ in range(rounds))
+    out["race32"] = {"eager_steps_per_s": round(eager32, 1), "graph_steps_per_s": round(graph32, 1),
+                     "graph_vs_eager": round(graph32 / eager32, 2)}
+    out["graph_notices"] = sorted(set(graph_failed))
+    return out

@@ -81,4 +81,11 @@ class Timeline:
     member: int = 0
 
 
-Command = Start | Pause | Toggle | Step | Reset | SetLr | SetSteps | SetPace | Save | Open | Inspect | Timeline
+@dataclass(frozen=True)
+class SetDevice:
+    """Move the run (weights, optimiser state, data) to another device; its step and losses stay."""
+
+    device: str
+
+
+Command = Start | Pause | Toggle | Step | Reset | SetLr | SetSteps | SetPace | Save | Open | Inspect | Timeline | SetDevice

@@ -40,7 +40,14 @@ def tune_threads(device: torch.device, work: int) -> None:
 
 
 def total_memory(device: torch.device) -> int | None:
-    """A GPU's memory in bytes (None on the CPU: the machine's memory is the limit there)."""
+    """A GPU's free memory in bytes, what a run there can have (None on the CPU: the machine's
+    memory is the limit there)."""
     if device.type == "cuda":
-        return int(torch.cuda.get_device_properties(device).total_memory)
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
     return None
+
+
+def memory_in_use(device: torch.device) -> int | None:
+    """Bytes held by tensors on a GPU (None on the CPU)."""
+    return int(torch.cuda.memory_allocated(device)) if device.type == "cuda" else None

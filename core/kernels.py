@@ -103,14 +103,19 @@ class Group:
         self.buf = torch.zeros_like(self.flat)
         self.sq = torch.zeros_like(self.flat) if self.optimizer in ("adam", "adamw", "rmsprop") else self.buf
         self.t = 0
+        # the step count a captured step reads (CUDA graphs); float64, as the host computes its corrections
+        self.t_dev = torch.zeros((), dtype=torch.float64, device=device)
         self.grad_scale = 0.0  # no gradient yet
         self._buffers: dict[int, _Buffers] = {}
-        self._hyper()
-
-    def _hyper(self) -> None:
-        """Per-element hyper-parameter buffers, remade when an lr changes (not per step)."""
         self.lr_el, self.wd_el, self.mom_el = (v[self.owner] for v in (self.lr, self.wd, self.momentum))
         self._neg_lr_scaled: dict[float, torch.Tensor] = {}
+
+    def _hyper(self) -> None:
+        """Per-element hyper-parameters after an lr changes (not per step), written in place: a
+        captured step (CUDA graph) reads these very tensors, so a live lr change needs no rebuild."""
+        self.lr_el.copy_(self.lr[self.owner])
+        for scale, neg in self._neg_lr_scaled.items():
+            torch.mul(self.lr_el, -scale, out=neg)
 
     def set_lr(self, j: int, lr: float) -> None:
         self.lr[j] = lr
@@ -130,6 +135,15 @@ class Group:
     def copy(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, int]:
         """Every member's weights and optimiser state as of now (to go back to the last finite ones)."""
         return self.flat.clone(), self.buf.clone(), None if self.sq is self.buf else self.sq.clone(), self.t
+
+    @torch.no_grad()
+    def restore(self, copy: tuple) -> None:
+        """Back to a :meth:`copy` (every member), in place: the tensors keep their addresses."""
+        flat, buf, sq, self.t = copy
+        self.flat.copy_(flat)
+        self.buf.copy_(buf)
+        if sq is not None:
+            self.sq.copy_(sq)
 
     def optim_state(self, j: int, copy: tuple | None = None) -> dict[str, Any]:
         """Member j's optimiser buffers, block by block as its weights; the step count of the group."""
@@ -171,9 +185,10 @@ class Group:
         out = self.forward(x)
         return _LOSSES[self.loss_name](out, y.T.expand_as(out), reduction="none").mean(dim=1)
 
-    def step(self, x: torch.Tensor, y: torch.Tensor, loss_out: torch.Tensor) -> None:
+    def step(self, x: torch.Tensor, y: torch.Tensor, loss_out: torch.Tensor, captured: bool = False) -> None:
         """One forward, backward and update for every member; ``loss_out`` [K, 1, 1] gets each
-        member's loss *sum* over the batch before the update (the caller divides by the batch size)."""
+        member's loss *sum* over the batch before the update (the caller divides by the batch size).
+        ``captured``: recorded into a CUDA graph, so the step count comes from the device."""
         n = x.shape[0]
         b = self._buffers.get(n)
         if b is None:
@@ -207,11 +222,16 @@ class Group:
                 for _, bwd, z, a, da, dz in b.layers[i - 1]:
                     bwd(da, z, a, dz)
                 g = b.dz[i - 1]
-        self._update((2.0 if mse else 1.0) / n)
+        self._update((2.0 if mse else 1.0) / n, captured)
 
-    def _update(self, scale: float) -> None:
-        """torch.optim's update rules, elementwise over the flat buffer, per-member hyper-parameters."""
+    def _update(self, scale: float, captured: bool = False) -> None:
+        """torch.optim's update rules, elementwise over the flat buffer, per-member hyper-parameters.
+        Eager, Adam's bias corrections use the host's step count as torch.optim does (bit for bit);
+        captured, a device counter that each replay advances."""
         self.t += 1
+        t: float | torch.Tensor = self.t
+        if captured:
+            t = self.t_dev.add_(1)
         p, g, buf, sq = self.flat, self.gflat, self.buf, self.sq
         self.grad_scale = scale if self.plain else 1.0  # what turns gflat into the mean loss's gradient
         if self.plain:  # the lesson's SGD: one op for the whole network
@@ -234,8 +254,8 @@ class Group:
             b1, b2 = BETAS
             buf.lerp_(g, 1 - b1)
             sq.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (sq.sqrt() / (1 - b2 ** self.t) ** 0.5).add_(EPS)
-            p.sub_(lr / (1 - b1 ** self.t) * buf / denom)
+            denom = (sq.sqrt() / (1 - b2 ** t) ** 0.5).add_(EPS)
+            p.sub_(lr / (1 - b1 ** t) * buf / denom)
         else:  # rmsprop
             g.addcmul_(wd, p)
             sq.mul_(RMS_ALPHA).addcmul_(g, g, value=1 - RMS_ALPHA)

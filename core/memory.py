@@ -66,7 +66,8 @@ def machine_bytes() -> int:
 
 
 def limit(spec: RunSpec, device_total: int | None = None) -> tuple[int, str]:
-    """(bytes, how it was chosen) — ``device_total``: a GPU's memory, when the run is on one."""
+    """(bytes, how it was chosen) — ``device_total``: a GPU's free memory, when the run is on one
+    (what other processes hold there is not the run's to take)."""
     gb = spec.base.train.memory_limit
     if gb > 0:
         total = device_total if device_total is not None else machine_bytes()
@@ -75,7 +76,7 @@ def limit(spec: RunSpec, device_total: int | None = None) -> tuple[int, str]:
                           f"train.memory_limit={gb:g} GB is more than it has"
         return int(gb * 1e9), "train.memory_limit"
     if device_total is not None:
-        return device_total // 2, "half of the GPU's memory"
+        return device_total * 9 // 10, "90 % of the GPU's free memory"
     cap = address_space_limit()
     if cap is not None and cap < machine_bytes():
         return cap // 2, "half of this process's address-space limit (ulimit -v)"

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fitscope.core import commands as C
+from fitscope.core import device as device_mod
 from fitscope.core import rundir, runs
 from fitscope.core.errors import ConfigError
 from fitscope.core.rundir import RunDirError
@@ -50,7 +51,9 @@ def _save_cap(members: int) -> int:
 
 class Run:
     def __init__(self, spec: RunSpec, *, publish_hz: float = 20.0, pace: float | None = None,
-                 history_cap: int | None = None, clock: Callable[[], float] = time.monotonic, inside: bool = True):
+                 history_cap: int | None = None, clock: Callable[[], float] = time.monotonic, inside: bool = True,
+                 blocks: str | None = None):
+        self.blocks = blocks  # how full-batch steps are grouped (CUDA graphs); None: the device's default
         self.inside = inside  # the network's numbers on the snapshot cadence (bench turns them off to compare)
         self.publish_interval = 1.0 / publish_hz
         self.pace = pace
@@ -63,7 +66,7 @@ class Run:
 
     # ---- set-up -------------------------------------------------------------------------------
     def _open(self, spec: RunSpec, loaded: runs.Loaded | None = None) -> None:
-        exp = Experiment(spec)  # a ConfigError here leaves the current run as it was
+        exp = Experiment(spec, self.blocks)  # a ConfigError here leaves the current run as it was
         if loaded is not None:
             try:
                 exp.load(loaded.state["exp"])
@@ -71,6 +74,8 @@ class Run:
                 raise RunDirError(f"{loaded.folder / 'checkpoint.pt'}: does not fit its config.toml ({exc})") from None
         self.exp, self.spec = exp, spec
         self.run_id += 1
+        if self.run_id == 1 and spec.base.train.device == "auto" and exp.device.type == "cpu":
+            self._say("device auto: no GPU found — training on the CPU")
         self.state = State.READY
         self.budget = spec.base.train.steps
         self.elapsed = 0.0
@@ -237,6 +242,8 @@ class Run:
                 raise C.Refused(str(exc)) from None
             self._say(f"opened {loaded.folder} at step {self.step:,} of {self.budget:,}")
             return self.spec
+        elif isinstance(cmd, C.SetDevice):
+            self._move(cmd.device)
         else:
             raise C.Refused(f"unknown command {cmd!r}")
         return None
@@ -273,6 +280,37 @@ class Run:
             self._say(f"{self.exp.members[j].label if len(self.exp.members) > 1 else 'the run'} diverged at step "
                       f"{self.dead[j]:,}: checkpoint.pt holds its last finite weights, from step {at:,}", Level.WARNING)
         return folder
+
+    def _move(self, name: str) -> None:
+        """The run to another device: its weights, optimiser state, data order and timeline go
+        with it; the step count, the losses and every record of the run stay as they are."""
+        if self.state == State.ERROR:
+            raise C.Refused("device: the run stopped on an error — reset (r) first")
+        try:
+            target = device_mod.resolve(name)
+        except ConfigError as exc:
+            raise C.Refused(str(exc)) from None
+        if target == self.exp.device:
+            raise C.Refused(f"device: the run is on {target} already")
+        was = self.exp.device
+        try:
+            self._relocate(self.spec.with_base(self.spec.base.with_value("train.device", name)))
+        except ConfigError as exc:
+            raise C.Refused(str(exc)) from None
+        except (RuntimeError, MemoryError) as exc:
+            raise C.Refused(f"device: cannot move to {target}: {type(exc).__name__}: {str(exc)[:200]}") from None
+        self._say(f"moved from {was} to {target} at step {self.step:,}")
+
+    def _relocate(self, spec: RunSpec) -> None:
+        """The experiment rebuilt for ``spec`` (another device) and the run's state carried into it."""
+        state, timeline = self.exp.state(), self.exp.timeline
+        exp = Experiment(spec, self.blocks)  # the memory budget is checked for the new device
+        exp.load(state)
+        exp.timeline = timeline.to(exp.device, exp.stepper.block_steps)
+        for j in self.dead:
+            exp.stepper.stop(j)
+        self.exp, self.spec = exp, spec
+        self._rate_mark, self._rate_windowed, self._chunk = (self.clock(), self.step), False, 1
 
     def _check_trainable(self, what: str) -> None:
         if self.state == State.DIVERGED:
@@ -358,6 +396,9 @@ class Run:
         t0 = self.clock()
         losses = self.exp.step(n)
         self.elapsed += self.clock() - t0
+        if self.exp.stepper.notice:  # e.g. a CUDA graph that could not be captured: said once
+            self._say(self.exp.stepper.notice, Level.WARNING)
+            self.exp.stepper.notice = None
         self._stepped = True
         self._record(first, losses)
 
@@ -450,7 +491,7 @@ class Run:
             elapsed=self.elapsed, data=None if self._data_sent else self.exp.view,
             members=tuple(members), spec=self.spec, device=str(self.exp.device), pace=self.pace,
             notices=tuple(self._notices), diverged_at=self.diverged_at, stats_step=self._stats_step,
-            inspected=self.inspected)
+            inspected=self.inspected, memory=device_mod.memory_in_use(self.exp.device))
 
     def _layers(self, j: int) -> tuple[tuple[np.ndarray, np.ndarray], ...] | None:
         """Member j's (W, b) per layer in numpy, when small enough to send with every snapshot."""

@@ -23,6 +23,7 @@ import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +234,7 @@ def commit(folder: Path, files: dict[str, bytes], meta: dict[str, Any]) -> None:
         for name, data in files.items():
             _write_durable(pending / name, data)
         _fsync_dir(pending)
-        index = {"format": FORMAT, **meta, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        index = {"format": FORMAT, **meta, "saved_at": _now(),
                  "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
         _replace_index(folder, {**index, "state": "committing"})  # the save is now the new one
         for name in files:
@@ -367,6 +368,11 @@ def _subruns(base: Path) -> Iterator[Path]:
                 yield p
     except OSError:
         return
+
+
+def _now() -> str:
+    # milliseconds: two saves within one second still list newest first
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
 
 
 def listing(base: str | Path) -> list[tuple[Path, dict[str, Any] | str]]:

@@ -98,6 +98,7 @@ class Snapshot:
     diverged_at: int | None = None  # every member diverged; the first of them
     stats_step: int | None = None  # when the members' stats were computed
     inspected: int = 0  # the member whose layers the snapshot carries
+    memory: int | None = None  # bytes the run holds on a GPU (None on the CPU)
 
     @property
     def x_grid(self) -> np.ndarray:

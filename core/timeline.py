@@ -18,10 +18,11 @@ WEIGHT_FRAMES_BYTES = 64 << 20  # frames as parameters while cap × their size s
 
 
 class Timeline:
-    def __init__(self, sizes: list[int], device: torch.device, cap: int = CAP):
-        """``sizes``: the length of each source row (a group's flat parameters, or K × grid)."""
+    def __init__(self, sizes: list[int], device: torch.device, cap: int = CAP, stride: int = 1):
+        """``sizes``: the length of each source row (a group's flat parameters, or K × grid);
+        ``stride``: the first spacing of frames (steps run in blocks show only their ends)."""
         self.cap = cap
-        self.stride = 1
+        self.stride = stride
         self.n = 0
         self.steps = np.zeros(cap, np.int64)
         self.rows = [torch.empty(cap, size, device=device) for size in sizes]
@@ -50,6 +51,19 @@ class Timeline:
             row[: len(keep)] = row.index_select(0, index)
         self.steps[: len(keep)] = self.steps[keep]
         self.n = len(keep)
+
+    def to(self, device: torch.device, stride: int) -> Timeline:
+        """This timeline on another device, its frames at least ``stride`` apart (a run that moves
+        keeps its history)."""
+        out = Timeline([row.shape[1] for row in self.rows], device, self.cap, self.stride)
+        while out.stride < stride:
+            out.stride *= 2
+        keep = [i for i in range(self.n) if self.steps[i] % out.stride == 0]
+        for row, mine in zip(out.rows, self.rows):
+            row[: len(keep)] = mine[keep].to(device)
+        out.steps[: len(keep)] = self.steps[keep]
+        out.n = len(keep)
+        return out
 
     def frames(self) -> tuple[np.ndarray, list[torch.Tensor]]:
         return self.steps[: self.n].copy(), [row[: self.n] for row in self.rows]

@@ -19,6 +19,7 @@ import torch
 from fitscope.core import data as data_mod
 from fitscope.core import device as device_mod
 from fitscope.core import memory
+from fitscope.core.graphs import BLOCK, Block, CaptureError
 from fitscope.core.kernels import Group, make_groups
 from fitscope.core.model import ACTIVATION_MODULES, make_loss, make_mlp, make_optimizer
 from fitscope.core.spec import Member, RunSpec
@@ -41,6 +42,11 @@ class Batches:
     def rows(self) -> int:
         n = self.x.shape[0]
         return n if self.size == 0 or self.size >= n else self.size
+
+    @property
+    def full(self) -> bool:
+        """Full batch: every step sees the same tensors (a step that can be captured)."""
+        return self.rows == self.x.shape[0]
 
     def state(self) -> dict[str, Any]:
         order = None if self._order is None else self._order.cpu()
@@ -86,7 +92,14 @@ def build(spec: RunSpec, check=None) -> tuple[data_mod.Dataset, list[torch.nn.Se
 
 
 class FastStepper:
-    def __init__(self, members: list[Member], models: list[torch.nn.Sequential], device: torch.device):
+    notice: str | None = None  # something to tell the user once (a graph that could not be captured)
+
+    def __init__(self, members: list[Member], models: list[torch.nn.Sequential], device: torch.device,
+                 blocks: str | None = None):
+        """``blocks``: "graph" (full-batch steps in CUDA-graph blocks; the default on CUDA), "eager"
+        (the same blocks without a graph: the CPU's test of their bookkeeping) or "off"."""
+        self.blocks = blocks or ("graph" if device.type == "cuda" else "off")
+        self._block: Block | None = None
         weights = []
         for model in models:
             linears = [m for m in model if isinstance(m, torch.nn.Linear)]
@@ -96,21 +109,59 @@ class FastStepper:
         self._rows: list[torch.Tensor] = []
         self._row_views: list[tuple[torch.Tensor, ...]] = []
 
-    def run(self, batches: Batches, n: int, frames: Frames | None = None) -> np.ndarray:
+    def run(self, batches: Batches, n: int, frames: Frames | None = None, start: int = 0) -> np.ndarray:
+        """Steps start+1 … start+n; with blocks, those that begin at a multiple of the block size
+        run as one block (the timeline's frames, every BLOCK steps or more, fall on block ends)."""
         if not self._rows or self._rows[0].shape[0] < n:  # a device buffer of losses, a row per step
             dev = self.groups[0].flat.device
             self._rows = [torch.empty(max(n, 64), g.k, 1, 1, device=dev) for g in self.groups]
             self._row_views = [tuple(r.unbind(0)) for r in self._rows]  # views made once, not per step
-        for i in range(n):
-            x, y = batches.next()
-            for g, rows in zip(self.groups, self._row_views):
-                g.step(x, y, rows[i])
+        block = self._block_for(batches)
+        i = 0
+        while i < n:
+            if block is not None and n - i >= block.steps and (start + i) % block.steps == 0:
+                block.run([r[i:i + block.steps] for r in self._rows])
+                i += block.steps
+            else:
+                x, y = batches.next()
+                for g, rows in zip(self.groups, self._row_views):
+                    g.step(x, y, rows[i])
+                i += 1
             if frames is not None:
-                frames(i + 1)
+                frames(i)
+        return self._read(n, batches.rows)
+
+    def _read(self, n: int, rows: int) -> np.ndarray:
+        """The chunk's losses, one copy per group: the only wait for the device in a chunk."""
         out = np.empty((n, self.k))
-        for g, buf in zip(self.groups, self._rows):  # one read per group per call
-            out[:, g.index] = buf[:n, :, 0, 0].to("cpu", torch.float64).numpy() / batches.rows
+        for g, buf in zip(self.groups, self._rows):
+            src = buf[:n, :, 0, 0]
+            if src.is_cuda:  # into pinned memory without blocking, then one sync for the lot
+                host = torch.empty(src.shape, dtype=src.dtype, pin_memory=True)
+                host.copy_(src, non_blocking=True)
+                torch.cuda.current_stream(src.device).synchronize()
+                src = host
+            out[:, g.index] = src.to(torch.float64).numpy() / rows
         return out
+
+    def _block_for(self, batches: Batches) -> Block | None:
+        if self.blocks == "off":
+            return None
+        if not batches.full:
+            self.blocks, self.notice = "off", "mini-batches (train.batch_size) step eagerly: no CUDA graph"
+            return None
+        if self._block is None or self._block.x is not batches.x:
+            try:
+                self._block = Block(self.groups, batches.x, batches.y, capture=self.blocks == "graph")
+            except CaptureError as exc:
+                self.blocks, self.notice = "off", f"CUDA graph capture failed ({exc}): stepping eagerly"
+                return None
+        return self._block
+
+    @property
+    def block_steps(self) -> int:
+        """The fewest steps between two timeline frames: a block's, when steps run in blocks."""
+        return 1 if self.blocks == "off" else BLOCK
 
     def _find(self, j: int) -> tuple[Group, int]:
         for g in self.groups:
@@ -191,6 +242,9 @@ class FastStepper:
 class AutogradStepper:
     """Each member an nn.Sequential with its torch.optim optimiser: the lesson's loop."""
 
+    notice: str | None = None
+    block_steps = 1
+
     def __init__(self, members: list[Member], models: list[torch.nn.Sequential], device: torch.device):
         self.models = [m.to(device) for m in models]
         self.optimizers = [make_optimizer(m.parameters(), mem.cfg.train, device) for m, mem in zip(self.models, members)]
@@ -198,7 +252,7 @@ class AutogradStepper:
         self.alive = [True] * len(members)
         self.k = len(members)
 
-    def run(self, batches: Batches, n: int, frames: Frames | None = None) -> np.ndarray:
+    def run(self, batches: Batches, n: int, frames: Frames | None = None, start: int = 0) -> np.ndarray:
         losses: list[list[torch.Tensor]] = [[] for _ in range(self.k)]
         for i in range(n):
             x, y = batches.next()
@@ -278,7 +332,8 @@ class AutogradStepper:
 class Experiment:
     """A spec's data and members on one device, stepped by its kernels; ``step(n)`` -> [n, K]."""
 
-    def __init__(self, spec: RunSpec):
+    def __init__(self, spec: RunSpec, blocks: str | None = None):
+        """``blocks``: how the fast kernels group full-batch steps (see :class:`FastStepper`)."""
         self.spec = spec
         self.members = spec.members()
         base = spec.base
@@ -293,11 +348,13 @@ class Experiment:
         self.view = data_mod.view(dataset, None if base.data.file else base.data.target)
         mx, sx = dataset.x_scale
         self.grid = ((data_mod.grid(self.view.x_range) - mx) / sx).to(self.device)  # in training units
-        stepper = AutogradStepper if base.train.kernels == "autograd" else FastStepper
         self.batches = Batches(self.data.x_train, self.data.y_train, base.train.batch_size, base.data.seed)
         self.steps_done = 0
         self._marks: deque[tuple[int, list]] = deque(maxlen=2)  # the last two chunk starts, to go back to
-        self.use(stepper(self.members, models, self.device))
+        if base.train.kernels == "autograd":
+            self.use(AutogradStepper(self.members, models, self.device))
+        else:
+            self.use(FastStepper(self.members, models, self.device, blocks))
 
     def use(self, stepper: FastStepper | AutogradStepper) -> None:
         """Step with ``stepper`` (its members' weights as they are now); the timeline starts here."""
@@ -305,7 +362,8 @@ class Experiment:
         sizes = stepper.frame_sizes()
         self.frames_are_weights = CAP * 4 * sum(sizes) <= WEIGHT_FRAMES_BYTES
         k, g = stepper.k, self.grid.shape[0]
-        self.timeline = Timeline(sizes if self.frames_are_weights else [k * g], self.device)
+        self.timeline = Timeline(sizes if self.frames_are_weights else [k * g], self.device,
+                                 stride=stepper.block_steps)
         self.timeline.add(self.steps_done, self._frame_sources)
 
     def _frame_sources(self) -> list[torch.Tensor]:
@@ -318,7 +376,7 @@ class Experiment:
 
     def step(self, n: int) -> np.ndarray:
         self._marks.append((self.steps_done, self.stepper.copy()))
-        losses = self.stepper.run(self.batches, n, self._frame)
+        losses = self.stepper.run(self.batches, n, self._frame, self.steps_done)
         self.steps_done += n
         return losses
 

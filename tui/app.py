@@ -41,7 +41,7 @@ from fitscope.tui.screens import CompareSetup, Dialog, HelpScreen, PathDialog
 from fitscope.tui.widgets.charts import VIEWS, FitChart, FrameView, LossChart, colour_on
 from fitscope.tui.widgets.leaderboard import leaderboard, member_tag, unit_tag
 from fitscope.tui.widgets.settings import LIVE_KEYS, SettingsPanel
-from fitscope.tui.widgets.textview import TextView
+from fitscope.tui.widgets.textview import LogView, TextView
 
 PACES: list[tuple[float | None, str]] = [
     (10, "10/s"), (30, "30/s"), (100, "watch"), (300, "300/s"), (1000, "1k/s"), (3000, "3k/s"), (None, "flat out")]
@@ -105,6 +105,7 @@ class FitscopeApp(App):
         Binding("h", "hide_member", "hide member", show=False),
         Binding("R", "restart_engine", "restart engine", show=False),
         Binding("s", "settings_overlay", "settings"),
+        Binding("g", "device", "cpu/gpu", show=False),
         Binding("v", "view", "view"),
         Binding("o", "ghosts", "earlier fits", show=False),
         Binding("comma", "frame(-1)", "frame back", show=False),
@@ -188,7 +189,7 @@ class FitscopeApp(App):
                 yield FitChart(id="fit")
                 with Horizontal(id="bottom"):
                     yield LossChart(id="loss")
-                    yield Log(id="log", max_lines=2000)
+                    yield LogView(id="log", max_lines=2000)
                     yield TextView(id="board")
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p is in the help
 
@@ -358,6 +359,7 @@ class FitscopeApp(App):
             must = [STATE_ICON.get(snap.state, str(snap.state)), f"step {snap.step:,}/{snap.budget:,}",
                     f"loss {num(snap.train_loss, 4)}", pace]
             extra = [f"{snap.steps_per_s:,.0f} steps/s"] if snap.state == State.RUNNING else []
+            extra.append(snap.device if snap.memory is None else f"{snap.device} {snap.memory / 2 ** 20:,.0f} MB")
             if snap.test_loss is not None:
                 extra.append(f"test {num(snap.test_loss, 4)}")
         if self._switch_from is not None:
@@ -367,12 +369,7 @@ class FitscopeApp(App):
             must = [f"◀ frame {frame.index + 1}/{frame.count}", f"step {frame.step:,}", f"loss {num(frame.loss, 4)}",
                     ". , move · space live"]
         width = self.size.width - 2
-        right = "  ".join(must)
-        for part in extra:
-            if len(right) + len(part) + 2 <= width - 20:
-                right = right.replace(f"  {pace}", f"  {part}  {pace}")
         cfg = self.cfg
-        device = snap.device if snap is not None else "…"
         recipe = self._experiment(cfg)
         if self.racing:
             recipe = f"race of {self.spec.count()} ({', '.join(self.race_spec)}) · base {recipe}"
@@ -380,7 +377,11 @@ class FitscopeApp(App):
                  f"{cfg.train.lr:g}")
         if self.racing:
             short = f"race of {self.spec.count()} ({', '.join(self.race_spec)})"
-        for left in (f"fitscope  {recipe} · {device}", recipe, short,
+        right = "  ".join(must)
+        for part in extra:  # steps/s, the device, the test loss: where the short recipe still fits
+            if len(right) + len(part) + 2 <= width - max(20, len(short) + 2):
+                right = right.replace(f"  {pace}", f"  {part}  {pace}")
+        for left in (f"fitscope  {recipe}", recipe, short,
                      f"race of {self.spec.count()}" if self.racing else "fitscope", ""):
             if len(left) + len(right) + 2 <= width:
                 break
@@ -914,7 +915,9 @@ class FitscopeApp(App):
         if new == self.cfg:
             panel.show_config(new)
             return
-        if key in LIVE_KEYS and not (key == "train.lr" and "train.lr" in self.race_spec):
+        if key == "train.device":  # live: the run moves, its step and losses stay
+            self._move(self.spec.with_base(new))
+        elif key in LIVE_KEYS and not (key == "train.lr" and "train.lr" in self.race_spec):
             self.cfg = new
             self.spec = self.spec.with_base(new)
             self.send(C.SetLr(new.train.lr) if key == "train.lr" else C.SetSteps(new.train.steps))
@@ -923,6 +926,26 @@ class FitscopeApp(App):
             self._apply_spec(self.spec.with_base(new), f"{key} = {_short(new.get(key))}: reset", key)
         panel.show_config(self.cfg)
         self._drawn_seq = -1
+
+    def _move(self, spec: RunSpec) -> None:
+        """To the device ``spec`` names; a refusal (no such device, too little memory there) puts
+        the app back on the run's device, with the reason under the device field."""
+        previous = self.spec
+        self.spec, self.cfg = spec, spec.base
+
+        def refused(f) -> None:  # on the driver's thread, or at once with a hand-driven one
+            exc = f.exception()
+            if exc is not None:
+                self.post_message(ResetRefused(spec, previous, "train.device", str(exc)))
+
+        self.send(C.SetDevice(spec.base.train.device)).add_done_callback(refused)
+        self.log_line(f"train.device = {spec.base.train.device}: moving the run (live)")
+
+    def action_device(self) -> None:
+        """g: the run between the CPU and the GPU."""
+        snap = self.driver.latest
+        on_cpu = snap is None or snap.device == "cpu"
+        self._change("train.device", "cuda" if on_cpu else "cpu")
 
     def _apply_spec(self, spec: RunSpec, why: str, key: str | None = None) -> None:
         latest = self.driver.latest

@@ -151,6 +151,11 @@ def make_parser() -> argparse.ArgumentParser:
     bench.add_argument("--startup", action="store_true",
                        help="in fresh processes: import torch, the app's first frame, and the engine ready "
                             "(default: off)")
+    bench.add_argument("--device", metavar="DEVICE",
+                       help="cuda: on the GPU, CUDA-graph steps against eager ones for the lesson's net and a "
+                            "1-256-256-1 net on 100,000 points, the GPU against 2 CPU threads, and a 32-member race "
+                            "(says so and exits 0 without CUDA); cpu or another: the engine bench there "
+                            "(default: train.device)")
     bench.add_argument("--ui", action="store_true",
                        help="open the app (headless, 120x40) over the engine training flat out (a single run, then "
                             "a 16-member race past 6,000 steps) and measure key latency, event-loop lag, training "
@@ -275,6 +280,28 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
     rounds = args.rounds
     if rounds is not None and not 1 <= rounds <= 100:
         raise ConfigError("--rounds", rounds, "expected a whole number from 1 to 100")
+    if args.device is not None and args.device.startswith("cuda"):
+        from fitscope.core.bench import device_speed
+
+        r = device_speed(cfg, rounds=rounds or 3)
+        if not r["cuda"]:
+            _report(r, args.json, r["message"])
+            return 0
+        lines = [f"{r['device']}, {r['steps']:,} full-batch steps, medians of {r['rounds']} rounds "
+                 f"(CPU: {r['cpu_threads']} threads of {r['cores']} cores):"]
+        for name, goal in (("lesson", "graph ≥ 5× eager"), ("large", "GPU ≥ 10× the CPU")):
+            k = r[name]
+            lines.append(f"  {name}: eager {k['eager_steps_per_s']:,.0f} · graph {k['graph_steps_per_s']:,.0f} steps/s "
+                         f"= {k['graph_vs_eager']:.2f}× · CPU {k['cpu_steps_per_s']:,.0f} → GPU {k['gpu_vs_cpu']:.1f}× "
+                         f"the CPU (goal: {goal})")
+        k = r["race32"]
+        lines.append(f"  race of 32: eager {k['eager_steps_per_s']:,.0f} · graph {k['graph_steps_per_s']:,.0f} race "
+                     f"steps/s = {k['graph_vs_eager']:.2f}×")
+        lines += [f"  note: {n}" for n in r["graph_notices"]]
+        _report(r, args.json, "\n".join(lines))
+        return 0
+    if args.device is not None:
+        cfg = cfg.with_value("train.device", args.device)
     if args.startup:
         from fitscope.tui.bench_ui import startup_bench
 

@@ -53,7 +53,8 @@ def summary(snap: Snapshot) -> str:
         parts.append(f"test loss {num(lead.test_loss)}")
     rate = snap.steps_per_s
     trained = snap.step if snap.diverged_at is None else min(snap.step, snap.diverged_at)
-    parts += [f"{trained} steps", f"{rate:,.0f} steps/s", snap.device, f"{snap.elapsed:.2f} s"]
+    device = snap.device + (" (auto: no GPU found)" if cfg.train.device == "auto" and snap.device == "cpu" else "")
+    parts += [f"{trained} steps", f"{rate:,.0f} steps/s", device, f"{snap.elapsed:.2f} s"]
     head = (f"{data_label(cfg.data)} · {shape_text(cfg.model)} {cfg.model.activation} · "
             f"{cfg.train.optimizer} lr {cfg.train.lr:g}")
     return head + "\n" + " · ".join(parts)

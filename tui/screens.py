@@ -43,6 +43,7 @@ KEYS = [
     (", / .", "paused: back / forward through the fit's history (the timeline); home / end: first / last"),
     ("p", "replay the fit's whole history in ~3 s"),
     ("i", "the network's numbers into the log: per layer dead units, weight and gradient norms, update/weight; R²"),
+    ("g", "move the run between the CPU and the GPU, live (its step and losses stay)"),
     ("c", "compare mode: race variants (again: back to single)"),
     ("1 … 9", "in a race: solo that member (again: show all)"),
     ("h", "in a race: hide / show the selected member"),

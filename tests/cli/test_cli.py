@@ -1,3 +1,5 @@
+import contextlib
+import io
 import json
 import os
 import queue
@@ -17,9 +19,23 @@ SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "r
          "timeline.npz"]
 
 
-def fitscope(*args, timeout=120, cwd=WORK):
-    return subprocess.run([sys.executable, "-m", "fitscope.tui.cli", *args], cwd=cwd, env=ENV,
-                          capture_output=True, text=True, timeout=timeout)
+def fitscope(*args, cwd=WORK) -> subprocess.CompletedProcess:
+    """The command line's own main() in this process, as the installed script runs it (a process
+    of its own would spend ~1.5 s importing torch each time; the tests of signals, of the script
+    itself and of memory limits start one)."""
+    from fitscope.tui import cli
+
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exc:  # argparse's --help and refusals
+                code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_run_trains_writes_files_and_plain_progress(tmp_path):
@@ -192,7 +208,7 @@ def test_compare_bad_lists_are_one_line_exit_2(args, why):
 
 
 def test_demo_tells_the_whole_story():
-    r = fitscope("demo", timeout=120)
+    r = fitscope("demo")
     assert r.returncode == 0, r.stderr
     assert "1/2" in r.stdout and "2/2" in r.stdout and "final loss 0.00470" in r.stdout
     assert "racing 15 members (3 variants × 5 seeds)" in r.stdout
@@ -225,3 +241,19 @@ def test_a_race_whose_members_all_diverge_in_a_variant_still_prints_chart_and_ta
     r = fitscope("compare", "--vary", "train.lr=1,2", "--seeds", "2", "--steps", "50", "--set", "train.device=cpu")
     assert r.returncode == 0 and "Traceback" not in r.stderr
     assert "(2 diverged)" in r.stdout and "┬" in r.stdout  # the table and a chart
+
+
+def test_bench_device_cuda_without_cuda_says_so_and_exits_0():
+    r = fitscope("bench", "--device", "cuda")
+    assert r.returncode == 0 and r.stdout.startswith("no CUDA device on this machine") and not r.stderr
+    r = fitscope("bench", "--device", "cuda", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["cuda"] is False
+
+
+def test_device_auto_falls_back_to_the_cpu_with_a_notice_and_cuda_is_a_clear_error():
+    r = fitscope("run", "--steps", "5", "--no-save", "--quiet")  # train.device is auto by default
+    assert r.returncode == 0 and "· cpu (auto: no GPU found) ·" in r.stdout
+    r = fitscope("run", "--steps", "5", "--no-save", "--set", "train.device=cuda")
+    assert r.returncode == 2
+    assert r.stderr.strip() == ("fitscope: train.device: 'cuda' is not valid — not available on this machine; "
+                                "available: auto, cpu")

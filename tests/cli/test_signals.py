@@ -47,7 +47,7 @@ class Proc:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_save_what_the_run_has_and_exit_128_plus_n(tmp_path, sig):
     out = tmp_path / "run"
-    proc = Proc("run", "--steps", "500000", "--out", str(out), "--set", "train.device=cpu", cwd=tmp_path)
+    proc = Proc("run", "--steps", "50000", "--out", str(out), "--set", "train.device=cpu", cwd=tmp_path)
     try:
         proc.wait_line(proc.out, "step ")  # training is under way
         proc.p.send_signal(sig)
@@ -64,8 +64,8 @@ def test_sigterm_and_sighup_save_what_the_run_has_and_exit_128_plus_n(tmp_path, 
 def test_a_second_ctrl_c_during_the_save_does_not_abort_it(tmp_path):
     out = tmp_path / "run"
     # a big net: its checkpoint takes a while to write, so the second Ctrl+C lands during the save
-    proc = Proc("run", "--steps", "1000", "--out", str(out), "--set", "train.device=cpu", "--set", "data.points=50",
-                "--set", "model.hidden=1024,1024,1024", "--set", "train.optimizer=adam", "--set", "train.lr=0.0001",
+    proc = Proc("run", "--steps", "300", "--out", str(out), "--set", "train.device=cpu", "--set", "data.points=50",
+                "--set", "model.hidden=512,512,512", "--set", "train.optimizer=adam", "--set", "train.lr=0.0001",
                 cwd=tmp_path)
     try:
         proc.wait_line(proc.out, "step ")

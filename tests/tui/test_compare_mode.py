@@ -92,19 +92,24 @@ async def test_c_starts_the_default_activation_race_and_c_goes_back(app):
         assert any("back to a single run" in line for line in app.log_view.lines)
 
 
-@pytest.mark.parametrize("steps,values,why", [
+BAD_LISTS = [
     (0, "relu,,tanh", "none empty"),
     (0, "relu,tanh,relu", "lists relu twice"),
     (0, "relu,swish", "expected one of"),
     (1, "0.1,abc", "expected a number"),
     (1, ",".join(str(i) for i in range(65)), "at most 64 members"),
     (0, "relu", "at least 2 members"),
-])
-async def test_bad_lists_show_a_clear_message_and_keep_the_setup_open(app, steps, values, why):
+]
+
+
+async def test_bad_lists_show_a_clear_message_and_keep_the_setup_open(app):
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_setup(pilot, steps, values)
-        assert isinstance(app.screen, CompareSetup) and not app.racing
-        assert why in str(screen.query_one("#compare-error").render())
+        for steps, values, why in BAD_LISTS:
+            screen = await open_setup(pilot, steps, values)
+            assert isinstance(app.screen, CompareSetup) and not app.racing, values
+            assert why in str(screen.query_one("#compare-error").render()), values
+            await pilot.press("escape")
+            assert not isinstance(app.screen, CompareSetup)
 
 
 async def test_optimizer_race_via_the_kind_choice(app):

@@ -9,7 +9,7 @@ from fitscope.core.snapshot import State
 from fitscope.tui.screens import CompareSetup, HelpScreen, PathDialog
 
 NAMED = ["space", "n", "left_square_bracket", "right_square_bracket", "r", "d", "a", "A", "plus", "minus", "t",
-         "l", "e", "tab", "shift+tab", "c", "h", "R", "s", "question_mark", "escape", "enter", "up", "down",
+         "l", "e", "tab", "shift+tab", "c", "h", "R", "s", "g", "question_mark", "escape", "enter", "up", "down",
          "left", "right", "backspace", "home", "end", "ctrl+o", "ctrl+w", "b", *"123456789"]
 PRINTABLE = ["b", "x", "z", "0", "full_stop", "comma", "semicolon", "5", "e", "9"]  # a hand mashing a field
 

@@ -295,3 +295,41 @@ async def test_the_done_row_says_its_rate_is_the_runs_average(app):
         await settle(pilot)
         done = [line for line in app.query_one(Log).lines if line.rstrip().endswith("done")]
         assert done and "/s avg" in done[-1]
+
+
+async def test_g_without_a_gpu_says_so_under_the_device_field_and_training_goes_on(app):
+    from fitscope.core import commands as C
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.driver.send(C.Step(5))
+        await settle(pilot)
+        assert "cpu" in str(app.query_one("#status").render())  # the header names the device
+        await pilot.press("g")
+        await settle(pilot)
+        error = str(app.query_one("#error-train-device").render())
+        assert "train.device: 'cuda'" in error and "not available on this machine" in error
+        assert app.cfg.train.device == "cpu" and app.driver.latest.device == "cpu"  # the app back where the run is
+        assert any("not available on this machine" in line for line in app.query_one(Log).lines)
+        app.query_one("#fit").focus()
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.driver.latest.step == 6
+
+
+async def test_a_new_log_line_repaints_the_log_not_the_whole_screen(app, monkeypatch):
+    """A Log's growing virtual size re-laid out every widget, twice a second while training."""
+    from textual.screen import Screen
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        for i in range(40):  # past the log's height: its scrollbar is showing
+            app.log_line(f"line {i}")
+        await pilot.pause()
+        layouts = []
+        original = Screen._refresh_layout
+        monkeypatch.setattr(Screen, "_refresh_layout", lambda self, *a, **kw: layouts.append(1) or original(self, *a, **kw))
+        for i in range(10):
+            app.log_line(f"more {i}")
+            await pilot.pause()
+        log = app.log_view
+        assert not layouts
+        assert log.vertical_scrollbar.window_virtual_size == log.line_count == 50
+        assert log.scroll_y == log.max_scroll_y and log.lines[-1] == "more 9"  # it follows the newest line

@@ -13,7 +13,7 @@ async def edit(pilot, key: str, text: str):
     return field
 
 
-@pytest.mark.parametrize("key,text,fragment", [
+INVALID = [
     ("train.lr", "abc", "expected a number"),       # garbage
     ("train.lr", "-1", "(0, 100]"),                 # out of range
     ("train.lr", "", "expected a number"),          # empty
@@ -25,26 +25,31 @@ async def edit(pilot, key: str, text: str):
     ("data.target", "__import__('os')", "unknown function '__import__'"),
     ("data.target", "x.__class__", "attribute access is not allowed"),
     ("train.device", "cuda:9", "not available"),
-])
-async def test_invalid_values_show_the_error_keep_the_old_value_and_leave_training(key, text, fragment, make_app):
-    app = make_app()
+]
+
+
+async def test_invalid_values_show_the_error_keep_the_old_value_and_leave_training(make_app):
+    app = make_app()  # one app for every case, one after another, as a user would try them
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
-        before = app.driver.latest
-        field = await edit(pilot, key, text)
-        error = str(app.query_one(f"#error-{key.replace('.', '-')}").render())
-        assert key in error and fragment in error
-        assert app.cfg == before.config  # previous value kept
-        assert field.value == text  # the text as typed stays, with the reason under it, until fixed...
-        assert app.driver.latest.step == before.step  # training untouched
-        assert field.has_class("invalid")
-        await pilot.press("escape")  # ...or until escape restores the old value
-        assert field.value != text or text == str(before.config.get(key))
-        assert str(app.query_one(f"#error-{key.replace('.', '-')}").render()) == ""
-        assert not field.has_class("invalid") and app.focused is app.settings
-        await edit(pilot, key, text)
-        await edit(pilot, key, str(before.config.get(key)) if key != "model.hidden" else "10, 10")
-        assert str(app.query_one(f"#error-{key.replace('.', '-')}").render()) == ""
+        for key, text, fragment in INVALID:
+            case = f"{key}={text!r}"
+            before = app.driver.latest
+            field = await edit(pilot, key, text)
+            error = str(app.query_one(f"#error-{key.replace('.', '-')}").render())
+            assert key in error and fragment in error, case
+            assert app.cfg == before.config, case  # previous value kept
+            assert field.value == text, case  # the text as typed stays, with the reason under it, until fixed...
+            assert app.driver.latest.step == before.step, case  # training untouched
+            assert field.has_class("invalid"), case
+            await pilot.press("escape")  # ...or until escape restores the old value
+            assert field.value != text or text == str(before.config.get(key)), case
+            assert str(app.query_one(f"#error-{key.replace('.', '-')}").render()) == "", case
+            assert not field.has_class("invalid") and app.focused is app.settings, case
+            await edit(pilot, key, text)
+            await edit(pilot, key, str(before.config.get(key)) if key != "model.hidden" else "10, 10")
+            assert str(app.query_one(f"#error-{key.replace('.', '-')}").render()) == "", case
+            assert app.cfg == before.config, case
 
 
 async def test_live_change_applies_while_running_without_reset(make_app):
@@ -137,18 +142,20 @@ async def test_a_bad_data_file_is_the_fields_error_and_the_run_keeps_its_data(ma
         assert app.is_running and snap.config.data.file == "" and snap.step == 2 and snap.state == State.PAUSED
 
 
-@pytest.mark.parametrize("target", ["cubic", "sine", "abs", "step", "sawtooth", "gaussian", "sinc", "poly",
-                                    "exp(-x**2) * cos(6*x)"])
-async def test_every_preset_trains_from_the_app(make_app, target):
+PRESETS = ["cubic", "sine", "abs", "step", "sawtooth", "gaussian", "sinc", "poly", "exp(-x**2) * cos(6*x)"]
+
+
+async def test_every_preset_trains_from_the_app(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await edit(pilot, "data.target", target)
-        assert app.driver.latest.config.data.target == target
-        app.query_one("#fit").focus()
-        for _ in range(3):
-            await pilot.press("n")
-        snap = app.driver.latest
-        assert snap.step == 3 and snap.train_loss is not None
+        for target in PRESETS:
+            await edit(pilot, "data.target", target)
+            assert app.driver.latest.config.data.target == target
+            app.query_one("#fit").focus()
+            for _ in range(3):
+                await pilot.press("n")
+            snap = app.driver.latest
+            assert snap.step == 3 and snap.train_loss is not None, target
 
 
 async def test_a_refused_reset_keeps_the_run_and_the_app_in_step(make_app):
@@ -199,3 +206,27 @@ async def test_the_settings_rows_come_after_the_first_frame_and_work():
         assert app.focused is app.query_one("#field-data-target")
         await edit(pilot, "train.lr", "0.05")
         assert app.driver.latest.config.train.lr == 0.05
+
+
+async def test_moving_between_fields_restyles_the_fields_not_the_whole_panel(make_app):
+    """The panel's focus border was `:focus-within`, so every ↑/↓ restyled all ~90 of its rows."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("shift+tab")  # into the settings
+        restyled: list[int] = []
+        update_nodes = app.stylesheet.update_nodes
+
+        def counting(nodes, *a, **kw):
+            nodes = list(nodes)
+            restyled.append(len(nodes))
+            return update_nodes(nodes, *a, **kw)
+
+        app.stylesheet.update_nodes = counting
+        for _ in range(4):
+            await pilot.press("down")
+        await pilot.pause()
+        assert restyled and max(restyled) < 20, restyled
+        assert app.settings.has_class("-focused")  # its border still says the focus is in it
+        await pilot.press("escape", "escape")  # the field, then the panel: focus leaves the settings
+        await pilot.pause()
+        assert not app.settings.has_class("-focused")

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from plotext import _utility as plotext_utility
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
@@ -58,24 +59,19 @@ class SafePlot(PlotextPlot):
         future.add_done_callback(lambda f: self.post_message(ChartBuilt(*f.result())))
 
     def _build(self, snap: Snapshot, tracker: Tracker) -> tuple[Text | None, list[Strip], str, float]:
-        """The chart as text and as the lines the screen draws: both made here, off the UI thread
-        when in the background (turning text into lines costs as much again as plotting)."""
+        """The chart as the lines the screen draws, made here (off the UI thread when in the
+        background) straight from plotext's grid of cells: not its ANSI text parsed back by Rich,
+        which cost as much again as plotting."""
         t0 = time.perf_counter()
         width, height = self.size.width, self.size.height
         try:
             self._draw(snap, tracker)
-            text, failure = Text.from_ansi(self._plot.build(), no_wrap=True), ""
+            strips, failure = plot_strips(self._plot, width, height), ""
         except Exception as exc:  # plotext has edge cases (empty log plots, odd sizes)
             self._plot.clear_data()
-            text, failure = None, f"(chart unavailable: {type(exc).__name__}: {exc})"
-        console = Console(width=width, height=height, color_system="truecolor", force_terminal=True,
-                          legacy_windows=False, no_color=False)
-        lines = Segment.split_and_crop_lines(console.render(text or Text(failure), console.options), width, pad=True,
-                                             include_new_lines=False)
-        # every segment gets a style: Textual's colour filters (NO_COLOR) read each one's colours
-        strips = [Strip([Segment(seg.text, seg.style or _PLAIN) for seg in line], width)
-                  for line in itertools.islice(lines, height)]
-        return text, strips, failure, time.perf_counter() - t0
+            failure = f"(chart unavailable: {type(exc).__name__}: {exc})"
+            strips = text_strips(Text(failure), width, height)
+        return None, strips, failure, time.perf_counter() - t0
 
     def _show(self, text: Text | None, strips: list[Strip], failure: str, seconds: float) -> None:
         self._text, self._strips, self._failure, self.build_seconds = text, strips, failure, seconds
@@ -97,10 +93,53 @@ class SafePlot(PlotextPlot):
         raise NotImplementedError
 
     def render(self):
-        return self._text if self._text is not None else self._failure
+        return self._failure or "\n".join(strip.text for strip in self._strips)
 
 
 _PLAIN = Style()
+_STYLES: dict[tuple, Style] = {}
+
+
+def _style(fg, style, bg) -> Style:
+    """The Rich style of one plotext colour triple: what parsing plotext's own ANSI code for it gives."""
+    key = (repr(fg), repr(style), repr(bg))
+    found = _STYLES.get(key)
+    if found is None:
+        text = Text.from_ansi(plotext_utility.colors_to_ansi(fg, style, bg) + "x")
+        found = _STYLES[key] = text.get_style_at_offset(_CONSOLE, 0) + _PLAIN
+    return found
+
+
+def plot_strips(plot, width: int, height: int) -> list[Strip]:
+    """plotext's figure as Textual lines: its grid of cells read row by row, a segment per run of
+    one colour."""
+    plot._set_sizes()
+    plot._build_matrix()
+    m = plot.monitor.matrix
+    strips = []
+    for row in m.Rows[::-1][:height]:
+        marker, fg, st, bg = m.marker[row], m.fullground[row], m.style[row], m.background[row]
+        segments, start = [], 0
+        for col in range(1, m.cols + 1):
+            if col == m.cols or fg[col] != fg[start] or st[col] != st[start] or bg[col] != bg[start]:
+                segments.append(Segment("".join(marker[start:col]), _style(fg[start], st[start], bg[start])))
+                start = col
+        strip = Strip(segments, m.cols)
+        strips.append(strip if m.cols == width else strip.crop_extend(0, width, _PLAIN))
+    return strips
+
+
+def text_strips(text: Text, width: int, height: int) -> list[Strip]:
+    console = Console(width=width, height=height, color_system="truecolor", force_terminal=True,
+                      legacy_windows=False, no_color=False)
+    lines = Segment.split_and_crop_lines(console.render(text, console.options), width, pad=True,
+                                         include_new_lines=False)
+    # every segment gets a style: Textual's colour filters (NO_COLOR) read each one's colours
+    return [Strip([Segment(seg.text, seg.style or _PLAIN) for seg in line], width)
+            for line in itertools.islice(lines, height)]
+
+
+_CONSOLE = Console(color_system="truecolor", force_terminal=True, legacy_windows=False)
 _BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fitscope-charts")
 
 

@@ -63,6 +63,14 @@ def scatter_sample(x: np.ndarray, y: np.ndarray, limit: int = 4000) -> tuple[np.
     return x[idx], y[idx]
 
 
+def in_view(y: np.ndarray, limits: tuple[float, float]) -> np.ndarray:
+    """A curve held to a few heights of the chart around it: a diverging prediction (1e30) leaves
+    the chart where it did, and plotext's arithmetic never meets numbers that overflow."""
+    lo, hi = limits
+    span = hi - lo
+    return np.clip(y, lo - 4 * span, hi + 4 * span)
+
+
 def y_limits(snap: Snapshot) -> tuple[float, float]:
     assert snap.data is not None
     lo, hi = snap.data.y_range
@@ -99,7 +107,8 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
     pred = snap.members[0].y_pred[::step]
     ok = np.isfinite(pred)
     if ok.any():
-        plt.plot(snap.x_grid[::step][ok], pred[ok], marker=fit_marker, color=c(FIT_COLOR), label=lab("fit"))
+        plt.plot(snap.x_grid[::step][ok], in_view(pred[ok], y_limits(snap)), marker=fit_marker, color=c(FIT_COLOR),
+                 label=lab("fit"))
     plt.xlim(*data.x_range)
     plt.ylim(*y_limits(snap))
     title = f"Loss={num(snap.train_loss, 4)}"
@@ -202,6 +211,7 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
         xt, yt = scatter_sample(data.x_test, data.y_test)
         plt.scatter(xt, yt, marker="x", color=TEST_COLOR if color else None, label="test" if legend else None)
     step = max(1, len(snap.x_grid) // max(width, 10))
+    limits = y_limits(snap)
     draw_reference_fit(plt, reference, width, color)
     for i in shown:
         m = snap.members[i]
@@ -209,10 +219,10 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
         ok = np.isfinite(pred)
         if ok.any():
             c, mk = member_style((style or {}).get(i, i), color)
-            plt.plot(snap.x_grid[::step][ok], pred[ok], color=c, marker=mk if not color else marker,
+            plt.plot(snap.x_grid[::step][ok], in_view(pred[ok], limits), color=c, marker=mk if not color else marker,
                      label=m.variant if legend else None)
     plt.xlim(*data.x_range)
-    plt.ylim(*y_limits(snap))
+    plt.ylim(*limits)
     plt.title(f"step {snap.step}" + (f"  ref={num(reference.final_loss, 4)}" if reference is not None else ""))
 
 

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+import textwrap
 import time
 from collections import deque
 from collections.abc import Callable
@@ -79,7 +80,7 @@ class FitscopeApp(App):
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
-        Binding("space", "toggle_run", "run/pause"),
+        Binding("space", "toggle_run", "run"),
         Binding("n", "step", "step", show=False),
         Binding("left_square_bracket", "pace(-1)", "slower", show=False),
         Binding("right_square_bracket", "pace(1)", "faster", show=False),
@@ -143,6 +144,9 @@ class FitscopeApp(App):
         self._notices: deque[Notice] = deque()
         self._started = False
         self._said_failure: str | None = None
+        self.clock = time.monotonic  # the log's average rate is of wall time while running
+        self._running_from: tuple[float, int] | None = None  # (when, step) the run last started
+        self._ran: tuple[int, float, int] = (-1, 0.0, 0)  # run id, seconds it ran, steps it made then
         self.ghosts_on = False
         self._ghosts_at = 0.0
         self._frames: TimelineView | None = None
@@ -390,32 +394,56 @@ class FitscopeApp(App):
         gap = max(2 if left else 0, width - len(left) - len(right))
         return escape(left) + " " * gap + escape(right)
 
-    def log_line(self, line: str) -> None:
-        self.log_view.write_line(line)
+    def log_line(self, line: str, wrap: bool = True) -> None:
+        """A message wraps at the log's width (it has no sideways scroll); a table row does not."""
+        width = self.log_view.scrollable_content_region.width
+        if wrap and width >= 20 and len(line) > width:
+            indent = " " * min(len(line) - len(line.lstrip()) + 2, 8)
+            self.log_view.write_lines(textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False))
+        else:
+            self.log_view.write_line(line)
 
     def _log_snapshot(self, snap: Snapshot) -> None:
-        now = time.monotonic()
-        running = snap.state == State.RUNNING  # else the rate is the run's average: say so
-        line = f"{snap.step:>6} {num(snap.train_loss):<9} {snap.steps_per_s:>6,.0f}/s{'' if running else ' avg'}"
+        now = self.clock()
+        avg = self._average_rate(snap, now)
+        rate = f"{snap.steps_per_s:>6,.0f}/s" if avg is None else f"{avg:>6,.0f}/s avg"
+        line = f"{snap.step:>6} {num(snap.train_loss):<9} {rate}"
         if snap.test_loss is not None:
             line += f"  test {num(snap.test_loss)}"
         line += short_inside(snap.members[0].stats)
         if snap.state != self._last_state and snap.state != State.RUNNING and self._last_state:
-            self.log_line(f"{line}  {snap.state}")
+            self.log_line(f"{line}  {snap.state}", wrap=False)
             self._logged_step = snap.step
             if snap.state == State.DONE and self.reference is not None:
                 self.log_line(f"final loss {num(snap.train_loss)} · reference {self.reference.name} "
                               f"{num(self.reference.final_loss)}")
         elif (snap.state == State.RUNNING and now - self._last_log >= LOG_EVERY) or (
                 snap.state != State.RUNNING and snap.step != self._logged_step):  # e.g. steps by hand
-            self.log_line(line)
+            self.log_line(line, wrap=False)
             self._last_log, self._logged_step = now, snap.step
         self._last_state = snap.state
+
+    def _average_rate(self, snap: Snapshot, now: float) -> float | None:
+        """Once a run stops, steps per second of wall time while it ran (at a pace, about the pace);
+        None while it runs, or when it only ever stepped by hand."""
+        if snap.run_id != self._ran[0]:
+            self._ran, self._running_from = (snap.run_id, 0.0, 0), None
+        if snap.state == State.RUNNING:
+            if self._running_from is None:
+                self._running_from = (now, snap.step)
+            return None
+        if self._running_from is not None:
+            t0, s0 = self._running_from
+            run_id, wall, steps = self._ran
+            self._ran, self._running_from = (run_id, wall + now - t0, steps + snap.step - s0), None
+        _, wall, steps = self._ran
+        return steps / wall if wall > 0 and steps > 0 else None
 
     # ---- actions ----------------------------------------------------------------------------
     def action_toggle_run(self) -> None:
         if self._replay is not None or self.fit_chart.frame is not None:
-            self._live()  # space leaves the history for the live fit at once
+            self._live()  # space leaves the history for the live fit, as the header says; no more
+            return
         self.send(C.Toggle())
 
     def action_step(self) -> None:
@@ -712,10 +740,7 @@ class FitscopeApp(App):
         self._want_frames(lambda: self._show_frame(delta=delta))
 
     def action_frame_edge(self, end: int) -> None:
-        focused = self.focused
-        if isinstance(focused, Input):  # in a field, home and end move its cursor
-            focused.action_end() if end else focused.action_home()
-            return
+        self._main_keys_only()  # in a field home and end move its cursor (in order); in help they scroll it
         snap = self.driver.latest
         if snap is None or snap.state == State.RUNNING:
             return
@@ -793,7 +818,8 @@ class FitscopeApp(App):
             return
         m = snap.members[min(self.fit_chart.member, len(snap.members) - 1)]
         if not m.stats:
-            self.log_line("no numbers yet: train a step first")
+            self.log_line(f"no numbers: {m.label if snap.racing else 'the run'} diverged (its weights are NaN)"
+                          if m.diverged_at is not None else "no numbers yet: train a step first")
             return
         self.log_line(f"{m.label} at step {snap.stats_step:,}:")
         for line in inside_lines(m.stats):
@@ -839,8 +865,8 @@ class FitscopeApp(App):
         await self.push_screen(HelpScreen())
 
     def action_panel(self, delta: int) -> None:
-        if isinstance(self.screen, PathDialog):  # tab completes the path
-            self.screen.complete()
+        if isinstance(self.screen, PathDialog):  # tab completes the path, once the keys before it are in
+            self.screen.query_one("#path").call_later(self.screen.complete)
             return
         if self.screen is not self.screen_stack[0]:  # a dialog: tab moves between its own fields
             if delta > 0:
@@ -938,8 +964,7 @@ class FitscopeApp(App):
             if exc is not None:
                 self.post_message(ResetRefused(spec, previous, "train.device", str(exc)))
 
-        self.send(C.SetDevice(spec.base.train.device)).add_done_callback(refused)
-        self.log_line(f"train.device = {spec.base.train.device}: moving the run (live)")
+        self.send(C.SetDevice(spec.base.train.device)).add_done_callback(refused)  # the run says where it went
 
     def action_device(self) -> None:
         """g: the run between the CPU and the GPU."""

@@ -371,7 +371,8 @@ def draw_kinks(plt, snap: Snapshot, member: int, layers, *, width: int, color: b
     if len(ks):
         plt.scatter(ks, np.full(len(ks), lo + 0.03 * (hi - lo)), marker="▲" if color else "^",
                     color="yellow+" if color else None)
-    plt.title(f"{title_prefix}{len(ks) + 1} linear pieces ({len(ks)} kinks, ▲)")
+    pieces, kinks = len(ks) + 1, len(ks)
+    plt.title(f"{title_prefix}{pieces} linear piece{'s' * (pieces > 1)} ({kinks} kink{'s' * (kinks != 1)}, ▲)")
     return len(ks) + 1
 
 

@@ -15,6 +15,8 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, Static
 
+from fitscope.tui.widgets.field import Field
+
 KEYS = [
     ("space", "run / pause"),
     ("n", "one step"),
@@ -56,7 +58,7 @@ KEYS = [
 
 
 class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "close")]
+    BINDINGS = [Binding("escape,question_mark", "app.pop_screen", "close"), Binding("q", "app.quit", "quit")]
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))  # a description that wraps stays in its column
@@ -65,7 +67,7 @@ class HelpScreen(ModalScreen):
         for k, v in KEYS:
             table.add_row(k, v)
         with VerticalScroll(id="help"):
-            yield Static(Text.assemble(("fitscope keys", "bold"), "  (escape closes)\n"))
+            yield Static(Text.assemble(("fitscope keys", "bold"), "  (escape closes; q quits)\n"))
             yield Static(table)
 
 
@@ -119,10 +121,10 @@ class CompareSetup(Dialog):
             for key, label, example in VARY_FIELDS:
                 with Horizontal(classes="row"):
                     yield Label(label, classes="field-label")
-                    yield Input(self.values.get(key, ""), placeholder=example, id=f"vary-{_id(key)}", name=key)
+                    yield Field(self.values.get(key, ""), placeholder=example, id=f"vary-{_id(key)}", name=key)
             with Horizontal(classes="row"):
                 yield Label("seeds", classes="field-label")
-                yield Input(str(self.seeds), id="vary-seeds", name="seeds")
+                yield Field(str(self.seeds), id="vary-seeds", name="seeds")
             yield Static("", id="compare-error", classes="field-error")
             yield Static("tab ↑ ↓ move · enter starts the race · escape cancels · 2 to 64 members", classes="hint")
 
@@ -181,7 +183,7 @@ class PathDialog(Dialog):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="path-dialog"):
             yield Static(Text(self.title_text, style="bold"))
-            yield Input(self.value, id="path", suggester=FolderSuggester(self.folders_only), select_on_focus=False)
+            yield Field(self.value, id="path", suggester=FolderSuggester(self.folders_only), select_on_focus=False)
             yield Static("", id="path-error", classes="field-error")
             yield Static(self.hint, classes="hint")
             if self.listing:

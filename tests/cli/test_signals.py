@@ -111,7 +111,7 @@ def test_the_app_on_sigterm_or_sighup_stops_its_engine_and_restores_the_terminal
     os.close(slave)
     seen = b""
     try:
-        while b"run/pause" not in seen:  # the app has drawn its footer
+        while b"compare" not in seen:  # the app has drawn its footer
             select.select([master], [], [], 60)
             try:
                 seen += os.read(master, 65536)
@@ -132,7 +132,7 @@ def test_the_app_on_sigterm_or_sighup_stops_its_engine_and_restores_the_terminal
         p.kill()
         os.close(master)
     assert code == 128 + sig
-    tail = seen[seen.rindex(b"run/pause"):]
+    tail = seen[seen.rindex(b"compare"):]
     assert b"\x1b[?1049l" in tail  # the alternate screen left
     assert b"\x1b[?25h" in tail  # the cursor shown again
     assert b"\x1b[?1000l" in tail  # mouse tracking off

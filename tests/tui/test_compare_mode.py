@@ -228,3 +228,30 @@ async def test_enter_then_escape_at_once_in_a_dialog_leaves_the_app_running(app,
             await pilot.pause()
         assert app.is_running and app.return_code is None
         assert app.screen is app.screen_stack[0]
+
+
+async def test_a_burst_of_keys_in_a_field_acts_in_the_order_typed(app, tmp_path, monkeypatch):
+    """A field's own keys (ctrl+u, backspace, enter) ran after the characters typed after them."""
+    monkeypatch.chdir(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        type_at_once(app, "ctrl+w", "ctrl+u", *"my.toml", "enter")
+        for _ in range(4):
+            await pilot.pause()
+        assert (tmp_path / "my.toml").is_file() and app.screen is app.screen_stack[0]
+        app.query_one("#field-data-target").focus()
+        await pilot.pause()
+        type_at_once(app, "end", "backspace", "backspace", "x")
+        await pilot.pause()
+        assert app.focused.value == "cubx"
+
+
+async def test_tab_completes_the_path_typed_before_it(app, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "20261129-180002-cubic-relu").mkdir(parents=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        type_at_once(app, "b", "ctrl+u", *"runs/2026", "tab")
+        for _ in range(4):
+            await pilot.pause()
+        assert app.screen.query_one(Input).value == "runs/20261129-180002-cubic-relu"

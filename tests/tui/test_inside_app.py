@@ -15,7 +15,7 @@ async def settle(pilot):
 
 
 def log_text(app) -> str:
-    return "\n".join(str(line) for line in app.query_one("#log", Log).lines)
+    return " ".join(str(line).strip() for line in app.query_one("#log", Log).lines)  # messages wrap
 
 
 async def test_v_cycles_the_fit_panel_through_fit_units_kinks(app):
@@ -62,6 +62,9 @@ async def test_scrubbing_moves_through_frames_only_while_paused_and_space_return
         await pilot.pause()
         assert app.fit_chart.frame.step == 120
         np.testing.assert_allclose(app.fit_chart.frame.fits[0], app.driver.latest.members[0].y_pred, atol=1e-5)
+        await pilot.press("space")
+        await settle(pilot)
+        assert app.fit_chart.frame is None and app.driver.latest.state == State.PAUSED  # the live fit, as it says
         await pilot.press("space")
         app.driver.pump(2)
         await settle(pilot)
@@ -132,7 +135,7 @@ async def test_space_during_a_replay_returns_to_the_live_fit_at_once(app):
         assert app._replay is not None
         await pilot.press("space")
         assert app._replay is None and app.fit_chart.frame is None
-        assert app.driver.latest.state == State.RUNNING
+        assert app.driver.latest.state == State.PAUSED  # "space live": the live fit, the run as it was
 
 
 async def test_home_and_end_move_a_fields_cursor_and_otherwise_jump_the_timeline(app):

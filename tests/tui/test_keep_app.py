@@ -21,7 +21,7 @@ def saved(folder, cfg=CPU, steps=40, race=False):
 
 
 def log_text(app) -> str:
-    return "\n".join(str(line) for line in app.query_one("#log", Log).lines)
+    return " ".join(str(line).strip() for line in app.query_one("#log", Log).lines)  # messages wrap
 
 
 async def settle(pilot):

@@ -12,6 +12,11 @@ from fitscope.tui.widgets.charts import FitChart, LossChart
 from fitscope.tui.widgets.settings import ChoiceField, SettingsPanel
 
 
+def log_text(app) -> str:
+    """The log as one text: messages wrap at its width."""
+    return " ".join(line.strip() for line in app.query_one(Log).lines)
+
+
 async def settle(pilot):
     pilot.app.refresh_view()
     await pilot.pause()
@@ -288,13 +293,26 @@ async def test_an_unexpected_error_ends_the_app_non_zero_with_one_line_and_a_tra
     assert app._exit_renderables == []  # no page of traceback: run_app prints the one line
 
 
-async def test_the_done_row_says_its_rate_is_the_runs_average(app):
-    from fitscope.core import commands as C
+async def test_the_done_row_gives_the_average_rate_over_the_time_it_ran(app):
+    """It gave the engine's compute rate, labelled avg: 1,835/s at a pace of 100/s."""
+    now = [100.0]
+    app.clock = lambda: now[0]
     async with app.run_test(size=(120, 40)) as pilot:
-        app.driver.send(C.Step(300))
+        await pilot.press("space")
+        app.driver.pump(1)
+        await settle(pilot)
+        assert app.driver.latest.state == State.RUNNING
+        now[0] += 2.0  # the run's 300 steps take 2 s of wall time
+        while app.driver.latest.state == State.RUNNING:
+            app.driver.pump(5)
         await settle(pilot)
         done = [line for line in app.query_one(Log).lines if line.rstrip().endswith("done")]
-        assert done and "/s avg" in done[-1]
+        assert done and "   150/s avg" in done[-1], done  # 300 steps in 2 s
+        app.send(C.Reset())
+        app.send(C.Step(5))  # by hand only: no average to give
+        await settle(pilot)
+        last = app.query_one(Log).lines[-1]
+        assert last.lstrip().startswith("5 ") and "avg" not in last
 
 
 async def test_g_without_a_gpu_says_so_under_the_device_field_and_training_goes_on(app):
@@ -308,7 +326,7 @@ async def test_g_without_a_gpu_says_so_under_the_device_field_and_training_goes_
         error = str(app.query_one("#error-train-device").render())
         assert "train.device: 'cuda'" in error and "not available on this machine" in error
         assert app.cfg.train.device == "cpu" and app.driver.latest.device == "cpu"  # the app back where the run is
-        assert any("not available on this machine" in line for line in app.query_one(Log).lines)
+        assert "not available on this machine" in log_text(app)
         app.query_one("#fit").focus()
         await pilot.press("n")
         await settle(pilot)
@@ -333,3 +351,63 @@ async def test_a_new_log_line_repaints_the_log_not_the_whole_screen(app, monkeyp
         assert not layouts
         assert log.vertical_scrollbar.window_virtual_size == log.line_count == 50
         assert log.scroll_y == log.max_scroll_y and log.lines[-1] == "more 9"  # it follows the newest line
+
+
+async def test_home_and_end_in_help_scroll_it_and_leave_the_run_alone(app):
+    async with app.run_test(size=(100, 24)) as pilot:
+        app.send(C.Step(300))
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.press("end")
+        await pilot.pause()
+        help_text = app.screen.query_one("#help")
+        assert help_text.scroll_y == help_text.max_scroll_y > 0  # the help scrolled to its end
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.fit_chart.frame is None  # the timeline behind did not move
+
+
+async def test_space_on_the_timeline_goes_live_and_does_not_start_training(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.send(C.Step(50))
+        await settle(pilot)
+        await pilot.press("comma")
+        await settle(pilot)
+        assert app.fit_chart.frame is not None
+        await pilot.press("space")
+        await settle(pilot)
+        assert app.fit_chart.frame is None and app.driver.latest.state == State.PAUSED
+
+
+async def test_i_on_a_diverged_run_says_why_there_are_no_numbers(app):
+    async with app.run_test(size=(120, 40)) as pilot:
+        app._change("train.lr", "60")
+        await pilot.pause()
+        app.send(C.Step(40))
+        await settle(pilot)
+        assert app.driver.latest.state == State.DIVERGED
+        await pilot.press("i")
+        assert log_text(app).endswith("no numbers: the run diverged (its weights are NaN)")
+
+
+async def test_at_60x20_escape_closes_the_settings_overlay_and_the_footer_keeps_quit(app):
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        quit_key = next(k for k in app.query("FooterKey") if k.key == "q")
+        assert quit_key.region.width and quit_key.region.right <= 60  # "q quit", whole
+        await pilot.press("s")
+        await pilot.pause()
+        main = app.screen_stack[0]
+        assert main.has_class("settings-open") and app.settings.has_class("-focused")
+        await pilot.press("escape", "escape")  # the field, then the panel: the overlay closes with it
+        await pilot.pause()
+        assert not main.has_class("settings-open") and app.focused is app.fit_chart
+
+
+async def test_q_in_help_quits(app):
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0 or not app.is_running

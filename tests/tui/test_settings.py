@@ -36,8 +36,10 @@ async def test_invalid_values_show_the_error_keep_the_old_value_and_leave_traini
             case = f"{key}={text!r}"
             before = app.driver.latest
             field = await edit(pilot, key, text)
-            error = str(app.query_one(f"#error-{key.replace('.', '-')}").render())
+            shown = app.query_one(f"#error-{key.replace('.', '-')}")
+            error = str(shown.render())
             assert key in error and fragment in error, case
+            assert shown.display and shown.region.height >= 1, case  # on screen, under the field
             assert app.cfg == before.config, case  # previous value kept
             assert field.value == text, case  # the text as typed stays, with the reason under it, until fixed...
             assert app.driver.latest.step == before.step, case  # training untouched
@@ -45,6 +47,7 @@ async def test_invalid_values_show_the_error_keep_the_old_value_and_leave_traini
             await pilot.press("escape")  # ...or until escape restores the old value
             assert field.value != text or text == str(before.config.get(key)), case
             assert str(app.query_one(f"#error-{key.replace('.', '-')}").render()) == "", case
+            assert not shown.display or not shown.region.height, case
             assert not field.has_class("invalid") and app.focused is app.settings, case
             await edit(pilot, key, text)
             await edit(pilot, key, str(before.config.get(key)) if key != "model.hidden" else "10, 10")
@@ -169,7 +172,7 @@ async def test_a_refused_reset_keeps_the_run_and_the_app_in_step(make_app):
         await pilot.pause()
         assert app.driver is driver and app.driver.latest.run_id == before.run_id
         assert app.spec == app.driver.latest.spec  # the app's settings are the run's again
-        assert any("not available" in line for line in app.log_view.lines)  # the run's notice, in the log
+        assert "not available" in " ".join(line.strip() for line in app.log_view.lines)  # the run's notice, in the log
         assert "switching" not in str(app.status_bar.render())
         app.query_one("#fit").focus()
         await pilot.press("a")  # the next reset uses the run's device, and goes through

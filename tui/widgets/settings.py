@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, Static
 from fitscope.core import config as C
 from fitscope.core.config import FitConfig
 from fitscope.tui.messages import SettingSubmitted
+from fitscope.tui.widgets.field import Field
 
 # keys the engine takes live; every other change resets the run
 LIVE_KEYS = {"train.lr", "train.steps", "train.device"}
@@ -125,7 +126,7 @@ class SettingsPanel(VerticalScroll):
                 value = self.cfg.get(key)
                 field: Widget = (ChoiceField(key, CHOICES[key], value, id=f"field-{_id(key)}", classes="field")
                                  if key in CHOICES else
-                                 Input(show(value), id=f"field-{_id(key)}", classes="field", name=key))
+                                 Field(show(value), id=f"field-{_id(key)}", classes="field", name=key))
                 rows.append(Horizontal(Label(f"{name}{mark}", classes="field-label", id=f"label-{_id(key)}"), field,
                                        classes="row"))
                 rows.append(Static("", id=f"error-{_id(key)}", classes="field-error"))
@@ -156,6 +157,9 @@ class SettingsPanel(VerticalScroll):
                 self.clear_error(key)
             self.focus()
             return
+        main = self.app.screen_stack[0]
+        if main.has_class("settings-open"):  # the overlay of a narrow window closes with it
+            main.remove_class("settings-open")
         await self.app.run_action("focus_panel('fit')")
 
     def field(self, key: str) -> Widget:
@@ -177,13 +181,17 @@ class SettingsPanel(VerticalScroll):
     def show_error(self, key: str, message: str) -> None:
         if not self.populated:
             return
-        self.query_one(f"#error-{_id(key)}", Static).update(message)
+        error = self.query_one(f"#error-{_id(key)}", Static)
+        error.update(message)
+        error.add_class("shown")
         self.field(key).add_class("invalid")
 
     def clear_error(self, key: str) -> None:
         if not self.populated:
             return
-        self.query_one(f"#error-{_id(key)}", Static).update("")
+        error = self.query_one(f"#error-{_id(key)}", Static)
+        error.update("")
+        error.remove_class("shown")
         self.field(key).remove_class("invalid")
 
 def _id(key: str) -> str:

@@ -345,6 +345,8 @@ class FitscopeApp(App):
             fit.border_subtitle = f"⠂ data  {fit_tag}[/]{truth}"
         if snap is not None and snap.test_loss is not None:
             fit.border_subtitle += "  [orange]x test[/]" if colour else "  x test"
+        if self.reference is not None:  # drawn dashed: in colour, or with "-" without
+            fit.border_subtitle += "  [magenta]╌ ref[/]" if colour else "  - ref"
 
     def _experiment(self, cfg: FitConfig) -> str:
         target = data_label(cfg.data)

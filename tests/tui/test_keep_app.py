@@ -123,6 +123,7 @@ async def test_b_draws_a_saved_run_dashed_and_logs_both_final_losses(app, tmp_pa
         assert app.reference.final_loss == want and len(app.reference.losses) == 30
         await settle(pilot)
         assert "ref=" in str(app.fit_chart.render())  # the title names it
+        assert "- ref" in str(app.fit_chart.border_subtitle)  # and the legend (no colour here: "-" dashes)
         await settle(pilot)
         app.send(C.SetSteps(5))
         app.send(C.Step(5))

@@ -279,7 +279,8 @@ class FitscopeApp(App):
             self.status_bar.update(self._status_line(snap))
             self._legends()
             if snap.racing:
-                self.board.update(leaderboard(snap, self.hidden, self.solo, self.selected, colour_on()))
+                self.board.update(leaderboard(snap, self.hidden, self.solo, self.selected, colour_on(),
+                                              self.board.content_region.width or None))
             else:
                 self._log_snapshot(snap)
         now = time.monotonic()

@@ -255,3 +255,21 @@ async def test_tab_completes_the_path_typed_before_it(app, tmp_path, monkeypatch
         for _ in range(4):
             await pilot.pause()
         assert app.screen.query_one(Input).value == "runs/20261129-180002-cubic-relu"
+
+
+async def test_a_narrow_leaderboard_drops_columns_rather_than_wrap_its_rows(app):
+    """At 100 columns a diverged member's "✗ step 24" wrapped onto a line of its own."""
+    from fitscope.core.spec import RunSpec
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        app._switch(RunSpec.race(app.cfg, {"train.lr": [0.05, 0.2, 0.8, 3.0]}))
+        await pilot.pause()
+        app.driver.send(C.Step(300))
+        app.refresh_view()
+        await pilot.pause()
+        board = app.query_one("#board")
+        rows = [line for line in board.markup.splitlines()]
+        width = board.content_region.width
+        from rich.text import Text
+        assert all(Text.from_markup(line).cell_len <= width for line in rows), (width, rows)
+        assert len(rows) == 5 and "✗ step" in board.markup and rows[0].rstrip().endswith("state")

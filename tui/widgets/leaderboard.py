@@ -26,14 +26,29 @@ def member_tag(i: int, color: bool = True) -> str:
     return f"[{MARKUP_COLOURS.get(colour, colour)}]━{key}[/]"
 
 
-def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: int, color: bool = True) -> str:
-    """member, train loss, test loss (when there is one), the step of its best loss, state."""
+def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: int, color: bool = True,
+                width: int | None = None) -> str:
+    """member, train loss, test loss (when there is one), the step of its best loss, dead units and
+    R² (when measured), state; in a narrow panel the optional columns go, R² and dead first, so a
+    row never wraps and its state stays in line."""
     order = ranked(snap.members)
     name_w = max(6, *(len(m.label) for m in snap.members))
     has_test = any(m.test_loss is not None for m in snap.members)
     has_inside = any(m.stats for m in snap.members)
-    head = f"    {'member':<{name_w}} {'loss':>9}" + (f" {'test':>9}" if has_test else "") + f" {'best@':>6}"
-    head += f" {'dead':>5} {'R²':>6}" if has_inside else ""
+    state_w = max(2, *(len(f"✗ step {m.diverged_at}") for m in snap.members if m.diverged_at is not None)) \
+        if any(m.diverged_at is not None for m in snap.members) else 2
+    inside, best = has_inside, True
+    if width is not None:
+        def row_width() -> int:
+            return 3 + name_w + 11 + 10 * has_test + 7 * best + 13 * inside + 1 + state_w
+
+        if row_width() > width:
+            inside = False
+        if row_width() > width:
+            best = False
+    head = f"    {'member':<{name_w}} {'loss':>9}" + (f" {'test':>9}" if has_test else "")
+    head += f" {'best@':>6}" if best else ""
+    head += f" {'dead':>5} {'R²':>6}" if inside else ""
     head += " state"
     lines = [escape(head)]
 
@@ -42,10 +57,10 @@ def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: in
 
     for i in order:
         m = snap.members[i]
-        best = str(m.best_step) if m.best_step is not None else "—"
         row = f" {escape(m.label):<{name_w}} {fmt(m.loss)}" + (f" {fmt(m.test_loss)}" if has_test else "")
-        row += f" {best:>6}"
-        if has_inside:
+        if best:
+            row += f" {str(m.best_step) if m.best_step is not None else '—':>6}"
+        if inside:
             dead = dead_share(m.stats)
             r2 = m.stats.get("r2_train") if m.stats else None
             row += f" {'—' if dead is None else f'{100 * dead:.0f}%':>5} {num(r2, 3) if r2 is not None else '—':>6}"

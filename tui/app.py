@@ -198,9 +198,10 @@ class FitscopeApp(App):
         yield Footer(compact=True, show_command_palette=False)  # ctrl+p is in the help
 
     def on_mount(self) -> None:
-        # SIGTERM, or SIGHUP when an SSH connection drops: stop training, restore the terminal, exit
+        # SIGTERM, SIGHUP when an SSH connection drops, or SIGINT from kill (the terminal's ctrl+c is
+        # a key here): stop training, restore the terminal, exit 128 + the signal's number
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.on_signal, sig)
         # kept, so a modal screen on top or the app's teardown never breaks a query

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+
+from textual.actions import SkipAction
 from textual.app import SystemCommand
 from textual.binding import Binding
+from textual.widgets import Input
 
 _PALETTE = {
     "toggle_run": "Run / pause", "step": "One step", "pace(-1)": "Slower pace", "pace(1)": "Faster pace",
@@ -21,6 +25,7 @@ _PALETTE = {
     "frame(-1)": "Timeline: back a frame (paused)", "frame(1)": "Timeline: forward a frame (paused)",
     "frame_edge(0)": "Timeline: first frame", "frame_edge(1)": "Timeline: last frame",
     "replay": "Replay the fit's history", "inside_numbers": "The network's numbers into the log",
+    "device": "Move the run between the CPU and the GPU",
     **{f"member({i})": f"Solo member {i} (again: show all)" for i in range(1, 10)},
 }
 
@@ -32,8 +37,20 @@ def eval_args(text: str) -> tuple:
     return (float(text) if "." in text else int(text),)
 
 
-def _bind(method, args):
-    return lambda: method(*args)
+def _bind(app, method, args):
+    async def run() -> None:
+        """The palette's choice, not a key typed in a field: a field left focused is not the target
+        (a dialog key there would be a character), and an action that declines is simply not run."""
+        if isinstance(app.focused, Input) and app.screen is app.screen_stack[0]:
+            app.screen.set_focus(None)
+        try:
+            result = method(*args)
+            if inspect.isawaitable(result):
+                await result
+        except SkipAction:
+            pass
+
+    return run
 
 
 SYSTEM = {"quit", "screenshot_svg"}  # Textual's palette has its own Quit and Screenshot
@@ -48,4 +65,4 @@ def binding_commands(app):
         args = eval_args(arg.rstrip(")"))  # literal ints/floats from our own table
         label = _PALETTE.get(binding.action, binding.description)
         keys = " or ".join(app.get_key_display(Binding(k, binding.action)) for k in binding.key.split(","))
-        yield SystemCommand(label, f"key: {keys}", _bind(method, args))
+        yield SystemCommand(label, f"key: {keys}", _bind(app, method, args))

@@ -102,7 +102,7 @@ def test_a_full_console_still_leaves_the_run_saved(tmp_path):
     assert runs.load(out).summary["steps"] == 50
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
 def test_the_app_on_sigterm_or_sighup_stops_its_engine_and_restores_the_terminal(tmp_path, sig):
     master, slave = pty.openpty()
     os.set_blocking(master, False)

@@ -411,3 +411,15 @@ async def test_q_in_help_quits(app):
         await pilot.press("q")
         await pilot.pause()
         assert app.return_code == 0 or not app.is_running
+
+
+@pytest.mark.parametrize("title", ["Compare mode", "Open a saved run", "Write the settings", "Help"])
+async def test_a_palette_command_with_a_field_focused_runs_it(app, title):
+    """With a settings field focused the dialog actions raised SkipAction out of the palette: a crash."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("shift+tab")
+        assert isinstance(app.focused, Input)
+        command = next(c for c in app.get_system_commands(app.screen) if c.title.startswith(title))
+        await command.callback()
+        await pilot.pause()
+        assert app.is_running and app.screen is not app.screen_stack[0]  # its dialog is open

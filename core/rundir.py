@@ -56,15 +56,30 @@ def kind(path: Path) -> str | None:
         else "not a folder"
 
 
+INDEX_MAX = 1 << 20  # bytes: an index is a few hundred
+
+
+def _read_regular(path: Path, limit: int | None = None) -> bytes:
+    """A file's bytes when it is a regular file (of at most ``limit`` bytes): a FIFO would hang the
+    reader, a link to /dev/zero would fill memory. FileNotFoundError passes through."""
+    st = path.stat()
+    if not stat.S_ISREG(st.st_mode):
+        raise RunDirError(f"{path}: not a regular file")
+    if limit is not None and st.st_size > limit:
+        raise RunDirError(f"{path}: {st.st_size:,} bytes, far more than a fitscope index holds")
+    with open(path, "rb") as f:
+        return f.read() if limit is None else f.read(limit + 1)
+
+
 def holds_run(path: Path) -> bool:
     """A saved run, or a run being trained into it by a live fitscope (its reservation)."""
     if kind(path) is not None:
         return False
     try:
-        index = json.loads((path / INDEX).read_bytes())
+        index = json.loads(_read_regular(path / INDEX, INDEX_MAX))
     except FileNotFoundError:
         return any(_exists(path / name) for name in LEGACY)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError, RunDirError):
         return True  # something is there: never written over without --force
     if isinstance(index, dict) and index.get("state") == "reserved":
         return _alive(index.get("pid"))
@@ -79,7 +94,7 @@ def _exists(path: Path) -> bool:
 
 
 def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
+    if not isinstance(pid, int) or not 0 < pid < 1 << 31:  # os.kill takes a C int
         return False
     if pid == os.getpid():
         return False  # our own reservation
@@ -173,9 +188,11 @@ def read_index(folder: Path) -> dict[str, Any]:
         raise RunDirError(f"{folder}: {problem}" + (f" (a run is a folder holding {INDEX})" if "not a folder" in problem
                                                      else ""))
     try:
-        index = json.loads(path.read_bytes())
+        index = json.loads(_read_regular(path, INDEX_MAX))
     except FileNotFoundError:
         raise RunDirError(f"{folder}: no saved run here (no {INDEX})") from None
+    except RecursionError:
+        raise RunDirError(f"{path}: unreadable (nested too deeply)") from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise RunDirError(f"{path}: unreadable ({exc})") from None
     if not isinstance(index, dict) or not isinstance(index.get("files"), dict):
@@ -289,10 +306,10 @@ def read(folder: str | Path, names: tuple[str, ...] | None = None) -> Saved:
         data = None
         if committing:
             with contextlib.suppress(FileNotFoundError):
-                data = (folder / PENDING / name).read_bytes()
+                data = _read_regular(folder / PENDING / name)
         if data is None:
             try:
-                data = (folder / name).read_bytes()
+                data = _read_regular(folder / name)
             except FileNotFoundError:
                 raise RunDirError(f"{folder / name}: missing (the run directory is incomplete)") from None
             except OSError as exc:

@@ -222,3 +222,30 @@ def test_runs_names_what_it_cannot_read_and_escapes_odd_names(tmp_path):
     r = fitscope("runs", str(base))
     assert r.returncode == 0 and "odd?name" in r.stdout and "odd\nname" not in r.stdout
     assert "not readable: broken: unreadable" in r.stdout
+
+
+def test_damaged_folders_are_named_one_line_each_never_hang_or_crash(tmp_path):
+    """A FIFO index hung `runs`/`show`, a deeply nested one raised RecursionError, a huge pid
+    OverflowError, a file linked to /dev/zero filled memory."""
+    import os
+
+    base = tmp_path / "runs"
+    assert fitscope("run", "--steps", "5", "--quiet", "--out", str(base / "good")).returncode == 0
+    for name in ("fifo", "deep", "pid", "zero"):
+        (base / name).mkdir()
+    os.mkfifo(base / "fifo" / "run.json")
+    (base / "deep" / "run.json").write_text("[" * 100_000)
+    (base / "pid" / "run.json").write_text(json.dumps({"format": 1, "files": {}, "state": "reserved",
+                                                       "pid": 10**20}))
+    import shutil
+    shutil.copytree(base / "good", base / "zero", dirs_exist_ok=True)
+    (base / "zero" / "summary.json").unlink()
+    (base / "zero" / "summary.json").symlink_to("/dev/zero")
+    r = fitscope("runs", str(base))
+    assert r.returncode == 0 and "good" in r.stdout, r.stderr
+    for name, why in (("fifo", "not a regular file"), ("deep", "nested too deeply")):
+        assert f"not readable: {name}" in r.stdout and why in r.stdout
+    for name, why in (("fifo", "not a regular file"), ("deep", "nested too deeply"), ("pid", "no saved run here"),
+                      ("zero", "not a regular file")):
+        r = fitscope("show", str(base / name))
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and why in r.stderr, (name, r.stderr)

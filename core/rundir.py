@@ -56,6 +56,7 @@ def kind(path: Path) -> str | None:
         else "not a folder"
 
 
+SAVED_NAMES = ("config.toml", "metrics.csv", "checkpoint.pt", "fit.csv", "fit.txt", "summary.json", "timeline.npz")
 INDEX_MAX = 1 << 20  # bytes: an index is a few hundred
 
 
@@ -335,6 +336,10 @@ def check_out_dir(path: str, force: bool) -> Path:
     if holds_run(p) and not force:
         raise RunDirError(f"--out {path}: this folder already holds a run — choose a new folder, "
                           "or add --force to replace it")
+    clash = [name for name in SAVED_NAMES if _exists(p / name)]
+    if clash and not force:  # the user's own files of those names: never replaced without --force
+        raise RunDirError(f"--out {path}: it holds {', '.join(clash)}, which a save would replace — choose a new "
+                          "folder, or add --force to replace them")
     try:
         p.mkdir(parents=True, exist_ok=True)
         probe = p / f".probe.{os.getpid()}"

@@ -249,3 +249,19 @@ def test_damaged_folders_are_named_one_line_each_never_hang_or_crash(tmp_path):
                       ("zero", "not a regular file")):
         r = fitscope("show", str(base / name))
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and why in r.stderr, (name, r.stderr)
+
+
+def test_out_never_replaces_a_users_own_files_of_a_saves_names_without_force(tmp_path):
+    """An existing folder that is not a run had its metrics.csv and checkpoint.pt replaced silently."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "metrics.csv").write_text("my precious results\n")
+    (out / "notes.txt").write_text("kept\n")
+    r = fitscope("run", "--steps", "10", "--quiet", "--out", str(out))
+    assert r.returncode == 2 and r.stderr.strip() == (
+        f"fitscope: --out {out}: it holds metrics.csv, which a save would replace — choose a new folder, "
+        "or add --force to replace them")
+    assert (out / "metrics.csv").read_text() == "my precious results\n"
+    assert fitscope("run", "--steps", "10", "--quiet", "--out", str(tmp_path / "new")).returncode == 0  # a new folder
+    assert fitscope("run", "--steps", "10", "--quiet", "--out", str(out), "--force").returncode == 0
+    assert (out / "notes.txt").read_text() == "kept\n"

@@ -88,9 +88,9 @@ CASES = [
     (["run", "--set", "model.hidden=[0]"], 2, "model.hidden: '[0]' is not valid"),
     (["run", "--set", "data.target=__import__('os')"], 2, "data.target"),
     # sizes: refused before anything is allocated
-    (["run", "--steps", "1", *HUGE], 2, "fitscope: the run needs ~131.7 GB for 1,000,000 points × 8 layers of 1,024"),
+    (["run", "--steps", "1", *HUGE], 2, "fitscope: the run needs ~230.1 GB for 1,000,000 points × 8 layers of 1,024"),
     (["compare", "--steps", "1", "--vary", "model.activation=relu,tanh", "--seeds", "32", "--set",
-      "data.points=1000000", "--set", "model.hidden=1024", "--no-save"], 2, "fitscope: the run needs ~1.1 TB"),
+      "data.points=1000000", "--set", "model.hidden=1024", "--no-save"], 2, "fitscope: the run needs ~1.8 TB"),
     (["run", "--steps", "1", "--set", "train.memory_limit=0.001"], 2, "the limit is 1 MB (train.memory_limit)"),
     (["compare", "--vary", "train.lr=" + ",".join(str(i / 1000) for i in range(1, 1001))], 2, "at most 64 members"),
     (["compare", "--vary", "train.lr=0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", "--vary",

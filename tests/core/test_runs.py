@@ -397,3 +397,12 @@ def test_running_out_of_memory_while_training_is_said_plainly():
     (notice,) = run.snapshot().notices
     assert notice.text.startswith("error: out of memory while training (RuntimeError: [enforce fail")
     assert "lower data.points or model.hidden" in notice.text and "\n" not in notice.text
+
+
+def test_the_memory_estimate_counts_the_numbers_forward_pass_over_every_training_point():
+    """With mini-batches the estimate counted the batch only (~122 MB) while the network's numbers
+    ran all 200,000 points through two layers of 1,024 (peak 3.7 GB, measured)."""
+    from fitscope.core import memory
+
+    spec = RunSpec(CPU.with_values({"data.points": 200_000, "model.hidden": (1024, 1024), "train.batch_size": 7}))
+    assert memory.estimate(spec).total > 3.5e9

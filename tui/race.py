@@ -24,7 +24,7 @@ def table(snap: Snapshot) -> tuple[str, list[tuple[str, float]]]:
     for variant, ms in groups.items():
         finals = [m.loss for m in ms if m.diverged_at is None and m.loss is not None]
         tests = [m.test_loss for m in ms if m.diverged_at is None and m.test_loss is not None]
-        diverged = sum(m.diverged_at is not None for m in ms)
+        diverged = sorted(m.diverged_at for m in ms if m.diverged_at is not None)
         med = statistics.median(finals) if finals else float("inf")
         rows.append((variant, med, finals, tests, diverged, len(ms)))
     rows.sort(key=lambda r: r[1])
@@ -37,7 +37,12 @@ def table(snap: Snapshot) -> tuple[str, list[tuple[str, float]]]:
         line = f"{variant:<{width}}  {fmt(med)}  {fmt(min(finals) if finals else 0)}  {fmt(max(finals) if finals else 0)}"
         if has_test:
             line += f"  {num(statistics.median(tests)):>10}" if tests else f"  {'—':>10}"
-        line += f"  {n}" + (f" ({diverged} diverged)" if diverged else "")
+        if len(diverged) == 1:
+            line += f"  {n} (1 diverged at step {diverged[0]:,})"
+        elif diverged:
+            line += f"  {n} ({len(diverged)} diverged, the first at step {diverged[0]:,})"
+        else:
+            line += f"  {n}"
         lines.append(line)
     return "\n".join(lines), [(r[0], r[1]) for r in rows]
 

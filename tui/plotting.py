@@ -106,11 +106,12 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
     draw_ghosts(plt, snap.x_grid, ghosts or [], width, color)
     pred = snap.members[0].y_pred[::step]
     ok = np.isfinite(pred)
+    limits = y_limits(snap)
     if ok.any():
-        plt.plot(snap.x_grid[::step][ok], in_view(pred[ok], y_limits(snap)), marker=fit_marker, color=c(FIT_COLOR),
+        plt.plot(snap.x_grid[::step][ok], in_view(pred[ok], limits), marker=fit_marker, color=c(FIT_COLOR),
                  label=lab("fit"))
     plt.xlim(*data.x_range)
-    plt.ylim(*y_limits(snap))
+    plt.ylim(*limits)
     title = f"Loss={num(snap.train_loss, 4)}"
     if snap.test_loss is not None:
         title += f"  test={num(snap.test_loss, 4)}"

@@ -125,7 +125,9 @@ def load_timing(n: int, seed: int = 0) -> dict:
 def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> dict:
     """A K-member race batched against the same K runs one after another (each with the same fast
     kernels, and with autograd), interleaved rounds. Members vary lr (one activation); a second
-    batched race of the same size cycles relu/softplus/tanh to price mixed activations."""
+    batched race of the same size cycles relu/softplus/tanh to price mixed activations: against
+    the one-activation race, and against K-member races of each of its activations alone, weighed
+    by their share of members (what mixing itself costs, softplus's dearer arithmetic aside)."""
     lrs = [0.05 + 0.01 * i for i in range(k)]
     acts = ["relu", "softplus", "tanh"]
     same = RunSpec.race(cfg, {"train.lr": lrs})
@@ -135,6 +137,8 @@ def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> 
     sequential: list[float] = []
     seq_autograd: list[float] = []
     mixed_rates: list[float] = []
+    apart: dict[str, list[float]] = {a: [] for a in acts}
+    share = {a: sum(i % 3 == j for i in range(k)) / k for j, a in enumerate(acts)}
     Experiment(same).step(10)  # warm-up
     for _ in range(rounds):
         for kernels, out in (("fast", sequential), ("autograd", seq_autograd)):
@@ -152,11 +156,19 @@ def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> 
         t0 = time.perf_counter()
         mixed.step(steps)
         mixed_rates.append(steps / (time.perf_counter() - t0))
+        for act in acts:
+            alone = Experiment(RunSpec.race(cfg.with_value("model.activation", act), {"train.lr": lrs}))
+            t0 = time.perf_counter()
+            alone.step(steps)
+            apart[act].append((time.perf_counter() - t0) / steps)  # seconds a step
     b, s, a, m = (statistics.median(v) for v in (batched, sequential, seq_autograd, mixed_rates))
+    expected = sum(share[act] * statistics.median(apart[act]) for act in acts)  # seconds a step, unmixed
     return {"k": k, "steps": steps, "rounds": rounds, "cores": os.cpu_count(), "batched_steps_per_s": round(b, 1),
             "sequential_steps_per_s": round(s, 1), "speedup": round(b / s, 2),
             "sequential_autograd_steps_per_s": round(a, 1), "speedup_vs_autograd": round(b / a, 2),
-            "mixed_activation_steps_per_s": round(m, 1), "mixed_vs_single_activation": round(m / b, 3)}
+            "mixed_activation_steps_per_s": round(m, 1), "mixed_vs_single_activation": round(m / b, 3),
+            "one_activation_steps_per_s": {act: round(1 / statistics.median(apart[act]), 1) for act in acts},
+            "mixed_vs_its_activations_apart": round(m * expected, 3)}
 
 
 def device_speed(cfg: FitConfig, rounds: int = 3, steps: int = 2000) -> dict:

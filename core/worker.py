@@ -6,6 +6,7 @@ and race or changing settings never restarts the process (nor reloads torch).
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 from multiprocessing.connection import Connection
@@ -19,6 +20,8 @@ CLOSE = "close"
 
 def serve(commands: Connection, replies: Connection, publish_hz: float, pace: float | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's ctrl+c is the app's to handle
+    # torch's ~170,000 objects, set aside: a full collection then takes ~0 ms, not ~80, training stopped
+    gc.freeze()
     replies.send(("ready", None))
     run: Run | None = None
     wait: float | None = None

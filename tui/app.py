@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -121,7 +122,8 @@ class FitscopeApp(App):
 
     def __init__(self, cfg: FitConfig | None = None, *, engine_factory: DriverFactory | None = None,
                  autostart: bool = False, pace: int = WATCH, spec: RunSpec | None = None,
-                 background_charts: bool = False, lazy_settings: bool = False, open_run: str | None = None):
+                 background_charts: bool = False, lazy_settings: bool = False, open_run: str | None = None,
+                 freeze_heap: bool = False):
         super().__init__()
         self.spec = spec or RunSpec(cfg or FitConfig())
         self.cfg = self.spec.base
@@ -133,6 +135,10 @@ class FitscopeApp(App):
         self.autostart = autostart
         self.background_charts = background_charts  # build charts off the UI thread (tests draw in place)
         self.lazy_settings = lazy_settings  # the settings' rows after the first frame (tests have them at once)
+        # at the first snapshot, all that start-up made is set aside from the garbage collector: its
+        # full passes over it held the UI up ~55 ms a few times a minute (tests, many apps in one
+        # process, leave it be)
+        self.freeze_heap = freeze_heap
         self._drawn_seq = -1
         self._last_log = 0.0
         self._last_state = ""
@@ -263,6 +269,9 @@ class FitscopeApp(App):
             else:
                 self.status_bar.update(self._status_line(None))
             return
+        if self.freeze_heap:
+            self.freeze_heap = False
+            gc.freeze()
         if self._switch_from is not None and snap.run_id != self._switch_from:
             self._switch_from = None
         if snap.data is not self._shown_data:  # new data: say what was dropped or changed
@@ -1036,7 +1045,7 @@ def _write_traceback(error: BaseException) -> str | None:
 
 def run_app(spec: RunSpec, engine: str = "process", open_run: str | None = None) -> int:
     app = FitscopeApp(spec=spec, autostart=True, engine_factory=ENGINES[engine], background_charts=True,
-                      lazy_settings=True, open_run=open_run)
+                      lazy_settings=True, open_run=open_run, freeze_heap=True)
     app.run()
     app.driver.close()
     if app.crash is not None:

@@ -67,7 +67,7 @@ async def _switch_time(app: FitscopeApp, spec: RunSpec) -> float:
 async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, switch: bool) -> dict:
     flat_out = len(PACES) - 1
     app = FitscopeApp(spec=spec, pace=flat_out, engine_factory=ENGINES[engine], background_charts=True,
-                      lazy_settings=True)
+                      lazy_settings=True, freeze_heap=True)
     latencies: list[float] = []
     lags: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:

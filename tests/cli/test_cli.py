@@ -145,6 +145,20 @@ def test_bench_json_reports_the_ratio():
     assert abs(result["ratio"] - result["engine_steps_per_s"] / result["bare_steps_per_s"]) < 0.01
 
 
+def test_bench_compare_prices_mixing_against_the_activations_raced_apart():
+    r = fitscope("bench", "--compare", "3", "--json", "--rounds", "1")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    apart = result["one_activation_steps_per_s"]
+    assert set(apart) == {"relu", "softplus", "tanh"} and min(apart.values()) > 0
+    # one member of each: the unmixed step is the mean of the three steps' times
+    expected = sum(1 / v for v in apart.values()) / 3
+    assert result["mixed_vs_its_activations_apart"] == pytest.approx(
+        result["mixed_activation_steps_per_s"] * expected, rel=0.01)
+    text = fitscope("bench", "--compare", "2", "--rounds", "1")
+    assert "of its activations raced apart" in text.stdout
+
+
 FIXTURE = ROOT / "tests" / "fixtures" / "wave.csv"
 
 

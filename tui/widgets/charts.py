@@ -23,6 +23,7 @@ from fitscope.core.tracker import Tracker
 from fitscope.tui.formatting import num
 from fitscope.tui.messages import ChartBuilt
 from fitscope.tui.plotting import draw_fit, draw_kinks, draw_loss, draw_race, draw_race_losses, draw_units
+from fitscope.tui.raster import build_matrix
 
 
 def colour_on() -> bool:
@@ -114,7 +115,7 @@ def plot_strips(plot, width: int, height: int) -> list[Strip]:
     """plotext's figure as Textual lines: its grid of cells read row by row, a segment per run of
     one colour."""
     plot._set_sizes()
-    plot._build_matrix()
+    build_matrix(plot)
     m = plot.monitor.matrix
     strips = []
     for row in m.Rows[::-1][:height]:

@@ -22,6 +22,14 @@ class HistoryView:
         return len(self.step)
 
 
+@dataclass(frozen=True)
+class Curve:
+    """What a loss chart draws of a history: each bucket's last step and its highest loss."""
+
+    step: np.ndarray
+    hi: np.ndarray
+
+
 class LossHistory:
     def __init__(self, cap: int = 10_000):
         if cap < 2 or cap % 2:
@@ -74,6 +82,14 @@ class LossHistory:
         self._hi[:half] = np.maximum(self._hi[0::2], self._hi[1::2])
         self._n = half
         self.stride *= 2
+
+    def curve(self) -> Curve:
+        """The two columns a chart draws, copied (a view copies five: a 16-member race's chart
+        copied ~6 MB a frame)."""
+        n = self._n
+        if len(self._p_step):
+            return Curve(np.append(self._step[:n], self._p_step[-1]), np.append(self._hi[:n], self._p_loss.max()))
+        return Curve(self._step[:n].copy(), self._hi[:n].copy())
 
     def view(self) -> HistoryView:
         n = self._n

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from fitscope.core.history import HistoryView, LossHistory
+from fitscope.core.history import Curve, HistoryView, LossHistory
 from fitscope.core.snapshot import DataView, Snapshot
 
 TEST_CAP = 10_000
@@ -49,6 +49,10 @@ class Tracker:
     def history(self, member: int = 0) -> HistoryView:
         with self._lock:
             return self._histories[member].view()
+
+    def curves(self, members: list[int]) -> list[Curve]:
+        with self._lock:
+            return [self._histories[j].curve() for j in members]
 
     def test_history(self, member: int = 0) -> tuple[tuple[int, float], ...]:
         with self._lock:

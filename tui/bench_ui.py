@@ -105,6 +105,9 @@ async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, 
         app.send(C.Pause())
         await _until(lambda: app.driver.latest.state != "running")
         snap = app.driver.latest
+        # a build of the last frames may still be under way on the charts' thread: let it end, so
+        # that each redraw timed here is one chart's cost, not two sharing the interpreter
+        await _until(lambda: not app.fit_chart.building and not app.loss_chart.building)
         redraw = []
         for _ in range(15):
             t0 = time.perf_counter()

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import plotext
 
-from fitscope.core.history import HistoryView
+from fitscope.core.history import Curve, HistoryView
 from fitscope.core.snapshot import Snapshot
 from fitscope.tui.formatting import int_ticks, nice_ticks, num, short
 
@@ -122,7 +122,7 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
     plt.title(title)
 
 
-def draw_loss(plt, history: HistoryView, *, width: int, log_y: bool = True, marker: str = "braille",
+def draw_loss(plt, history: HistoryView | Curve, *, width: int, log_y: bool = True, marker: str = "braille",
               color: bool = True, test: tuple[tuple[int, float], ...] = (), legend: bool = True,
               diverged_at: int | None = None, height: int = 12, reference=None) -> None:
     series: list[Series] = [(history.step.astype(float), history.hi, FIT_COLOR if color else None, marker,
@@ -227,7 +227,7 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
     plt.title(f"step {snap.step}" + (f"  ref={num(reference.final_loss, 4)}" if reference is not None else ""))
 
 
-def draw_race_losses(plt, histories: list[HistoryView], shown: list[int], *, width: int, log_y: bool = True,
+def draw_race_losses(plt, histories: list[HistoryView] | list[Curve], shown: list[int], *, width: int, log_y: bool = True,
                      color: bool = True, diverged: list[int] | None = None, height: int = 12,
                      reference=None) -> None:
     """``histories[k]`` is member ``shown[k]``'s, which sets its colour."""

@@ -30,71 +30,58 @@ def _table(xf: int, yf: int, codes: dict) -> np.ndarray:
 _TABLES = {marker: (xf, yf, _table(xf, yf, codes)) for marker, (xf, yf, codes) in _CELLS.items()}
 
 
-def _to_pixels(v: np.ndarray, lim: list, bins: int) -> np.ndarray:
+def _to_pixels(v: np.ndarray, lo: np.ndarray, hi: np.ndarray, bins: np.ndarray) -> np.ndarray:
     """plotext's ``get_matrix_data``: ``floor(round(0.5 + (bins-1)(v-lo)/(hi-lo), 8))``, its round
-    half up included."""
-    change = 0.5 + (bins - 1) * (v - lim[0]) / (lim[1] - lim[0])
+    half up included (element by element: each series has its own limits and resolution)."""
+    change = 0.5 + (bins - 1) * (v - lo) / (hi - lo)
     n = change * 100000000
     f = np.floor(n)
     return np.floor(np.where(n - f < 0.5, f, np.ceil(n)) * 1e-08)
 
 
-def _line_pixels(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """plotext's ``get_lines``: each segment as max(|dx|, |dy|) + 1 evenly spaced points,
-    truncated to integers, its last point left to the next segment; the data's last point closes."""
+def _pixels(px: np.ndarray, py: np.ndarray, sid: np.ndarray, lines: np.ndarray, count: int):
+    """Every pixel drawn, and its series: plotext's ``get_lines`` for the series drawn as lines —
+    each segment as max(|dx|, |dy|) + 1 evenly spaced points truncated to integers, its last point
+    left to the next segment, the last data point closing — and the points of the others. A
+    series of more than MAX_PIXELS (absurd limits) is left out: plotext would take minutes."""
     dx, dy = np.diff(px), np.diff(py)
+    segment = (sid[1:] == sid[:-1]) & lines[sid[:-1]]  # point i starts a segment to point i + 1
     a = np.maximum(np.abs(dx), np.abs(dy)) + 1
-    counts = (a - 1).astype(np.int64)
-    seg = np.repeat(np.arange(len(dx)), counts)
-    k = np.arange(len(seg)) - np.repeat(np.cumsum(counts) - counts, counts)
+    counts = np.ones(len(px), np.int64)  # a point alone, or a line's last point: itself
+    counts[:-1][segment] = (a[segment] - 1).astype(np.int64)
     steps = np.maximum(a - 1, 1)
-    sx = np.where(a > 1, dx / steps, 0.0)
-    sy = np.where(a > 1, dy / steps, 0.0)
-    xs = np.trunc(px[seg] + k * sx[seg])
-    ys = np.trunc(py[seg] + k * sy[seg])
-    return np.append(xs, px[-1]), np.append(ys, py[-1])
+    sx, sy = np.zeros(len(px)), np.zeros(len(px))
+    sx[:-1][segment], sy[:-1][segment] = (dx / steps)[segment], (dy / steps)[segment]
+    too_long = np.bincount(sid, weights=counts, minlength=count) > MAX_PIXELS
+    counts[too_long[sid]] = 0
+    at = np.repeat(np.arange(len(px)), counts)
+    k = np.arange(len(at)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.trunc(px[at] + k * sx[at]), np.trunc(py[at] + k * sy[at]), sid[at]
 
 
-def _cells(x: np.ndarray, y: np.ndarray, marker: str, width: int, height: int):
-    """The cells a series' pixels fall in, inside the canvas, and each cell's character."""
-    if marker in _TABLES:
-        xf, yf, table = _TABLES[marker]
-        cx, cy = x // xf, y // yf
-        bits = np.left_shift(1, ((yf - 1 - y % yf) * xf + x % xf).astype(np.int64))
-        inside = (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
-        cx, cy, bits = cx[inside].astype(np.int64), cy[inside].astype(np.int64), bits[inside]
-        key = cy * width + cx
-        order = np.argsort(key, kind="stable")
-        key, bits = key[order], bits[order]
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.array([], np.int64)
-        merged = np.bitwise_or.reduceat(bits, starts) if len(key) else bits
-        key = key[starts]
-        return key % width, key // width, table[merged]
-    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
-    key = np.unique(y[inside].astype(np.int64) * width + x[inside].astype(np.int64))
-    return key % width, key // width, np.full(len(key), marker, dtype=object)
-
-
-def _takes(mon, s: int) -> bool:
-    """Whether series ``s`` is one this module draws as plotext would."""
+def _series(mon, s: int) -> tuple | None:
+    """Series ``s`` as (x, y, lines, marker, colour, style, xlim, ylim) if this module draws it as
+    plotext would, else None."""
     markers, colours, styles = mon.marker[s], mon.color[s], mon.style[s]
     if not markers or not all(v.count(v[0]) == len(v) for v in (markers, colours, styles)):
-        return False
+        return None
     marker = markers[0]
     if marker not in _TABLES and ut.marker_factor(marker, 2, 3, 4) != 1:
-        return False  # fhd and the like: not ours
+        return None  # fhd and the like: not ours
     xi, yi = mon.xside_to_pos(mon.xside[s]), mon.yside_to_pos(mon.yside[s])
     xlim, ylim = mon.xlim[xi], mon.ylim[yi]
     if (mon.label[s] is not None or mon.fillx[s] is not False or mon.filly[s] is not False
             or mon.xscale[xi] != "linear" or mon.yscale[yi] != "linear" or mon.x_date[xi] or mon.y_date[yi]
             or mon.xdirection[xi] != 1 or mon.ydirection[yi] != 1 or None in xlim or None in ylim
             or xlim[0] == xlim[1] or ylim[0] == ylim[1]):
-        return False
+        return None
     try:
         x, y = np.asarray(mon.x[s], dtype=float), np.asarray(mon.y[s], dtype=float)
     except (TypeError, ValueError):
-        return False
-    return bool(len(x)) and bool(np.isfinite(x).all() and np.isfinite(y).all())
+        return None
+    if not len(x) or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return None
+    return x, y, mon.lines[s], marker, colours[0], styles[0], list(xlim), list(ylim)
 
 
 def build_matrix(plot) -> None:
@@ -108,33 +95,58 @@ def build_matrix(plot) -> None:
             label is not None for label in mon.label):
         plot._build_matrix()
         return
-    first = len(mon.x)
-    while first > 0 and _takes(mon, first - 1):
-        first -= 1
-    taken = []
-    for s in range(first, len(mon.x)):
-        xi, yi = mon.xside_to_pos(mon.xside[s]), mon.yside_to_pos(mon.yside[s])
-        xlim, ylim = list(mon.xlim[xi]), list(mon.ylim[yi])
-        taken.append((np.asarray(mon.x[s], dtype=float), np.asarray(mon.y[s], dtype=float), mon.lines[s],
-                      mon.marker[s][0], mon.color[s][0], mon.style[s][0], xlim, ylim))
+    taken: list[tuple] = []
+    for s in range(len(mon.x) - 1, -1, -1):  # the last series, back to one that is not ours
+        series = _series(mon, s)
+        if series is None:
+            break
+        taken.insert(0, series)
+        xlim, ylim = series[6], series[7]
         mon.x[s], mon.y[s] = [xlim[0]], [ylim[0] - (ylim[1] - ylim[0])]
         mon.marker[s], mon.color[s], mon.style[s] = mon.marker[s][:1], mon.color[s][:1], mon.style[s][:1]
     plot._build_matrix()
     matrix = mon.matrix
     width, height = len(matrix.Cols_canvas), len(matrix.Rows_canvas)
-    col0, row0 = matrix.Cols_canvas.start, matrix.Rows_canvas.start
-    if width <= 0 or height <= 0:
+    if width <= 0 or height <= 0 or not taken:
         return
-    for x, y, lines, marker, color, style, xlim, ylim in taken:
-        xf, yf = _TABLES[marker][:2] if marker in _TABLES else (1, 1)
-        px, py = _to_pixels(x, xlim, width * xf), _to_pixels(y, ylim, height * yf)
-        if lines and len(px) > 1:
-            spans = np.maximum(np.abs(np.diff(px)), np.abs(np.diff(py)))
-            if spans.sum() > MAX_PIXELS:
-                continue  # plotext would have spent minutes on it; the chart goes without
-            px, py = _line_pixels(px, py)
-        cols, rows, chars = _cells(px, py, marker, width, height)
-        for col, row, char in zip((cols + col0).tolist(), (rows + row0).tolist(), chars.tolist()):
-            matrix.marker[row][col] = char
-            matrix.fullground[row][col] = color
-            matrix.style[row][col] = style
+    _draw(matrix, taken, width, height)
+
+
+def _draw(matrix, taken: list, width: int, height: int) -> None:
+    """The taken series onto the canvas in one pass: each cell gets the dots of the last series
+    that reaches it (plotext draws series in order, each over the last), as its character."""
+    count = len(taken)
+    lens = np.array([len(t[0]) for t in taken])
+    sid = np.repeat(np.arange(count), lens)
+    factors = np.array([_TABLES[t[3]][:2] if t[3] in _TABLES else (1, 1) for t in taken])
+    xf, yf = factors[:, 0], factors[:, 1]
+    xlim, ylim = np.array([t[6] for t in taken], float), np.array([t[7] for t in taken], float)
+    px = _to_pixels(np.concatenate([t[0] for t in taken]), xlim[sid, 0], xlim[sid, 1], (width * xf)[sid])
+    py = _to_pixels(np.concatenate([t[1] for t in taken]), ylim[sid, 0], ylim[sid, 1], (height * yf)[sid])
+    px, py, sid = _pixels(px, py, sid, np.array([bool(t[2]) for t in taken]), count)
+    fx, fy = xf[sid], yf[sid]
+    cx, cy = px // fx, py // fy
+    inside = (cx >= 0) & (cx < width) & (cy >= 0) & (cy < height)
+    bits = np.left_shift(1, ((fy - 1 - py % fy) * fx + px % fx).astype(np.int64))[inside]
+    key = ((cy * width + cx)[inside].astype(np.int64)) * count + sid[inside]
+    order = np.argsort(key, kind="stable")
+    key, bits = key[order], bits[order]
+    if not len(key):
+        return
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    bits, key = np.bitwise_or.reduceat(bits, starts), key[starts]
+    cell, series = key // count, key % count
+    last = np.r_[cell[1:] != cell[:-1], True]  # the last series drawn in a cell is the one seen
+    cell, series, bits = cell[last], series[last], bits[last]
+    chars = np.empty(len(cell), dtype=object)
+    for s, (_, _, _, marker, *_rest) in enumerate(taken):
+        mine = series == s
+        chars[mine] = _TABLES[marker][2][bits[mine]] if marker in _TABLES else marker
+    col0, row0 = matrix.Cols_canvas.start, matrix.Rows_canvas.start
+    colours, styles = [t[4] for t in taken], [t[5] for t in taken]
+    marker_rows, fg_rows, style_rows = matrix.marker, matrix.fullground, matrix.style
+    for c, s, char in zip(cell.tolist(), series.tolist(), chars.tolist()):
+        row, col = c // width + row0, c % width + col0
+        marker_rows[row][col] = char
+        fg_rows[row][col] = colours[s]
+        style_rows[row][col] = styles[s]

@@ -70,6 +70,9 @@ def test_extend_equals_the_step_by_step_rule_for_any_chunking(cap, seed):
         assert v.stride == ref.stride and len(v) == len(h) <= cap + 1
         for got, want in zip((v.step, v.loss, v.lo, v.hi, v.seconds), ref.view()):
             np.testing.assert_array_equal(got, want)
+        curve = h.curve()  # what a chart draws: the same two columns
+        np.testing.assert_array_equal(curve.step, v.step)
+        np.testing.assert_array_equal(curve.hi, v.hi)
         strides.add(v.stride)
     assert len(strides) > 3  # it went through several compactions
 

@@ -209,12 +209,12 @@ class LossChart(SafePlot, can_focus=True):
     def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
         if snap.racing:
             diverged = [m.diverged_at for i, m in enumerate(snap.members) if i in self.shown and m.diverged_at]
-            draw_race_losses(self.plt, [tracker.history(i) for i in self.shown], self.shown,
+            draw_race_losses(self.plt, tracker.curves(self.shown), self.shown,
                              width=max(10, self.size.width), log_y=self.log_y, color=colour_on(), diverged=diverged,
                              height=self.size.height, reference=self.reference)
             self.plt.title("loss (log)" if self.log_y else "loss")
             return
-        draw_loss(self.plt, tracker.history(0), width=max(10, self.size.width), log_y=self.log_y,
+        draw_loss(self.plt, tracker.curves([0])[0], width=max(10, self.size.width), log_y=self.log_y,
                   color=colour_on(), test=tracker.test_history(0), legend=False, diverged_at=snap.diverged_at,
                   height=self.size.height, reference=self.reference)
         self.plt.title("loss (log)" if self.log_y else "loss")

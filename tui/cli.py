@@ -93,7 +93,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="train headless: progress, final chart and summary",
-                         description="Train without the UI: a progress bar on a terminal (a line every 10 %% "
+                         description="Train without the UI: a progress bar on a terminal (a line every 10 % "
                                      "otherwise), then the final scatter-plus-fit chart and a summary. "
                                      "Exit codes: 0 done, 2 bad arguments or config, 3 diverged, 130 interrupted.")
     _config_args(run)
@@ -211,9 +211,16 @@ def _precheck(spec: RunSpec) -> None:
     if spec.base.data.file:
         x, _, _ = datafile.load(spec.base.data.file)
         rows = x.size
-    device = spec.base.train.device
-    if device == "cpu" or (device == "auto" and not os.path.exists("/dev/nvidia0")):
+    device = spec.base.train.device  # the same for every member of a race
+    if device not in ("auto", "cpu") and sys.platform.startswith("linux") and not _nvidia():  # nor Apple's mps
+        raise ConfigError("train.device", device, "not available on this machine; available: auto, cpu")
+    if device == "cpu" or (device == "auto" and not _nvidia()):
         memory.check(spec, rows_in_file=rows)
+
+
+def _nvidia() -> bool:
+    """Whether this machine has an NVIDIA GPU's device node (CUDA cannot run without one)."""
+    return os.path.exists("/dev/nvidia0")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -265,6 +265,20 @@ def test_bench_device_cuda_without_cuda_says_so_and_exits_0():
     assert r.returncode == 0 and json.loads(r.stdout)["cuda"] is False
 
 
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", "mps"])
+def test_the_app_refuses_a_device_this_machine_lacks_before_it_opens(device, monkeypatch):
+    """It opened on an engine that could not start, and R restarted it into the same refusal."""
+    monkeypatch.setattr("fitscope.tui.cli._nvidia", lambda: False)
+    monkeypatch.setattr("sys.platform", "linux")
+    monkeypatch.setattr("fitscope.tui.app.run_app", lambda *a, **k: pytest.fail("the app opened"))
+    r = fitscope("--set", f"train.device={device}")
+    assert r.returncode == 2
+    assert r.stderr.strip() == (f"fitscope: train.device: '{device}' is not valid — not available on this machine; "
+                                "available: auto, cpu")
+    r = fitscope("--set", f"train.device={device}", "--vary", "train.lr=0.1,0.2")  # a race there: the same
+    assert r.returncode == 2 and "not available on this machine" in r.stderr
+
+
 def test_device_auto_falls_back_to_the_cpu_with_a_notice_and_cuda_is_a_clear_error():
     r = fitscope("run", "--steps", "5", "--no-save", "--quiet")  # train.device is auto by default
     assert r.returncode == 0 and "· cpu (auto: no GPU found) ·" in r.stdout

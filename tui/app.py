@@ -613,7 +613,7 @@ class FitscopeApp(App):
 
     def action_screenshot_svg(self) -> None:
         try:
-            path = self.save_screenshot(filename=time.strftime("fitscope-%Y%m%d-%H%M%S.svg"))
+            path = self.save_screenshot(filename=free_name(time.strftime("fitscope-%Y%m%d-%H%M%S"), ".svg"))
         except OSError as exc:
             self.notify(f"screenshot failed: {exc}", severity="error")
             return
@@ -1041,6 +1041,15 @@ def _write_traceback(error: BaseException) -> str | None:
             return f.name
     except OSError:
         return None
+
+
+def free_name(stem: str, ext: str) -> str:
+    """``stem + ext`` in the current folder, or ``stem-2 + ext``, ``-3``… if taken: two screenshots
+    within a second were one file."""
+    name, n = stem + ext, 2
+    while os.path.lexists(name):
+        name, n = f"{stem}-{n}{ext}", n + 1
+    return name
 
 
 def run_app(spec: RunSpec, engine: str = "process", open_run: str | None = None) -> int:

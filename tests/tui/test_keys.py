@@ -423,3 +423,14 @@ async def test_a_palette_command_with_a_field_focused_runs_it(app, title):
         await command.callback()
         await pilot.pause()
         assert app.is_running and app.screen is not app.screen_stack[0]  # its dialog is open
+
+
+async def test_two_screenshots_in_one_second_are_two_files(app, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("time.strftime", lambda fmt, *a: "fitscope-20261129-120000")  # the same second
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(3):
+            await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fitscope-20261129-120000-2.svg", "fitscope-20261129-120000-3.svg", "fitscope-20261129-120000.svg"]

@@ -27,7 +27,7 @@ OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSpro
 
 def script(run: str | Path) -> str:
     saved = rundir.read(run, names=("config.toml",))
-    return source(spec_mod.load_saved(saved), saved.folder.name)
+    return source(spec_mod.load_saved(saved, resume=False), saved.folder.name)
 
 
 def source(spec: RunSpec, name: str = "run") -> str:

@@ -7,6 +7,7 @@ carry commands and snapshots; pacing is the Run's. Tests step it by hand.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -72,6 +73,11 @@ class Run:
                 exp.load(loaded.state["exp"])
             except (StateError, KeyError, TypeError, RuntimeError, IndexError) as exc:
                 raise RunDirError(f"{loaded.folder / 'checkpoint.pt'}: does not fit its config.toml ({exc})") from None
+        # the data file as it was read now: a resume checks it is still the same
+        self.data_record: dict[str, str] | None = None
+        if spec.base.data.file:
+            with contextlib.suppress(OSError):  # read a moment ago; gone since, nothing to keep
+                self.data_record = rundir.data_record(spec.base.data.file)
         self.exp, self.spec = exp, spec
         self.run_id += 1
         if self.run_id == 1 and spec.base.train.device == "auto" and exp.device.type == "cpu":
@@ -274,7 +280,10 @@ class Run:
                            cmd.fit_text or "(no chart: saved without one)", summary,
                            runs.timeline_npz(steps, self.exp.view.grid, fits))
         listing = {k: summary[k] for k in ("name", "target", "net", "members", "steps", "final_loss", "lead")}
-        rundir.commit(folder, files, {"fitscope": runs.version(), "listing": listing})
+        meta: dict[str, Any] = {"fitscope": runs.version(), "listing": listing}
+        if self.data_record is not None:
+            meta["data"] = self.data_record
+        rundir.commit(folder, files, meta)
         self.home = folder
         for j, at in finite_steps.items():
             self._say(f"{self.exp.members[j].label if len(self.exp.members) > 1 else 'the run'} diverged at step "

@@ -6,12 +6,14 @@ A single run is a spec with nothing varied: one member. Race vs single is data, 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fitscope.core import config as config_mod
 from fitscope.core.config import FitConfig
 from fitscope.core.errors import ConfigError
+from fitscope.core.rundir import RunDirError, saved_data
 
 MAX_MEMBERS = 64
 VARY_KEYS = ("model.activation", "model.hidden", "model.init_seed", "train.optimizer", "train.lr",
@@ -135,9 +137,13 @@ def to_toml(spec: RunSpec) -> str:
             f"seeds = {spec.seeds}\nvary = {config_mod.toml_value(vary)}\n")
 
 
-def from_toml(text: str, source: str = "config") -> RunSpec:
-    """A config file, with or without a ``[race]`` table."""
+def from_toml(text: str, source: str = "config", data_file: Callable[[str], str] | None = None) -> RunSpec:
+    """A config file, with or without a ``[race]`` table; ``data_file`` maps its data.file, if any,
+    before it is checked (a saved run: to where it was)."""
     data = config_mod.parse_toml(text, source)
+    section = data.get("data")
+    if data_file is not None and isinstance(section, dict) and isinstance(section.get("file"), str) and section["file"]:
+        section["file"] = data_file(section["file"])
     race = data.pop("race", None)
     base = config_mod.from_dict(data)
     if race is None:
@@ -154,14 +160,13 @@ def from_toml(text: str, source: str = "config") -> RunSpec:
     return RunSpec.race(base, vary, coerce_seeds(race.get("seeds", 1)))
 
 
-def load_saved(saved: Any) -> RunSpec:
+def load_saved(saved: Any, resume: bool = True) -> RunSpec:
     """A run folder's spec (``saved``: a :class:`~fitscope.core.rundir.Saved`); a bad config.toml
-    is a RunDirError naming it once."""
-    from fitscope.core.rundir import RunDirError
-
+    is a RunDirError naming it once. ``resume``: its data file must be the one it trained on."""
     where = saved.folder / "config.toml"
     try:
-        return from_toml(saved.text("config.toml"), str(where))
+        return from_toml(saved.text("config.toml"), str(where),
+                         (lambda file: saved_data(saved, file)) if resume else None)
     except ConfigError as exc:
         text = str(exc)
         raise RunDirError(text if text.startswith(str(where)) else f"{where}: {text}") from None

@@ -265,3 +265,30 @@ def test_out_never_replaces_a_users_own_files_of_a_saves_names_without_force(tmp
     assert fitscope("run", "--steps", "10", "--quiet", "--out", str(tmp_path / "new")).returncode == 0  # a new folder
     assert fitscope("run", "--steps", "10", "--quiet", "--out", str(out), "--force").returncode == 0
     assert (out / "notes.txt").read_text() == "kept\n"
+
+
+def test_resume_needs_the_data_it_trained_on_and_finds_it_from_another_folder(tmp_path):
+    """A changed data file was resumed on silently (other data, the same weights); a relative
+    data.file resumed from another folder was not found."""
+    work = tmp_path / "work"
+    work.mkdir()
+    rng = __import__("numpy").random.default_rng(0)
+    x = rng.uniform(-1, 1, 200)
+    (work / "pts.csv").write_text("x,y\n" + "".join(f"{a:.6f},{a ** 3:.6f}\n" for a in x))
+    r = fitscope("run", "--steps", "40", "--quiet", "--out", "r", "--data", "pts.csv", "--set", "train.device=cpu",
+                 cwd=work)
+    assert r.returncode == 0, r.stderr
+    # from another folder: the relative path is not there, the file it trained on is
+    r = fitscope("run", "--resume", str(work / "r"), "--steps", "60", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((work / "r" / "summary.json").read_text())["steps"] == 60
+    # the data changed since: refused in one line, the run as it was
+    (work / "pts.csv").write_text("x,y\n" + "".join(f"{a:.6f},{a ** 2:.6f}\n" for a in x))
+    for where in (work, tmp_path):
+        r = fitscope("run", "--resume", str(work / "r"), "--steps", "80", "--quiet", cwd=where)
+        assert r.returncode == 2 and r.stdout == ""
+        assert r.stderr.strip() == (f"fitscope: {work / 'pts.csv'}: not the data this run trained on (the file "
+                                    "changed since the save); put the original back to resume it") or (
+            where == work and r.stderr.strip().startswith("fitscope: pts.csv: not the data")), r.stderr
+    assert json.loads((work / "r" / "summary.json").read_text())["steps"] == 60
+    assert fitscope("export", str(work / "r"), cwd=work).returncode == 0  # a script of it: still

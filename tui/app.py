@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import textwrap
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -50,6 +51,14 @@ PACES: list[tuple[float | None, str]] = [
 WATCH = 2  # the lesson's 300 steps unfold over ~3 s
 REDRAW_HZ = 10
 MIN_SIZE = (40, 12)  # below this one centred line says so
+EXIT_GRACE = 5.0  # seconds a signalled app has to exit cleanly before it is ended at once
+
+
+def _exit_later(signum: int) -> None:
+    """Ends the process with 128 + the signal's number unless the app exits first (this thread
+    is a daemon: a clean exit ends it). The worker sees its pipe close and ends too."""
+    time.sleep(EXIT_GRACE)
+    os._exit(128 + signum)
 DRAW_SPACING = 3  # after a chart build of t seconds, the next one waits 3t
 LOG_EVERY = 0.5  # seconds between loss-log lines while running
 STATE_ICON = {State.STARTING: "… engine starting", State.READY: "■ ready", State.RUNNING: "▶ running",
@@ -163,6 +172,8 @@ class FitscopeApp(App):
         self.crash_log: str | None = None
         self.reference: Reference | None = None
         self._confirm_write: str | None = None
+        self._exit_timer = threading.Event()  # set once a signal has started the exit timer
+        self._old_handlers: dict[int, signal._HANDLER] = {}  # given back when the app ends (tests run many apps)
         # the driver starts at once: a worker process loads torch while the first frame is drawn
         self.driver = self._new_driver()
         if open_run is not None:
@@ -207,9 +218,19 @@ class FitscopeApp(App):
         # SIGTERM, SIGHUP when an SSH connection drops, or SIGINT from kill (the terminal's ctrl+c is
         # a key here): stop training, restore the terminal, exit 128 + the signal's number
         loop = asyncio.get_running_loop()
+
+        def received(signum: int, _frame) -> None:
+            # a handler of the interpreter's own, not the event loop's: when the terminal stops
+            # taking output (an SSH drop, a frozen tmux), Textual's writes block the loop for good
+            # and a loop handler would never run; the timer below ends the process then
+            loop.call_soon_threadsafe(self.on_signal, signum)
+            if not self._exit_timer.is_set():
+                self._exit_timer.set()
+                threading.Thread(target=_exit_later, args=(signum,), daemon=True, name="fitscope-exit").start()
+
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.on_signal, sig)
+            with contextlib.suppress(ValueError):  # not the main thread (the app run by a test's thread)
+                self._old_handlers[sig] = signal.signal(sig, received)
         # kept, so a modal screen on top or the app's teardown never breaks a query
         main = self.screen
         self.status_bar = main.query_one("#status", TextView)
@@ -922,6 +943,8 @@ class FitscopeApp(App):
     def on_unmount(self) -> None:
         self._quitting = True
         self.driver.close()
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)
 
     # ---- settings ---------------------------------------------------------------------------
     def on_setting_submitted(self, msg: SettingSubmitted) -> None:

@@ -1,5 +1,6 @@
 """Signals save and never corrupt: each is sent after an observable event, never after a sleep."""
 
+import contextlib
 import os
 import pty
 import queue
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from test_cli import ENV
@@ -157,3 +159,52 @@ def test_signals_close_together_count_as_one_press_so_a_burst_never_abandons_the
     assert exits == []
     signals._handler(signal.SIGINT, None)  # a third, later: the save is abandoned
     assert exits == [130]
+
+
+def _main_thread_blocked(pid: int) -> bool:
+    """The app's main thread waits on a lock (Textual's full output queue), not on its event loop."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/wchan") as f:
+            return "futex" in f.read()
+    except OSError:
+        return False
+
+
+def test_the_app_exits_on_sighup_when_its_terminal_takes_no_more_output(tmp_path):
+    """An SSH drop or a frozen terminal: Textual's writer blocks, its queue fills, the event loop
+    stops for good, and a handler of the loop's never ran: the app hung until SIGKILL."""
+    master, slave = pty.openpty()
+    os.set_blocking(master, False)
+    p = subprocess.Popen([sys.executable, "-m", "fitscope.tui.cli"], cwd=tmp_path, env={**ENV, "TERM": "xterm-256color",
+                         "COLUMNS": "80", "LINES": "24"}, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"compare" not in seen:  # the app has drawn its footer; from now on nobody reads
+            select.select([master], [], [], 60)
+            with contextlib.suppress(BlockingIOError):
+                seen += os.read(master, 65536)
+            assert p.poll() is None, seen[-500:]
+        blocked = threading.Event()
+
+        def watch() -> None:  # the terminal's buffer fills as the app trains and redraws
+            since = None  # when the main thread was first seen waiting on a lock, in a row
+            while p.poll() is None and not blocked.is_set():
+                if not _main_thread_blocked(p.pid):
+                    since = None
+                elif since is None:
+                    since = time.monotonic()
+                elif time.monotonic() - since > 1.0:  # a second in a row: not a moment's wait for the GIL
+                    blocked.set()
+                select.select([], [], [], 0.01)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        watcher.join(timeout=120)
+        assert blocked.is_set() or not os.path.exists(f"/proc/{p.pid}/task/{p.pid}/wchan")
+        p.send_signal(signal.SIGHUP)
+        code = p.wait(timeout=60)
+    finally:
+        p.kill()
+        os.close(master)
+    assert code == 128 + signal.SIGHUP

@@ -32,14 +32,14 @@ def short(value: float) -> str:
     if a == 0:
         return "0"
     if a >= 1e9:
-        return f"{value:.0e}".replace("e+0", "e+")
+        return f"{value:.1e}".replace(".0e", "e").replace("e+0", "e+")
     if a >= 1e6:
         return f"{value / 1e6:.3g}M"
     if a >= 1e3:
         return f"{value / 1e3:.3g}k"
     if a >= 1e-2:
         return f"{value:.3g}"
-    return f"{value:.0e}".replace("e-0", "e-")
+    return f"{value:.1e}".replace(".0e", "e").replace("e-0", "e-")  # 2.5e-7 stays 2.5e-7, 1.0e-3 is 1e-3
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import plotext
+from plotext import _utility as plotext_utility
 
 from fitscope.core.history import Curve, HistoryView
 from fitscope.core.snapshot import Snapshot
@@ -16,6 +17,7 @@ DATA_COLOR = "cyan"
 TEST_COLOR = "orange"
 TRUTH_COLOR = "gray"
 REF_COLOR = "magenta+"
+DIVERGED_COLOR = "white"  # no member's colour: a divergence's line is not part of anyone's curve
 DASHED = "dashed"  # a marker of our own: the line drawn in pieces with gaps
 
 
@@ -71,6 +73,21 @@ def in_view(y: np.ndarray, limits: tuple[float, float]) -> np.ndarray:
     return np.clip(y, lo - 4 * span, hi + 4 * span)
 
 
+def set_axes(plt, x: tuple[float, float], y: tuple[float, float]) -> None:
+    """The axes' limits, and their ticks through the app's formatter wherever plotext's own labels
+    would run long (``59838722834509000355058194837405696``, ``0.00000000098``): those squeezed
+    the chart to half its width."""
+    plt.xlim(*x)
+    plt.ylim(*y)
+    for (lo, hi), set_ticks in ((x, plt.xticks), (y, plt.yticks)):
+        if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+            continue
+        theirs = plotext_utility.get_labels(plotext_utility.linspace(lo, hi, 5))
+        if max(map(len, theirs)) > 6:
+            ticks = nice_ticks(lo, hi, 5)
+            set_ticks(ticks, [short(v) for v in ticks])
+
+
 def y_limits(snap: Snapshot) -> tuple[float, float]:
     assert snap.data is not None
     lo, hi = snap.data.y_range
@@ -110,8 +127,7 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
     if ok.any():
         plt.plot(snap.x_grid[::step][ok], in_view(pred[ok], limits), marker=fit_marker, color=c(FIT_COLOR),
                  label=lab("fit"))
-    plt.xlim(*data.x_range)
-    plt.ylim(*limits)
+    set_axes(plt, data.x_range, limits)
     title = f"Loss={num(snap.train_loss, 4)}"
     if snap.test_loss is not None:
         title += f"  test={num(snap.test_loss, 4)}"
@@ -140,15 +156,17 @@ Series = tuple[np.ndarray, np.ndarray, "str | None", str, "str | None"]  # x, y,
 
 
 def plot_losses(plt, series: list[Series], *, width: int, log_y: bool, diverged: list[int],
-                height: int = 12) -> None:
+                height: int = 12, wild: set[int] | frozenset[int] = frozenset()) -> None:
     """Loss curves on round ticks. Log scale is drawn as log10 values on a linear axis (plotext's
     own log scale fails on some ranges); non-finite losses are left out and a divergence is a
-    vertical line at its step, so a diverged run never stretches the axes."""
+    vertical line at its step. The series in ``wild`` (diverged) do not set the axes unless all
+    do, and a curve above the axis leaves the chart at its top rather than run along it."""
     plt.clear_data()
     plt.yscale("linear")
     lo, hi, first, last = np.inf, -np.inf, np.inf, -np.inf
+    tame_hi = -np.inf
     curves = []
-    for x_all, y_all, colour, marker, label in series:
+    for k, (x_all, y_all, colour, marker, label) in enumerate(series):
         if not len(x_all):
             continue
         first, last = min(first, float(x_all[0])), max(last, float(x_all[-1]))
@@ -159,20 +177,25 @@ def plot_losses(plt, series: list[Series], *, width: int, log_y: bool, diverged:
         yv = np.log10(y[ok]) if log_y else y[ok]
         curves.append((x[ok], yv, colour, marker, label))
         lo, hi = min(lo, float(yv.min())), max(hi, float(yv.max()))
+        if k not in wild:
+            tame_hi = max(tame_hi, float(yv.max()))
     if not np.isfinite(lo):
         return
+    if np.isfinite(tame_hi):
+        hi = tame_hi
     if log_y and hi - lo > MAX_DECADES:  # a diverging curve would squash the rest into one row
         hi = lo + MAX_DECADES
-    for cx, cy, colour, marker, label in curves:
-        if marker == DASHED:
-            dashed(plt, cx, np.minimum(cy, hi), colour, label)
-        else:
-            plt.plot(cx, np.minimum(cy, hi), marker=marker, color=colour, label=label)
-    for step in diverged:
-        last = max(last, float(step))
-        plt.vline(step, "red")
     if hi - lo < 1e-12:
         lo, hi = lo - 0.5, hi + 0.5
+    ceiling = hi + 4 * (hi - lo)  # off the chart, and numbers plotext's arithmetic can take
+    for cx, cy, colour, marker, label in curves:
+        if marker == DASHED:
+            dashed(plt, cx, np.minimum(cy, ceiling), colour, label)
+        else:
+            plt.plot(cx, np.minimum(cy, ceiling), marker=marker, color=colour, label=label)
+    for step in diverged:
+        last = max(last, float(step))
+        plt.vline(step, DIVERGED_COLOR)
     plt.ylim(lo, hi)
     # no more ticks than every other row can hold: two on one row would leave plotext to pick one
     most = max(2, min(4, (height - 5) // 2))
@@ -214,7 +237,9 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
     step = max(1, len(snap.x_grid) // max(width, 10))
     limits = y_limits(snap)
     draw_reference_fit(plt, reference, width, color)
-    for i in shown:
+    # the lowest loss drawn last: where fits meet in a cell, the one drawn last is the one seen
+    for i in sorted(shown, key=lambda i: -(snap.members[i].loss if snap.members[i].loss is not None
+                                          and math.isfinite(snap.members[i].loss) else math.inf)):
         m = snap.members[i]
         pred = m.y_pred[::step]
         ok = np.isfinite(pred)
@@ -222,22 +247,31 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
             c, mk = member_style((style or {}).get(i, i), color)
             plt.plot(snap.x_grid[::step][ok], in_view(pred[ok], limits), color=c, marker=mk if not color else marker,
                      label=m.variant if legend else None)
-    plt.xlim(*data.x_range)
-    plt.ylim(*limits)
-    plt.title(f"step {snap.step}" + (f"  ref={num(reference.final_loss, 4)}" if reference is not None else ""))
+    set_axes(plt, data.x_range, limits)
+    plt.title(f"step {snap.step:,}" + (f"  ref={num(reference.final_loss, 4)}" if reference is not None else ""))
 
 
-def draw_race_losses(plt, histories: list[HistoryView] | list[Curve], shown: list[int], *, width: int, log_y: bool = True,
-                     color: bool = True, diverged: list[int] | None = None, height: int = 12,
-                     reference=None) -> None:
-    """``histories[k]`` is member ``shown[k]``'s, which sets its colour."""
+def draw_race_losses(plt, histories: list[HistoryView] | list[Curve], shown: list[int], *, width: int,
+                     log_y: bool = True, color: bool = True, diverged: list[int] | None = None, height: int = 12,
+                     reference=None, wild: set[int] | None = None) -> None:
+    """``histories[k]`` is member ``shown[k]``'s, which sets its colour; the members in ``wild``
+    (diverged) do not set the axes. The lowest loss is drawn last: where curves meet in a cell,
+    the one drawn last is the one seen."""
     series: list[Series] = []
-    for i, h in zip(shown, histories):
+    wild_series = set()
+    for i, h in sorted(zip(shown, histories), key=lambda pair: -_last_finite(pair[1].hi)):
         c, mk = member_style(i, color)
+        if i in (wild or ()):
+            wild_series.add(len(series))
         series.append((h.step.astype(float), h.hi, c, "braille" if color else mk, None))
     if reference is not None and len(reference.steps):
         series.append((reference.steps, reference.losses, REF_COLOR if color else None, DASHED, None))
-    plot_losses(plt, series, width=width, log_y=log_y, diverged=diverged or [], height=height)
+    plot_losses(plt, series, width=width, log_y=log_y, diverged=diverged or [], height=height, wild=wild_series)
+
+
+def _last_finite(values: np.ndarray) -> float:
+    ok = np.isfinite(values)
+    return float(values[ok][-1]) if ok.any() else np.inf
 
 
 # ---- whole charts as text, for the console and a run's fit.txt ----------------------------------
@@ -313,8 +347,7 @@ def draw_units(plt, snap: Snapshot, member: int, layers, *, width: int, color: b
     plt.scatter(xs, ys, marker="braille" if color else "dot", color="gray" if color else None)
     if layers is None:
         plt.title(f"{title_prefix}units: not shown for this net (more than 50,000 parameters, or diverged)")
-        plt.xlim(*data.x_range)
-        plt.ylim(*y_limits(snap))
+        set_axes(plt, data.x_range, y_limits(snap))
         return []
     (mx, sx), (my, sy) = _scale(snap, "x"), _scale(snap, "y")
     u = inside.units([tuple(a) for a in layers], cfg.model.activation, (x - mx) / sx)
@@ -327,9 +360,8 @@ def draw_units(plt, snap: Snapshot, member: int, layers, *, width: int, color: b
     plt.plot(x[::step], u.total[::step] * sy + my, color=FIT_COLOR if color else None, marker="braille" if color else "hd")
     lo, hi = y_limits(snap)
     spread_ = max(float(np.nanmax(np.abs(u.curves * sy))) if u.curves.size else 0.0, 0.0)
-    plt.xlim(*data.x_range)
-    plt.ylim(min(lo, -spread_ * 1.05) if spread_ < 20 * scale else lo, max(hi, spread_ * 1.05) if spread_ < 20 * scale
-             else hi)
+    set_axes(plt, data.x_range, (min(lo, -spread_ * 1.05) if spread_ < 20 * scale else lo,
+                                max(hi, spread_ * 1.05) if spread_ < 20 * scale else hi))
     width_ = layers[-1][0].shape[1]
     shown = f"top {TOP} of {width_} units + the rest" if width_ > TOP else f"{width_} units"
     plt.title(f"{title_prefix}{shown} + bias {u.bias * sy + my:.3g} = the fit")
@@ -373,7 +405,8 @@ def draw_kinks(plt, snap: Snapshot, member: int, layers, *, width: int, color: b
         plt.scatter(ks, np.full(len(ks), lo + 0.03 * (hi - lo)), marker="▲" if color else "^",
                     color="yellow+" if color else None)
     pieces, kinks = len(ks) + 1, len(ks)
-    plt.title(f"{title_prefix}{pieces} linear piece{'s' * (pieces > 1)} ({kinks} kink{'s' * (kinks != 1)}, ▲)")
+    plt.title(f"{title_prefix}{pieces} linear piece{'s' * (pieces > 1)} ({kinks} kink{'s' * (kinks != 1)}, "
+              f"{'▲' if color else '^'})")
     return len(ks) + 1
 
 

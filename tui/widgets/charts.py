@@ -208,10 +208,11 @@ class LossChart(SafePlot, can_focus=True):
 
     def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
         if snap.racing:
-            diverged = [m.diverged_at for i, m in enumerate(snap.members) if i in self.shown and m.diverged_at]
+            wild = {i for i, m in enumerate(snap.members) if i in self.shown and m.diverged_at}
             draw_race_losses(self.plt, tracker.curves(self.shown), self.shown,
-                             width=max(10, self.size.width), log_y=self.log_y, color=colour_on(), diverged=diverged,
-                             height=self.size.height, reference=self.reference)
+                             width=max(10, self.size.width), log_y=self.log_y, color=colour_on(),
+                             diverged=[snap.members[i].diverged_at for i in sorted(wild)], height=self.size.height,
+                             reference=self.reference, wild=wild)
             self.plt.title("loss (log)" if self.log_y else "loss")
             return
         draw_loss(self.plt, tracker.curves([0])[0], width=max(10, self.size.width), log_y=self.log_y,

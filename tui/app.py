@@ -36,7 +36,7 @@ from fitscope.core.reference import Reference
 from fitscope.core.snapshot import Level, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec, coerce_seeds, parse_values
 from fitscope.tui.formatting import num
-from fitscope.tui.inside_view import TimelineView, inside_lines, short_inside
+from fitscope.tui.inside_view import TimelineView, inside_fields, inside_lines
 from fitscope.tui.messages import FramesReady, ResetRefused, RunOpened, RunSaved, SettingSubmitted
 from fitscope.tui.palette import binding_commands
 from fitscope.tui.plotting import chart_text
@@ -441,12 +441,14 @@ class FitscopeApp(App):
         now = self.clock()
         avg = self._average_rate(snap, now)
         rate = f"{snap.steps_per_s:>6,.0f}/s" if avg is None else f"{avg:>6,.0f}/s avg"
-        line = f"{snap.step:>6} {num(snap.train_loss):<9} {rate}"
-        if snap.test_loss is not None:
-            line += f"  test {num(snap.test_loss)}"
-        line += short_inside(snap.members[0].stats)
+        base = f"{snap.step:>6} {num(snap.train_loss):<9} {rate}"
+        fields = ([f"  test {num(snap.test_loss)}"] if snap.test_loss is not None else []) + inside_fields(
+            snap.members[0].stats)
+        line = fit_row(base, fields, self.log_view.scrollable_content_region.width)
         if snap.state != self._last_state and snap.state != State.RUNNING and self._last_state:
-            self.log_line(f"{line}  {snap.state}", wrap=False)
+            # the state first: the row is there to say it; what does not fit after it is left out
+            self.log_line(fit_row(base, [f"  {snap.state}", *fields], self.log_view.scrollable_content_region.width),
+                          wrap=False)
             self._logged_step = snap.step
             if snap.state == State.DONE and self.reference is not None:
                 self.log_line(f"final loss {num(snap.train_loss)} · reference {self.reference.name} "
@@ -1064,6 +1066,16 @@ def _write_traceback(error: BaseException) -> str | None:
             return f.name
     except OSError:
         return None
+
+
+def fit_row(base: str, fields: list[str], width: int) -> str:
+    """A log row: ``base`` and each field that still fits whole in ``width`` (0: all), in order. A
+    row cut at the edge read ``dead 3`` for dead 30 %, or ``R² 3.`` for an R² under 1."""
+    row = base
+    for field in fields:
+        if width <= 0 or len(row) + len(field) <= width:
+            row += field
+    return row
 
 
 def free_name(stem: str, ext: str) -> str:

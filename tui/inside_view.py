@@ -57,9 +57,9 @@ def dead_share(stats: dict[str, float | None] | None) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def short_inside(stats: dict[str, float | None] | None) -> str:
+def inside_fields(stats: dict[str, float | None] | None) -> list[str]:
+    """A log row's R² and dead share, each a field a narrow log keeps whole or leaves out."""
     if not stats:
-        return ""
-    text = f"  R² {num(stats.get('r2_train'), 3)}"
+        return []
     dead = dead_share(stats)
-    return text + (f" dead {_pct(dead)}" if dead is not None else "")
+    return [f"  R² {num(stats.get('r2_train'), 3)}"] + ([f" dead {_pct(dead)}"] if dead is not None else [])

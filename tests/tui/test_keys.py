@@ -306,7 +306,7 @@ async def test_the_done_row_gives_the_average_rate_over_the_time_it_ran(app):
         while app.driver.latest.state == State.RUNNING:
             app.driver.pump(5)
         await settle(pilot)
-        done = [line for line in app.query_one(Log).lines if line.rstrip().endswith("done")]
+        done = [line for line in app.query_one(Log).lines if "  done" in line]
         assert done and "   150/s avg" in done[-1], done  # 300 steps in 2 s
         app.send(C.Reset())
         app.send(C.Step(5))  # by hand only: no average to give
@@ -434,3 +434,14 @@ async def test_two_screenshots_in_one_second_are_two_files(app, tmp_path, monkey
         await pilot.pause()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "fitscope-20261129-120000-2.svg", "fitscope-20261129-120000-3.svg", "fitscope-20261129-120000.svg"]
+
+
+def test_a_narrow_log_row_keeps_whole_fields_never_half_a_number():
+    """Cut at the log's edge, `dead 30%` read `dead 3` and an R² of 0.95 read `R² 0.`."""
+    from fitscope.tui.app import fit_row
+
+    base, fields = "   300 0.00470   1,234/s", ["  R² 0.951", " dead 30%", "  done"]
+    assert fit_row(base, fields, 0) == base + "  R² 0.951 dead 30%  done"
+    assert fit_row(base, fields, len(base) + 12) == base + "  R² 0.951"  # dead 30% does not fit: left out
+    assert fit_row(base, fields, len(base) + 16) == base + "  R² 0.951  done"
+    assert fit_row(base, fields, len(base) + 3) == base

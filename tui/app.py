@@ -446,9 +446,13 @@ class FitscopeApp(App):
             snap.members[0].stats)
         line = fit_row(base, fields, self.log_view.scrollable_content_region.width)
         if snap.state != self._last_state and snap.state != State.RUNNING and self._last_state:
-            # the state first: the row is there to say it; what does not fit after it is left out
-            self.log_line(fit_row(base, [f"  {snap.state}", *fields], self.log_view.scrollable_content_region.width),
-                          wrap=False)
+            # the state first: the row is there to say it (as its icon where the word does not fit);
+            # what does not fit after it is left out
+            width = self.log_view.scrollable_content_region.width
+            state = f"  {snap.state}"
+            if 0 < width < len(base) + len(state):
+                state = "  " + STATE_ICON.get(snap.state, str(snap.state)).split()[0]
+            self.log_line(fit_row(base, [state, *fields], width), wrap=False)
             self._logged_step = snap.step
             if snap.state == State.DONE and self.reference is not None:
                 self.log_line(f"final loss {num(snap.train_loss)} · reference {self.reference.name} "

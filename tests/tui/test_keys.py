@@ -445,3 +445,15 @@ def test_a_narrow_log_row_keeps_whole_fields_never_half_a_number():
     assert fit_row(base, fields, len(base) + 12) == base + "  R² 0.951"  # dead 30% does not fit: left out
     assert fit_row(base, fields, len(base) + 16) == base + "  R² 0.951  done"
     assert fit_row(base, fields, len(base) + 3) == base
+
+
+async def test_the_done_row_says_done_in_a_narrow_log(app):
+    """At 100×30 the row's `done` fell past the log's edge (it was cut, then left out)."""
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.send(C.Start())
+        while app.driver.latest.state == State.RUNNING:
+            app.driver.pump(5)
+        await settle(pilot)
+        width = app.log_view.scrollable_content_region.width
+        row = next(line for line in reversed(app.query_one(Log).lines) if line.lstrip().startswith("300 "))
+        assert len(row) <= width and (row.endswith("  done") or row.endswith("  ✓")), (row, width)

@@ -223,7 +223,8 @@ class FitscopeApp(App):
             # a handler of the interpreter's own, not the event loop's: when the terminal stops
             # taking output (an SSH drop, a frozen tmux), Textual's writes block the loop for good
             # and a loop handler would never run; the timer below ends the process then
-            loop.call_soon_threadsafe(self.on_signal, signum)
+            with contextlib.suppress(RuntimeError):  # the loop already closed: the timer still ends it
+                loop.call_soon_threadsafe(self.on_signal, signum)
             if not self._exit_timer.is_set():
                 self._exit_timer.set()
                 threading.Thread(target=_exit_later, args=(signum,), daemon=True, name="fitscope-exit").start()

@@ -801,6 +801,7 @@ class FitscopeApp(App):
         self.fit_chart.frame = FrameView(index, count, step, loss, frames.fits[index], frames.layers)
         self.fit_chart.drawn_seq = -1
         self._drawn_seq = -1
+        self.refresh_view()  # the frame and its header now, not at the next tick (up to 1/10 s later)
 
     def _live(self) -> None:
         if self.fit_chart.frame is not None or self._replay is not None:

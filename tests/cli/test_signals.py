@@ -1,6 +1,5 @@
 """Signals save and never corrupt: each is sent after an observable event, never after a sleep."""
 
-import contextlib
 import os
 import pty
 import queue
@@ -104,11 +103,12 @@ def test_a_full_console_still_leaves_the_run_saved(tmp_path):
     assert runs.load(out).summary["steps"] == 50
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
-def test_the_app_on_sigterm_or_sighup_stops_its_engine_and_restores_the_terminal(tmp_path, sig):
+def app_on_a_pty(cwd) -> tuple[subprocess.Popen, int, bytes]:
+    """The app in a pseudo-terminal of 80x24, once it has drawn its footer: the process, the
+    terminal's reading end (non-blocking) and what it has drawn so far."""
     master, slave = pty.openpty()
     os.set_blocking(master, False)
-    p = subprocess.Popen([sys.executable, "-m", "fitscope.tui.cli"], cwd=tmp_path, env={**ENV, "TERM": "xterm-256color",
+    p = subprocess.Popen([sys.executable, "-m", "fitscope.tui.cli"], cwd=cwd, env={**ENV, "TERM": "xterm-256color",
                          "COLUMNS": "80", "LINES": "24"}, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
     os.close(slave)
     seen = b""
@@ -117,9 +117,22 @@ def test_the_app_on_sigterm_or_sighup_stops_its_engine_and_restores_the_terminal
             select.select([master], [], [], 60)
             try:
                 seen += os.read(master, 65536)
+            except BlockingIOError:
+                continue
             except OSError:
                 break
             assert p.poll() is None, seen[-500:]
+    except BaseException:
+        p.kill()
+        os.close(master)
+        raise
+    return p, master, seen
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
+def test_the_app_on_sigterm_or_sighup_stops_its_engine_and_restores_the_terminal(tmp_path, sig):
+    p, master, seen = app_on_a_pty(tmp_path)
+    try:
         p.send_signal(sig)
         code = p.wait(timeout=60)
         while True:
@@ -173,18 +186,8 @@ def _main_thread_blocked(pid: int) -> bool:
 def test_the_app_exits_on_sighup_when_its_terminal_takes_no_more_output(tmp_path):
     """An SSH drop or a frozen terminal: Textual's writer blocks, its queue fills, the event loop
     stops for good, and a handler of the loop's never ran: the app hung until SIGKILL."""
-    master, slave = pty.openpty()
-    os.set_blocking(master, False)
-    p = subprocess.Popen([sys.executable, "-m", "fitscope.tui.cli"], cwd=tmp_path, env={**ENV, "TERM": "xterm-256color",
-                         "COLUMNS": "80", "LINES": "24"}, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
-    os.close(slave)
-    seen = b""
+    p, master, _ = app_on_a_pty(tmp_path)  # from now on nobody reads its terminal
     try:
-        while b"compare" not in seen:  # the app has drawn its footer; from now on nobody reads
-            select.select([master], [], [], 60)
-            with contextlib.suppress(BlockingIOError):
-                seen += os.read(master, 65536)
-            assert p.poll() is None, seen[-500:]
         blocked = threading.Event()
 
         def watch() -> None:  # the terminal's buffer fills as the app trains and redraws

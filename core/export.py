@@ -15,7 +15,6 @@ import numpy as np
 from fitscope.core import datafile, rundir, targets
 from fitscope.core import spec as spec_mod
 from fitscope.core.config import DataConfig, FitConfig, shape_text
-from fitscope.core.errors import printable
 from fitscope.core.spec import Member, RunSpec
 
 ACTIVATIONS = {"relu": "nn.ReLU()", "softplus": "nn.Softplus()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()",
@@ -33,11 +32,13 @@ def script(run: str | Path) -> str:
 def source(spec: RunSpec, name: str = "run") -> str:
     base = spec.base
     members = spec.members()
-    lines = [f'"""{name}: {_describe(spec)}{f", a race of {len(members)}" if spec.racing else ""}.',
+    # nothing a user or a run folder supplies is written here as text: formulas are rendered anew
+    # from their checked tree, names and paths go in as repr() literals
+    lines = [f'"""{_describe(spec)}{f", a race of {len(members)}" if spec.racing else ""}.',
              "",
              "Exported from fitscope as a plain PyTorch script; it reproduces the run on the CPU.",
              "Run it with:  python fit.py   (needs torch; draws the fit when matplotlib is installed)",
-             '"""', ""]
+             '"""', "", f"EXPORTED_FROM = {name!r}  # the run folder", ""]
     needs_numpy = bool(base.data.file)
     lines += (["import numpy as np"] if needs_numpy else []) + ["import torch", "from torch import nn", ""]
     widest = max(max(m.cfg.model.hidden) for m in members)
@@ -57,7 +58,7 @@ def source(spec: RunSpec, name: str = "run") -> str:
 
 def _describe(spec: RunSpec) -> str:
     cfg = spec.base
-    data = printable(cfg.data.file or cfg.data.target)
+    data = "the data file DATA_FILE" if cfg.data.file else f"y = {targets.render(cfg.data.target)}"
     varied = spec.varied
     optimizer = "/".join(varied.get("train.optimizer", (cfg.train.optimizer,)))
     lr = "/".join(f"{v:g}" for v in varied.get("train.lr", (cfg.train.lr,)))
@@ -67,7 +68,7 @@ def _describe(spec: RunSpec) -> str:
 def _data(d: DataConfig) -> list[str]:
     if d.file:
         return _file_data(d)
-    formula = targets.formula_of(d.target)
+    formula = targets.render(d.target)
     out = [f"# the data: {d.points} points of y = {formula} on [{d.x_min:g}, {d.x_max:g}]"
            + ("" if d.noise == "none" else f", plus {d.noise} noise of {d.noise_level:g}")]
     if d.sampling == "grid":
@@ -89,17 +90,17 @@ def _data(d: DataConfig) -> list[str]:
 def _file_data(d: DataConfig) -> list[str]:
     path = d.file
     suffix = Path(path).suffix.lower()
-    out = [f"# the data: x, y from {path}, trained standardised (mean 0, sd 1), as fitscope does"]
+    out = [f"DATA_FILE = {path!r}", "# the data: x, y from DATA_FILE, trained standardised (mean 0, sd 1), as fitscope does"]
     if suffix == ".npz":
-        out += [f"with np.load({path!r}) as z:", "    x_raw, y_raw = np.ravel(z['x']).astype(float), "
+        out += ["with np.load(DATA_FILE) as z:", "    x_raw, y_raw = np.ravel(z['x']).astype(float), "
                 "np.ravel(z['y']).astype(float)"]
     elif suffix == ".npy":
-        out += [f"a = np.load({path!r})", "x_raw, y_raw = a[:, 0].astype(float), a[:, 1].astype(float)"]
+        out += ["a = np.load(DATA_FILE)", "x_raw, y_raw = a[:, 0].astype(float), a[:, 1].astype(float)"]
     else:
         skip, comma = datafile.layout(Path(path).read_text(encoding="utf-8", errors="replace").splitlines()) \
             or (0, False)
         delimiter = ", delimiter=','" if comma else ""
-        out += [f"data = np.loadtxt({path!r}{delimiter}, skiprows={skip}, ndmin=2)",
+        out += [f"data = np.loadtxt(DATA_FILE{delimiter}, skiprows={skip}, ndmin=2)",
                 "x_raw, y_raw = data[:, 0], data[:, 1]"]
     out += ["keep = np.isfinite(x_raw) & np.isfinite(y_raw)",
             "x_raw, y_raw = x_raw[keep], y_raw[keep]",

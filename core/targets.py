@@ -87,6 +87,12 @@ _FORBIDDEN = {
     ast.JoinedStr: "strings are not allowed",
 }
 
+# Python's parser keeps no trace of a comment or a line continuation: with these and everything
+# outside printable ASCII refused first, every token of an accepted formula is in the tree the
+# allow-list walks (strings are refused there), so nothing can hide in the text
+_UNSEEN = frozenset("#\\")
+
+
 def formula_of(target: str) -> str:
     return PRESETS[target][0] if target in PRESETS else target
 
@@ -98,6 +104,11 @@ def check(target: str) -> ast.Expression:
         raise ConfigError(FIELD, target, "expected a preset (" + ", ".join(PRESETS) + ") or a formula in x")
     if len(text) > MAX_LENGTH:
         raise ConfigError(FIELD, target, f"the formula is {len(text)} characters long; at most {MAX_LENGTH}")
+    for i, ch in enumerate(text):  # before the parser, which drops a comment or a line break unseen
+        if ch in _UNSEEN or not " " <= ch <= "~":
+            why = ("comments are not allowed" if ch == "#" else
+                   "line continuations are not allowed" if ch == "\\" else "a formula is one line of plain ASCII text")
+            raise ConfigError(FIELD, target, f"{ch!r} at column {i + 1}: {why}")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
@@ -314,6 +325,12 @@ def _arr(v: ast.expr | float) -> ast.expr:
 
 def _arr_or_lit(v: ast.expr | float) -> ast.expr:
     return _literal(v) if isinstance(v, float) else v
+
+
+def render(target: str) -> str:
+    """The checked formula written anew from its tree: numbers, names and operators only, never the
+    text as it came (for generated source and anything else that must hold no one's own text)."""
+    return ast.unparse(check(target).body)
 
 
 def torch_source(target: str) -> str:

@@ -1,142 +1,76 @@
-"""SVG snapshots of the main screen and the help screen; update on purpose with
-`pytest tests/tui/test_snapshots.py --snapshot-update` after a Textual upgrade or a UI change."""
+"""SVG snapshots of the app's screens, drawn from recorded engine snapshots (tests/fixtures/recorded/).
 
-import itertools
+The engine's numbers are fixed data here: a chaotic race member's last digits, which another BLAS
+build or vector unit moves, cannot change a pixel. What is tested is the drawing. Update on
+purpose: `python tests/fixtures/record.py` when the engine's snapshots or the app's commands
+change, `pytest tests/tui/test_snapshots.py --snapshot-update` after a Textual upgrade or a UI
+change — and look at the differences before committing them.
+"""
 
 import pytest
 
 from fitscope.core import commands as C
-from fitscope.core.config import FitConfig
-from fitscope.core.thread_driver import ManualDriver
+from fitscope.core.commands import Refused
+from fitscope.core.spec import RunSpec
 from fitscope.tui.app import FitscopeApp
 
-CPU = FitConfig().with_value("train.device", "cpu")
+from support.replay import Replay
+from support.scenarios import SCENARIOS
 
 
-def ticking_clock(dt: float = 0.1):
-    """A clock that moves dt per reading: one Step(300) takes 0.1 s on it, on any machine."""
-    ticks = itertools.count()
-    return lambda: next(ticks) * dt
+def replayed(snap_compare, name: str, *, press=()) -> bool:
+    scenario = SCENARIOS[name]
+    replay = Replay(name)
+    app = FitscopeApp(scenario.cfg, engine_factory=replay)
+    same = snap_compare(app, terminal_size=scenario.size, run_before=scenario.steps, press=list(press))
+    assert not replay.mismatches, replay.mismatches
+    return same
 
 
-def trained_app(cfg: FitConfig = CPU) -> FitscopeApp:
-    # the run's own clock, not the wall: the speed on screen (steps/s) is the same every time
-    return FitscopeApp(cfg, engine_factory=lambda spec: ManualDriver(spec, clock=ticking_clock()))
-
-
-async def after_the_lesson(pilot):
-    pilot.app.driver.send(C.Step(300))  # a hand-stepped run: the same pixels every time
-    await settle(pilot)
-
-
-@pytest.mark.parametrize("size,colour", [((80, 24), False), ((120, 40), True)])
-def test_main_screen(snap_compare, monkeypatch, size, colour):
+@pytest.mark.parametrize("name,colour", [("main-80x24", False), ("main-120x40", True)])
+def test_main_screen(snap_compare, monkeypatch, name, colour):
     if colour:
         monkeypatch.delenv("NO_COLOR", raising=False)
     else:  # without colour, markers tell the data, fit and truth apart
         monkeypatch.setenv("NO_COLOR", "1")
-    assert snap_compare(trained_app(), terminal_size=size, run_before=after_the_lesson)
+    assert replayed(snap_compare, name)
 
 
 def test_help_screen(snap_compare):
-    assert snap_compare(trained_app(), terminal_size=(100, 30), press=["question_mark"])
+    assert replayed(snap_compare, "help")
 
 
-async def settle(pilot):
-    """Until both charts show the latest snapshot at their present size (a resize after a draw
-    marks them for another), then without toasts (they fade on the wall clock)."""
-    app = pilot.app
-    for _ in range(50):
-        app.refresh_view()
-        await pilot.pause()
-        seq = app.driver.latest.seq
-        if app.fit_chart.drawn_seq == seq and app.loss_chart.drawn_seq == seq:
-            break
-    app.clear_notifications()
-    await pilot.pause()
-
-
-async def lesson_race(pilot):
-    from fitscope.core.spec import RunSpec
-
-    app = pilot.app
-    app._switch(RunSpec.race(app.cfg, {"model.activation": ["relu", "softplus", "tanh"]}))
-    await pilot.pause()
-    app.driver.send(C.Step(300))
-    await settle(pilot)
-
-
-async def lr_race_with_a_diverged_member(pilot):
-    from fitscope.core.spec import RunSpec
-
-    app = pilot.app
-    app._switch(RunSpec.race(app.cfg, {"train.lr": [0.05, 0.2, 0.8, 3.0]}))
-    await pilot.pause()
-    app.driver.send(C.Step(200))
-    await settle(pilot)
-
-
-async def diverged_single(pilot):
-    pilot.app.driver.send(C.Step(40))  # one command, so the log's lines do not hang on the redraw timer
-    await settle(pilot)
-
-
-async def settings_overlay(pilot):
-    pilot.app.driver.send(C.Step(300))
-    await pilot.press("s")
-    await settle(pilot)
-
-
-@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
-def test_race_screen(snap_compare, size):
-    assert snap_compare(trained_app(), terminal_size=size, run_before=lesson_race)
+@pytest.mark.parametrize("name", ["race-120x40", "race-80x24"])
+def test_race_screen(snap_compare, name):
+    assert replayed(snap_compare, name)
 
 
 def test_a_diverged_member_in_an_lr_race(snap_compare):
-    assert snap_compare(trained_app(), terminal_size=(100, 30), run_before=lr_race_with_a_diverged_member)
+    assert replayed(snap_compare, "lr-race-diverged")
 
 
 def test_a_diverged_single_run(snap_compare):
-    app = trained_app(CPU.with_value("train.lr", 60))
-    assert snap_compare(app, terminal_size=(100, 30), run_before=diverged_single)
+    assert replayed(snap_compare, "diverged-single")
 
 
 def test_60x20_with_the_settings_open_over_the_charts(snap_compare):
-    assert snap_compare(trained_app(), terminal_size=(60, 20), run_before=settings_overlay)
+    assert replayed(snap_compare, "settings-60x20")
 
 
 def test_too_small(snap_compare):
-    assert snap_compare(trained_app(), terminal_size=(36, 10), run_before=after_the_lesson)
+    assert replayed(snap_compare, "too-small")
 
 
-async def units_view(pilot):
-    pilot.app.driver.send(C.Step(300))
-    await pilot.press("v")
-    await settle(pilot)
+@pytest.mark.parametrize("name", ["units", "kinks", "race-units", "frame"])
+def test_inside_views(snap_compare, name):
+    assert replayed(snap_compare, name)
 
 
-async def kinks_view(pilot):
-    pilot.app.driver.send(C.Step(300))
-    await pilot.press("v", "v")
-    await settle(pilot)
-
-
-async def units_of_a_race_member(pilot):
-    await lesson_race(pilot)
-    await pilot.press("3", "v")  # tanh: the selected member's units
-    await settle(pilot)
-
-
-async def a_scrubbed_frame(pilot):
-    pilot.app.driver.send(C.Step(300))
-    await settle(pilot)
-    for key in ("home", "full_stop", "full_stop", "full_stop", "full_stop", "full_stop"):  # step 5
-        await pilot.press(key)
-        await pilot.pause()
-    await settle(pilot)
-
-
-@pytest.mark.parametrize("before", [units_view, kinks_view, units_of_a_race_member, a_scrubbed_frame],
-                         ids=["units", "kinks", "race-units", "frame"])
-def test_inside_views(snap_compare, before):
-    assert snap_compare(trained_app(), terminal_size=(120, 40), run_before=before)
+def test_a_replay_refuses_a_command_it_did_not_record():
+    """The recording is checked, not trusted: an app that sends other commands fails loudly."""
+    replay = Replay("main-80x24")
+    driver = replay(RunSpec(SCENARIOS["main-80x24"].cfg))
+    assert driver.latest is not None and driver.latest.step == 0
+    future = driver.send(C.Step(7))  # the recording's first command is the app's SetPace
+    assert isinstance(future.exception(), Refused) and driver.failure is not None
+    assert "regenerate with `python tests/fixtures/record.py`" in replay.mismatches[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fitscope.core import rundir
+from fitscope.core import readers, rundir
 from fitscope.core.rundir import RunDirError
 
 
@@ -27,8 +27,8 @@ class Reference:
 def load(folder: str | Path) -> Reference:
     """The run's lead member (a single run's only one); RunDirError names what is wrong."""
     saved = rundir.read(folder, names=("fit.csv", "metrics.csv", "summary.json"))
-    summary = saved.json("summary.json")
-    label = str(summary.get("lead", "base"))
+    summary = readers.summary(saved.json("summary.json"), saved.folder / "summary.json")
+    label = summary["lead"] or "base"
     try:
         rows = list(csv.reader(io.StringIO(saved.text("fit.csv"))))
         column = rows[0].index(label)
@@ -43,6 +43,6 @@ def load(folder: str | Path) -> Reference:
                 losses.append(float(row[2]))
             except ValueError:
                 raise RunDirError(f"{saved.folder / 'metrics.csv'}: row {row[:3]} is not step, member, loss") from None
-    final = summary.get("final_loss")
+    final = summary["final_loss"]
     return Reference(saved.folder.name, label, table[:, 0], table[:, 1], np.array(steps, float), np.array(losses),
-                     float(final) if isinstance(final, (int, float)) else None)
+                     None if final is None else float(final))

@@ -58,18 +58,43 @@ def kind(path: Path) -> str | None:
 
 SAVED_NAMES = ("config.toml", "metrics.csv", "checkpoint.pt", "fit.csv", "fit.txt", "summary.json", "timeline.npz")
 INDEX_MAX = 1 << 20  # bytes: an index is a few hundred
+# the most each file of a run folder is read for, in bytes: a little past what fitscope writes at
+# its own caps (metrics.csv: 1.6M rows of a 64-member race with the network's numbers), so a
+# crafted 2 GB file is refused from its size before any of it is read
+LIMITS = {"config.toml": 1 << 20, "summary.json": 4 << 20, "fit.txt": 1 << 20, "fit.csv": 16 << 20,
+          "metrics.csv": 400 << 20, "timeline.npz": 64 << 20, "checkpoint.pt": 4 << 30}
 
 
-def _read_regular(path: Path, limit: int | None = None) -> bytes:
+def _read_regular(path: Path, limit: int | None = None, follow: bool = True) -> bytes:
     """A file's bytes when it is a regular file (of at most ``limit`` bytes): a FIFO would hang the
-    reader, a link to /dev/zero would fill memory. FileNotFoundError passes through."""
-    st = path.stat()
-    if not stat.S_ISREG(st.st_mode):
-        raise RunDirError(f"{path}: not a regular file")
-    if limit is not None and st.st_size > limit:
-        raise RunDirError(f"{path}: {st.st_size:,} bytes, far more than a fitscope index holds")
-    with open(path, "rb") as f:
+    reader, a link to /dev/zero would fill memory. ``follow=False``: a symbolic link is refused, not
+    read (a run's own files are never links). FileNotFoundError passes through."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RunDirError(f"{path}: a symbolic link (a run's files are never links; not followed)") from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise RunDirError(f"{path}: not a regular file")
+        if limit is not None and st.st_size > limit:
+            raise RunDirError(f"{path}: {st.st_size:,} bytes, more than fitscope reads for {path.name} "
+                              f"(at most {limit:,})")
         return f.read() if limit is None else f.read(limit + 1)
+
+
+def _pending_dir(folder: Path) -> Path | None:
+    """The folder's ``.pending``, when it is a real folder inside the run (never a link out of it)."""
+    pending = folder / PENDING
+    try:
+        st = pending.lstat()
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISDIR(st.st_mode):
+        raise RunDirError(f"{pending}: not a folder (a symbolic link or a file, never followed)")
+    return pending
 
 
 def holds_run(path: Path) -> bool:
@@ -210,21 +235,27 @@ def read_index(folder: Path) -> dict[str, Any]:
 
 
 def _roll_forward(folder: Path, index: dict[str, Any]) -> None:
-    """Finish a committed save that was interrupted while its files were moved into place."""
-    pending = folder / PENDING
-    for name in index["files"]:
-        src = pending / name
-        if src.exists():
-            os.replace(src, folder / name)
+    """Finish a committed save that was interrupted while its files were moved into place; only a
+    writer of the folder does this, and only from a real ``.pending`` inside it, file by regular file."""
+    with contextlib.suppress(RunDirError):
+        pending = _pending_dir(folder)
+        if pending is not None:
+            for name in _names(index, folder):
+                src = pending / name
+                with contextlib.suppress(FileNotFoundError):
+                    if stat.S_ISREG(src.lstat().st_mode):
+                        os.replace(src, folder / name)
     _fsync_dir(folder)
     _replace_index(folder, {**index, "state": "clean"})
-    with contextlib.suppress(OSError):
-        pending.rmdir()
 
 
 def _tidy(folder: Path, keep: set[str]) -> None:
     """What killed saves left: a pending set never committed, temp files, files of no save."""
-    shutil.rmtree(folder / PENDING, ignore_errors=True)
+    pending = folder / PENDING
+    if pending.is_symlink() or (pending.exists() and not pending.is_dir()):
+        pending.unlink()  # the link itself, never what it points at
+    else:
+        shutil.rmtree(pending, ignore_errors=True)
     for p in folder.iterdir():
         if p.name.startswith(f".{INDEX}.") or re.match(r"^\.model\.pt\.|^\.config\.toml\.|^\.metrics\.csv\.", p.name):
             p.unlink(missing_ok=True)
@@ -282,8 +313,10 @@ class Saved:
     def json(self, name: str) -> dict[str, Any]:
         try:
             out = json.loads(self.text(name))
+        except RecursionError:
+            raise RunDirError(f"{self.folder / name}: unreadable (nested too deeply)") from None
         except ValueError as exc:
-            raise RunDirError(f"{self.folder / name}: not valid JSON ({exc})") from None
+            raise RunDirError(f"{self.folder / name}: not valid JSON ({str(exc)[:120]})") from None
         if not isinstance(out, dict):
             raise RunDirError(f"{self.folder / name}: not a JSON object")
         return out
@@ -293,24 +326,20 @@ def read(folder: str | Path, names: tuple[str, ...] | None = None) -> Saved:
     """The current save's files (``names`` only, if given), each checked against its hash."""
     folder = Path(folder).expanduser()
     index = read_index(folder)
-    if index.get("state") == "committing":  # a save killed while moving its files: finish it if we may
-        with contextlib.suppress(OSError, RunDirError), locked(folder):
-            index = read_index(folder)
-            if index.get("state") == "committing":
-                _roll_forward(folder, index)
-                index = read_index(folder)
-    committing = index.get("state") == "committing"
+    # a save killed while moving its files into place: its set is read from wherever each file is,
+    # and left as it is (a reader never writes; the next save into the folder finishes it)
+    pending = _pending_dir(folder) if index.get("state") == "committing" else None
     files = {}
     for name, digest in index["files"].items():
         if names is not None and name not in names:
             continue
         data = None
-        if committing:
+        if pending is not None:
             with contextlib.suppress(FileNotFoundError):
-                data = _read_regular(folder / PENDING / name)
+                data = _read_regular(pending / name, LIMITS.get(name), follow=False)
         if data is None:
             try:
-                data = _read_regular(folder / name)
+                data = _read_regular(folder / name, LIMITS.get(name), follow=False)
             except FileNotFoundError:
                 raise RunDirError(f"{folder / name}: missing (the run directory is incomplete)") from None
             except OSError as exc:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fitscope.core import rundir
+from fitscope.core import readers, rundir
 from fitscope.core import spec as spec_mod
 from fitscope.core.config import data_label
 from fitscope.core.rundir import RunDirError
@@ -211,15 +211,23 @@ def load_checkpoint(data: bytes, where: Path) -> dict[str, Any]:
     return state
 
 
-def parse_prior(text: str, upto: int) -> tuple[list[str], int]:
-    """metrics.csv rows up to step ``upto``, and the stride its header names."""
+def parse_prior(text: str, upto: int, where: Path = Path("metrics.csv")) -> tuple[list[str], int]:
+    """metrics.csv rows up to step ``upto``, and the stride its header names; a row that is not
+    one of fitscope's is refused, naming its line."""
     lines = text.splitlines()
     stride = 1
     if lines and lines[0].startswith("# fitscope metrics: thinned"):
-        digits = [w for w in lines[0].split() if w.isdigit()]
+        digits = [w for w in lines[0].split() if w.isascii() and w.isdigit() and len(w) <= readers.MAX_DIGITS]
         stride = int(digits[0]) if digits else 2
-    rows = [ln for ln in lines if ln and not ln.startswith("#") and not ln.startswith(METRICS_COLUMNS)]
-    return [r for r in rows if r.split(",", 1)[0].isdigit() and int(r.split(",", 1)[0]) <= upto], stride
+    out = []
+    for n, row in enumerate(lines, 1):
+        if not row or row.startswith("#") or row.startswith(METRICS_COLUMNS):
+            continue
+        if not row.isprintable():
+            raise RunDirError(f"{where}: line {n:,} holds a control character (a NUL or the like)")
+        if readers.step_of(row.split(",", 1)[0], where, n) <= upto:
+            out.append(row)
+    return out, stride
 
 
 def load(folder: str | Path) -> Loaded:
@@ -233,10 +241,11 @@ def load(folder: str | Path) -> Loaded:
     step = state["exp"].get("step") if isinstance(state.get("exp"), dict) else None
     if not isinstance(step, int):
         raise RunDirError(f"{where}: holds no step count")
-    rows, stride = parse_prior(saved.text("metrics.csv"), step)
+    rows, stride = parse_prior(saved.text("metrics.csv"), step, saved.folder / "metrics.csv")
     run = state.get("run", {})
     prior = Prior(rows, stride, float(run.get("elapsed", 0.0)) if isinstance(run, dict) else 0.0, step)
-    return Loaded(saved.folder, spec, state, prior, saved.json("summary.json"))
+    summary_ = readers.summary(saved.json("summary.json"), saved.folder / "summary.json")
+    return Loaded(saved.folder, spec, state, prior, summary_)
 
 
 PRIOR_CURVE_LIMIT = 2_000_000  # losses in all; a longer saved run's charts start where it resumes

@@ -38,7 +38,7 @@ from fitscope.core.spec import RunSpec, coerce_seeds, parse_values
 from fitscope.tui.formatting import num
 from fitscope.tui.inside_view import TimelineView, inside_fields, inside_lines
 from fitscope.tui.messages import FramesReady, ResetRefused, RunOpened, RunSaved, SettingSubmitted
-from fitscope.tui.palette import binding_commands
+from fitscope.tui.palette import Palette, binding_commands
 from fitscope.tui.plotting import chart_text
 from fitscope.tui.screens import CompareSetup, Dialog, HelpScreen, PathDialog
 from fitscope.tui.widgets.charts import VIEWS, FitChart, FrameView, LossChart, colour_on
@@ -1048,6 +1048,10 @@ class FitscopeApp(App):
         self._exit_renderables.clear()  # run_app says it in one line once the terminal is restored
 
     # ---- command palette: every action ------------------------------------------------------
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not Palette.is_open(self):
+            self.push_screen(Palette(id="--command-palette"))
+
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
         yield from binding_commands(self)
@@ -1066,6 +1070,10 @@ def _write_traceback(error: BaseException) -> str | None:
     import tempfile
     import traceback
 
+    from textual.worker import WorkerFailed
+
+    if isinstance(error, WorkerFailed):  # its own traceback is one line; the worker's error holds the story
+        error = error.error
     try:
         with tempfile.NamedTemporaryFile("w", prefix="fitscope-crash-", suffix=".txt", delete=False) as f:
             f.write("".join(traceback.format_exception(error)))

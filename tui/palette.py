@@ -1,13 +1,23 @@
-"""Every key binding of the app as a command-palette entry (ctrl+p), with a readable title."""
+"""The command palette (ctrl+p): every key binding of the app as an entry with a readable title, and
+Textual's palette made safe for a burst of keys (over SSH a whole burst arrives at once).
+
+Keys typed behind the one that closed the palette were still handled by it: `ctrl+p Enter Enter`
+ran the command and then popped the main screen (ScreenStackError), a letter behind Escape started
+a search in a palette already gone (NoMatches in a worker), and PgUp/PgDn before the list was laid
+out raised KeyError in Textual's OptionList. Each stopped the app and lost an unsaved run.
+"""
 
 from __future__ import annotations
 
 import inspect
 
+from textual import events
 from textual.actions import SkipAction
 from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.widgets import Input
+from textual.command import CommandPalette
+from textual.message import Message
+from textual.widgets import Button, Input, OptionList
 
 _PALETTE = {
     "toggle_run": "Run / pause", "step": "One step", "pace(-1)": "Slower pace", "pace(1)": "Faster pace",
@@ -66,3 +76,37 @@ def binding_commands(app):
         label = _PALETTE.get(binding.action, binding.description)
         keys = " or ".join(app.get_key_display(Binding(k, binding.action)) for k in binding.key.split(","))
         yield SystemCommand(label, f"key: {keys}", _bind(app, method, args))
+
+
+_INPUT = (events.Key, Input.Changed, Input.Submitted, Button.Pressed, OptionList.OptionSelected,
+          OptionList.OptionHighlighted)
+
+
+class Palette(CommandPalette):
+    _closed_once = False
+
+    def dismiss(self, result=None):
+        self._closed_once = True
+        return super().dismiss(result)
+
+    async def _on_message(self, message: Message) -> None:
+        if self._closed_once and isinstance(message, _INPUT):
+            message.stop()  # queued behind the key that closed the palette: it is no longer the palette's
+            return
+        await super()._on_message(message)
+
+    def _action_command_list(self, action: str) -> None:
+        if self._closed_once:
+            return
+        try:
+            super()._action_command_list(action)
+        except (KeyError, IndexError):  # a page key before the list's lines are laid out: nothing to page
+            pass
+
+    def _action_escape(self) -> None:
+        if not self._closed_once:
+            super()._action_escape()
+
+    def _action_cursor_down(self) -> None:
+        if not self._closed_once:
+            super()._action_cursor_down()

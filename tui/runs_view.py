@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fitscope.core import rundir
+from fitscope.core import readers, rundir
 from fitscope.core.errors import printable
 from fitscope.tui.formatting import num
 
@@ -37,13 +37,15 @@ def list_runs(base: str, out=None) -> int:
         if isinstance(index, str):
             damaged.append(f"{name}: {printable(index)}")
             continue
-        info = index.get("listing", {}) if isinstance(index.get("listing"), dict) else {}
-        date = str(index.get("saved_at", ""))[:16].replace("T", " ")
-        steps = info.get("steps")
-        loss = info.get("final_loss")
-        rows.append((name, date, _name(str(info.get("target", "—")), 24), _name(str(info.get("net", "—")), 32),
-                     _cell(info.get("members")), f"{steps:,}" if isinstance(steps, int) else "—",
-                     num(loss) if isinstance(loss, (int, float)) else "—"))
+        try:
+            info = readers.checked(index.get("listing", {}), readers.LISTING, f"{folder / rundir.INDEX} (listing)")
+        except rundir.RunDirError as exc:
+            damaged.append(f"{name}: {printable(str(exc))}")
+            continue
+        date = printable(str(index.get("saved_at", ""))[:16].replace("T", " "))
+        rows.append((name, date, _name(str(info["target"] or "—"), 24), _name(str(info["net"] or "—"), 32),
+                     _cell(info["members"]), _count(info["steps"]), "—" if info["final_loss"] is None
+                     else num(info["final_loss"])))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     right = {4, 5, 6}
     for n, row in enumerate(rows):
@@ -56,39 +58,48 @@ def list_runs(base: str, out=None) -> int:
     return 0
 
 
+def _count(value) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def _plain(text: str) -> str:
+    """A folder's text with its lines kept and every other control character (ESC, BEL, CSI) shown as ?."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def show(run: str, out=None) -> int:
     out = out or sys.stdout
     saved = rundir.read(run, names=("summary.json", "fit.txt"))
-    s = saved.json("summary.json")
+    s = readers.summary(saved.json("summary.json"), saved.folder / "summary.json")  # checked before it is formatted
     if "fit.txt" in saved.files:
-        out.write(saved.text("fit.txt"))
-    out.write(f"{saved.folder}  saved {str(saved.index.get('saved_at', ''))[:19].replace('T', ' ')}\n")
-    varies = s.get("varies") if isinstance(s.get("varies"), dict) else {}
-    optimizer = s.get("optimizer")
+        out.write(_plain(saved.text("fit.txt")))
+    saved_at = printable(str(saved.index.get("saved_at", ""))[:19]).replace("T", " ")
+    out.write(f"{printable(str(saved.folder))}  saved {saved_at}\n")
+    varies = s["varies"] or {}
+    optimizer = s["optimizer"]
     if "train.lr" in varies or "train.optimizer" in varies:
         optimizer = " / ".join(f"{k.split('.')[-1]} {','.join(map(str, v))}" for k, v in varies.items()
                                if k in ("train.optimizer", "train.lr"))
-    out.write(f"{printable(str(s.get('target')))} · {s.get('net')} · {optimizer} · {s.get('device')} · "
-              f"kernels {s.get('kernels')}\n")
-    rate = s.get("steps_per_s")
-    parts = [f"{s.get('steps', 0):,} of {s.get('budget', 0):,} steps", f"final loss {num(s.get('final_loss'))}"]
-    if s.get("test_loss") is not None:
-        parts.append(f"test loss {num(s.get('test_loss'))}")
-    parts.append(f"best {num(s.get('best_loss'))} at step {_cell(s.get('best_step'))}")
-    if s.get("diverged_at") is not None:
+    out.write(printable(f"{s['target']} · {s['net']} · {optimizer} · {s['device']} · kernels {s['kernels']}") + "\n")
+    rate = s["steps_per_s"]
+    parts = [f"{_count(s['steps'])} of {_count(s['budget'])} steps", f"final loss {num(s['final_loss'])}"]
+    if s["test_loss"] is not None:
+        parts.append(f"test loss {num(s['test_loss'])}")
+    parts.append(f"best {num(s['best_loss'])} at step {_cell(s['best_step'])}")
+    if s["diverged_at"] is not None:
         parts.append(f"diverged at step {s['diverged_at']:,}")
-    if isinstance(rate, (int, float)):
+    if rate is not None:
         parts.append(f"{rate:,.0f} steps/s")
     out.write(" · ".join(parts) + "\n")
-    members = s.get("per_member") or []
+    members = s["per_member"] or []
     if len(members) > 1:
-        varies = ", ".join(s.get("varies", {})) or "the init seed"
-        out.write(f"race of {len(members)} members varying {varies} (seeds: {s.get('seeds')}):\n")
-        width = max(len(str(m.get("label", ""))) for m in members)
-        for m in sorted(members, key=lambda m: (m.get("final_loss") is None, m.get("final_loss") or 0.0)):
-            tail = f"  diverged at step {m['diverged_at']:,}" if m.get("diverged_at") else ""
-            out.write(f"  {str(m.get('label')):<{width}}  {num(m.get('final_loss')):>10}{tail}\n")
-    versions = s.get("versions", {})
-    if isinstance(versions, dict) and versions:
-        out.write("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n")
+        names = ", ".join(varies) or "the init seed"
+        out.write(printable(f"race of {len(members)} members varying {names} (seeds: {_cell(s['seeds'])}):") + "\n")
+        width = max(len(str(m["label"] or "")) for m in members)
+        for m in sorted(members, key=lambda m: (m["final_loss"] is None, m["final_loss"] or 0.0)):
+            tail = f"  diverged at step {m['diverged_at']:,}" if m["diverged_at"] else ""
+            out.write(printable(f"  {str(m['label']):<{width}}  {num(m['final_loss']):>10}{tail}") + "\n")
+    versions = s["versions"] or {}
+    if versions:
+        out.write(printable("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())) + "\n")
     return 0

@@ -252,7 +252,7 @@ def test_damaged_folders_are_named_one_line_each_never_hang_or_crash(tmp_path):
     for name, why in (("fifo", "not a regular file"), ("deep", "nested too deeply")):
         assert f"not readable: {name}" in r.stdout and why in r.stdout
     for name, why in (("fifo", "not a regular file"), ("deep", "nested too deeply"), ("pid", "no saved run here"),
-                      ("zero", "not a regular file")):
+                      ("zero", "a symbolic link")):
         r = fitscope("show", str(base / name))
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and why in r.stderr, (name, r.stderr)
 

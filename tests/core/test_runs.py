@@ -323,12 +323,16 @@ def test_a_diverged_run_saves_its_last_finite_weights_and_says_so(tmp_path, kern
     assert all(torch.equal(model[k], want[k]) for k in want)
 
 
-def test_reading_a_committing_folder_finishes_the_save_on_disk(tmp_path):
+def test_reading_a_committing_folder_leaves_it_and_the_next_save_finishes_it(tmp_path):
+    """A reader never writes (a crafted folder's .pending once moved the user's files); a writer of
+    the folder finishes the killed save before its own."""
     folder = tmp_path / "run"
     new = _killed_while_committing(folder)
     assert _tag(rundir.read(folder)) == "new"
-    assert (folder / "c.json").read_bytes() == new["c.json"]  # for pandas and jq too, not only for fitscope
-    assert json.loads((folder / rundir.INDEX).read_text())["state"] == "clean" and not (folder / ".pending").exists()
+    assert json.loads((folder / rundir.INDEX).read_text())["state"] == "committing"
+    assert (folder / ".pending" / "c.json").read_bytes() == new["c.json"]
+    rundir.commit(folder, _files("next"), {})
+    assert _tag(rundir.read(folder)) == "next" and not (folder / ".pending").exists()
 
 
 @pytest.mark.parametrize("name", ["../victim.txt", "/tmp/victim-abs.txt", ".hidden", "run.json"])

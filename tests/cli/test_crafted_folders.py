@@ -1,0 +1,181 @@
+"""Run folders crafted by someone else, read by every command that reads one: one line, never a
+traceback, never a write outside the folder, never a file of the user's moved."""
+
+import hashlib
+import json
+import os
+
+import pytest
+from test_cli import fitscope
+
+from fitscope.core import rundir
+from fitscope.core.rundir import RunDirError
+
+READERS = [("show", "{}"), ("export", "{}"), ("run", "--resume", "{}", "--steps", "6", "--quiet")]
+
+
+def read_with(args, folder):
+    return fitscope(*(str(folder) if a == "{}" else a for a in args))
+
+
+@pytest.fixture
+def saved(tmp_path):
+    folder = tmp_path / "run"
+    r = fitscope("run", "--steps", "3", "--quiet", "--out", str(folder), "--set", "train.device=cpu")
+    assert r.returncode == 0, r.stderr
+    return folder
+
+
+def fix_hash(folder, name: str, data: bytes, **index_changes) -> None:
+    index = json.loads((folder / "run.json").read_text())
+    index["files"][name] = hashlib.sha256(data).hexdigest()
+    index.update(index_changes)
+    (folder / "run.json").write_text(json.dumps(index))
+
+
+def rewrite(folder, name: str, data: bytes) -> None:
+    (folder / name).write_bytes(data)
+    fix_hash(folder, name, data)
+
+
+def one_line(r, code=2):
+    assert r.returncode == code, (r.returncode, r.stdout[-500:], r.stderr)
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_a_committing_run_whose_pending_is_a_link_never_moves_the_users_files(tmp_path, saved):
+    """As unpacked from a tarball: run.json says committing, .pending links two levels up, where the
+    user's own project has a config.toml, metrics.csv and the rest."""
+    project = tmp_path / "project"
+    inbox = project / "inbox"
+    inbox.mkdir(parents=True)
+    own = {name: f"the user's own {name}\n".encode() for name in rundir.SAVED_NAMES}
+    for name, data in own.items():
+        (project / name).write_bytes(data)
+    crafted = inbox / "shared-run"
+    os.rename(saved, crafted)
+    index = json.loads((crafted / "run.json").read_text())
+    index.update(state="committing", files={name: hashlib.sha256(data).hexdigest() for name, data in own.items()})
+    (crafted / "run.json").write_text(json.dumps(index))
+    os.symlink("../..", crafted / ".pending")  # inbox/shared-run/.pending -> project
+    for args in READERS:
+        r = read_with(args, crafted)
+        one_line(r)
+        assert ".pending" in r.stderr, r.stderr
+        for name, data in own.items():
+            assert (project / name).read_bytes() == data, (args, name)
+    assert (crafted / ".pending").is_symlink() and json.loads((crafted / "run.json").read_text())["state"] == "committing"
+
+
+def test_a_reader_never_writes_a_committing_folder(tmp_path):
+    folder = tmp_path / "run"
+    rundir.commit(folder, {"a.txt": b"old"}, {})
+    (folder / ".pending").mkdir()
+    (folder / ".pending" / "a.txt").write_bytes(b"new")
+    fix_hash(folder, "a.txt", b"new", state="committing")
+    before = {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert rundir.read(folder).files["a.txt"] == b"new"  # the committed set, from where it is
+    assert {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    rundir.commit(folder, {"a.txt": b"next"}, {})  # a writer finishes what it finds, then saves
+    assert rundir.read(folder).files["a.txt"] == b"next" and not (folder / ".pending").exists()
+
+
+def test_a_pending_file_that_is_a_link_is_not_followed(tmp_path):
+    folder = tmp_path / "run"
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"private")
+    rundir.commit(folder, {"a.txt": b"old"}, {})
+    (folder / ".pending").mkdir()
+    os.symlink(secret, folder / ".pending" / "a.txt")
+    fix_hash(folder, "a.txt", b"private", state="committing")
+    with pytest.raises(RunDirError, match="a symbolic link"):
+        rundir.read(folder)
+    rundir.commit(folder, {"a.txt": b"mine"}, {})  # the link is not moved into the run, nor followed
+    assert secret.read_bytes() == b"private" and rundir.read(folder).files["a.txt"] == b"mine"
+    assert not (folder / ".pending").exists()
+
+
+def test_a_saved_file_that_is_a_link_is_not_followed(tmp_path, saved):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private\n")
+    (saved / "fit.txt").unlink()
+    os.symlink(secret, saved / "fit.txt")
+    fix_hash(saved, "fit.txt", b"private\n")
+    r = fitscope("show", str(saved))
+    one_line(r)
+    assert "private" not in r.stdout and "symbolic link" in r.stderr
+
+
+ESCAPES = "\x1b]0;owned\x07\x1b[31mred\x1b[2J\x1bP+q\x1b\\\x9b31m"
+
+
+def test_show_and_runs_strip_control_characters_from_what_a_folder_holds(tmp_path, saved):
+    rewrite(saved, "fit.txt", f"chart {ESCAPES} end\n".encode())
+    index = json.loads((saved / "run.json").read_text())
+    index["saved_at"] = f"2026-01-01T00:00{ESCAPES}"
+    (saved / "run.json").write_text(json.dumps(index))
+    for r in (fitscope("show", str(saved)), fitscope("runs", str(tmp_path))):
+        assert r.returncode == 0, r.stderr
+        assert not any(c in r.stdout for c in "\x1b\x07\x9b"), repr(r.stdout)
+    assert "chart" in fitscope("show", str(saved)).stdout
+
+
+SUMMARY_DAMAGE = {
+    "deep": lambda s: "[" * 100_000 + "]" * 100_000,
+    "string loss": lambda s: json.dumps({**s, "final_loss": "0.1", "steps": "3"}),
+    "string steps": lambda s: json.dumps({**s, "steps": "many", "budget": [1]}),
+    "members of the wrong shape": lambda s: json.dumps({**s, "per_member": [1, "x", {"label": {}}, None]}),
+    "a list": lambda s: json.dumps([s]),
+    "a huge number": lambda s: json.dumps(s).replace('"steps": 3', '"steps": ' + "9" * 5000),
+}
+
+
+@pytest.mark.parametrize("damage", SUMMARY_DAMAGE, ids=list(SUMMARY_DAMAGE))
+def test_show_of_a_crafted_summary_is_one_line_or_a_plain_listing(saved, damage):
+    summary = json.loads((saved / "summary.json").read_text())
+    rewrite(saved, "summary.json", SUMMARY_DAMAGE[damage](summary).encode())
+    r = fitscope("show", str(saved))
+    one_line(r)
+    assert "summary.json" in r.stderr
+
+
+METRICS_DAMAGE = {
+    "5,000-digit step": lambda m: m.replace("\n3,", "\n" + "3" * 5000 + ",", 1),
+    "NUL in a field": lambda m: m.replace("\n3,", "\n3\x00,", 1),
+    "a 200,000-digit field": lambda m: m + "9" * 200_000 + ",base,0.1,,0.2,0.0\n",
+}
+
+
+@pytest.mark.parametrize("damage", METRICS_DAMAGE, ids=list(METRICS_DAMAGE))
+def test_resume_of_crafted_metrics_is_one_line(saved, damage):
+    text = (saved / "metrics.csv").read_text()
+    rewrite(saved, "metrics.csv", METRICS_DAMAGE[damage](text).encode())
+    r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
+    one_line(r)
+    assert "metrics.csv" in r.stderr
+
+
+def test_a_config_with_a_nul_key_is_one_line(saved):
+    text = (saved / "config.toml").read_text()
+    rewrite(saved, "config.toml", text.replace("[train]", '[train]\n"l\\u0000r" = 0.1', 1).encode())
+    for args in READERS[1:]:  # show reads no config
+        r = read_with(args, saved)
+        one_line(r)
+        assert "config.toml" in r.stderr
+
+
+def test_a_2_gb_metrics_file_is_refused_from_its_size_before_it_is_read(saved):
+    """`b` on one grew the app to 4 GB; --resume took 47 s and 6.5 GB."""
+    import resource
+
+    with open(saved / "metrics.csv", "r+b") as f:
+        f.truncate(2 << 30)  # sparse: no disk used, and no hash fixed: the size is checked first
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
+    one_line(r)
+    assert "metrics.csv" in r.stderr and "more than fitscope reads" in r.stderr
+    from fitscope.core import reference
+
+    with pytest.raises(RunDirError, match="more than fitscope reads"):
+        reference.load(saved)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # kB: nothing of it read

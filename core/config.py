@@ -333,6 +333,8 @@ def parse_toml(text: str, source: str = "config") -> dict[str, Any]:
         raise ConfigError(source, "(file)", f"not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(source, "(file)", "not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # an integer of thousands of digits: Python's own limit on converting it
+        raise ConfigError(source, "(file)", f"not valid TOML: {str(exc).split(':')[0].lower()}") from None
 
 
 def from_toml(text: str, source: str = "config") -> FitConfig:

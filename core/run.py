@@ -41,8 +41,11 @@ SAVE_ROWS_TOTAL = 1_600_000  # ... and this many in all (a 64-member race: 25,00
 
 def steps_refusal(steps: int, path: str, trained: int) -> str:
     """One wording for a total that leaves nothing to train."""
+    most = 100_000_000  # train.steps' own limit: a suggestion past it would be refused in turn
+    if trained >= most:
+        return f"--steps {steps:,}: {path} has trained {trained:,} steps, the most a run may have"
     return (f"--steps {steps:,}: {path} has trained {trained:,} steps already — give a larger total, "
-            f"e.g. --steps {2 * trained}")
+            f"e.g. --steps {min(2 * trained, most)}")
 
 
 def _save_cap(members: int) -> int:
@@ -128,9 +131,9 @@ class Run:
             values = saved.get(name)
             if isinstance(values, list) and len(values) == k:
                 setattr(self, attr, np.array(values, dtype=getattr(self, attr).dtype))
-        for j, at in saved.get("dead", []):
-            self.dead[int(j)] = int(at)
-            self.exp.stepper.stop(int(j))
+        for j, at in saved.get("dead", []):  # checked by runs.load
+            self.dead[j] = at
+            self.exp.stepper.stop(j)
         self.lrs = [[(1, m.cfg.train.lr)] for m in self.exp.members]
         self._kept = [step + 1] * k  # the saved losses are the prior's rows, not the tracker's
         self._delta_first = [step + 1] * k
@@ -246,6 +249,9 @@ class Run:
                 self._open(spec, loaded)
             except (RunDirError, ConfigError) as exc:
                 raise C.Refused(str(exc)) from None
+            except (ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:  # a crafted file past the checks
+                raise C.Refused(f"{cmd.path}: cannot open it ({type(exc).__name__}: {str(exc)[:120]}); "
+                                "the current run is kept") from None
             self._say(f"opened {loaded.folder} at step {self.step:,} of {self.budget:,}")
             return self.spec
         elif isinstance(cmd, C.SetDevice):

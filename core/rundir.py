@@ -27,6 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fitscope.core.config import file_problem
+
 INDEX = "run.json"
 PENDING = ".pending"
 FORMAT = 1
@@ -207,6 +209,37 @@ def locked(folder: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+CLAIM = ".resuming"
+
+
+@contextlib.contextmanager
+def claimed(folder: Path) -> Iterator[None]:
+    """This process alone resumes ``folder`` until the block ends: a second resume of the same run
+    is refused at once (two both succeeded, and the last to save won silently). The claim is a lock
+    on a small file the block removes; a killed process's lock goes with it."""
+    path = folder / CLAIM
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise RunDirError(f"{folder}: cannot resume here ({exc.strerror or exc})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 20, 0).decode(errors="replace").strip()
+            raise RunDirError(f"{folder}: another fitscope{f' (pid {other})' if other.isdigit() else ''} is resuming "
+                              "this run right now — wait for it to finish, or resume a copy of the folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()
+    finally:
+        os.close(fd)
+
+
 def read_index(folder: Path) -> dict[str, Any]:
     path = folder / INDEX
     problem = kind(folder)
@@ -276,8 +309,11 @@ def commit(folder: Path, files: dict[str, bytes], meta: dict[str, Any]) -> None:
         need = sum(len(b) for b in files.values()) + MARGIN
         free = shutil.disk_usage(folder).free
         if free < need:
-            raise RunDirError(f"{folder}: not enough disk space to save — needs {need / 1e6:,.1f} MB, "
-                              f"{free / 1e6:,.1f} MB free; the run is kept in memory, free some space and save again")
+            needs, has = f"{need / 1e6:,.1f} MB", f"{free / 1e6:,.1f} MB"
+            if needs == has:  # never "needs 1.1 MB, 1.1 MB free"
+                needs, has = f"{need:,} bytes", f"{free:,} bytes"
+            raise RunDirError(f"{folder}: not enough disk space to save — needs {needs}, {has} free; the run is "
+                              "kept in memory, free some space and save again")
         pending = folder / PENDING
         pending.mkdir()
         for name, data in files.items():
@@ -370,6 +406,9 @@ def saved_data(saved: Saved, path: str) -> str:
     where = path
     if not os.path.exists(where) and isinstance(record.get("file"), str) and os.path.exists(record["file"]):
         where = record["file"]
+    problem = file_problem(where)  # a FIFO or /dev/zero put where the file was would hang the hash
+    if problem:
+        raise RunDirError(f"{where}: the run's data file — {problem}; resuming needs the data it trained on")
     try:
         now = data_record(where)["sha256"]
     except OSError as exc:
@@ -399,6 +438,7 @@ def check_out_dir(path: str, force: bool) -> Path:
     if clash and not force:  # the user's own files of those names: never replaced without --force
         raise RunDirError(f"--out {path}: it holds {', '.join(clash)}, which a save would replace — choose a new "
                           "folder, or add --force to replace them")
+    made = not p.exists()
     try:
         p.mkdir(parents=True, exist_ok=True)
         probe = p / f".probe.{os.getpid()}"
@@ -406,24 +446,48 @@ def check_out_dir(path: str, force: bool) -> Path:
         probe.unlink()
         reserve(p)
     except OSError as exc:
-        why = "permission denied" if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else (exc.strerror or str(exc))
+        why = ("a read-only file system" if exc.errno == errno.EROFS else "permission denied"
+               if exc.errno in (errno.EACCES, errno.EPERM) else (exc.strerror or str(exc)))
+        if made:
+            with contextlib.suppress(OSError):
+                p.rmdir()
         raise RunDirError(f"--out {path}: cannot write there ({why})") from None
+    RESERVED.append((p, made))
     return p
+
+
+RESERVED: list[tuple[Path, bool]] = []  # --out folders this process reserved, and whether it made them
+
+
+def release_unused() -> None:
+    """Take back what ``check_out_dir`` reserved and nothing was saved into: a refused or failed run
+    left an empty folder, or one holding only its reservation."""
+    while RESERVED:
+        folder, made = RESERVED.pop()
+        with contextlib.suppress(OSError, ValueError):
+            index = json.loads(_read_regular(folder / INDEX, INDEX_MAX, follow=False))
+            if isinstance(index, dict) and index.get("state") == "reserved" and index.get("pid") == os.getpid():
+                (folder / INDEX).unlink()
+        if made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
 
 
 def check_writable(folder: Path, what: str) -> None:
     """A folder a run will be saved into (made if missing), or RunDirError saying why not."""
+    where = f"{what} {folder}" if what.startswith("-") else what  # "--resume runs/x", or "./runs" alone
     problem = kind(folder)
     if problem and problem != "no such folder":
-        raise RunDirError(f"{what} {folder}: {problem}")
+        raise RunDirError(f"{where}: {problem}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".probe.{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        why = "permission denied" if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) else (exc.strerror or str(exc))
-        raise RunDirError(f"{what} {folder}: cannot save there ({why})") from None
+        why = ("a read-only file system" if exc.errno == errno.EROFS else "permission denied"
+               if exc.errno in (errno.EACCES, errno.EPERM) else (exc.strerror or str(exc)))
+        raise RunDirError(f"{where}: cannot save there ({why})") from None
 
 
 def new_run_dir(base: str | Path = "runs", name: str = "") -> Path:

@@ -10,11 +10,13 @@ Checkpoints are loaded with ``weights_only=True``: loading never runs code from 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
 import pickle
 import platform
+import warnings
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -167,11 +169,13 @@ def checkpoint_bytes(state: dict[str, Any]) -> bytes:
 
 def files(spec: RunSpec, metrics: str, state: dict[str, Any], fit_table: str, fit_text: str,
           summary_: dict[str, Any], timeline: bytes) -> dict[str, bytes]:
+    config = spec_mod.to_toml(spec).encode()
     return {
         "timeline.npz": timeline,
-        "config.toml": spec_mod.to_toml(spec).encode(),
+        "config.toml": config,
         "metrics.csv": metrics.encode(),
-        "checkpoint.pt": checkpoint_bytes(state),
+        # the config the weights were trained with: a config.toml edited afterwards is refused on resume
+        "checkpoint.pt": checkpoint_bytes({**state, "config_sha256": hashlib.sha256(config).hexdigest()}),
         "fit.csv": fit_table.encode(),
         "fit.txt": (fit_text.rstrip("\n") + "\n").encode(),
         "summary.json": (json.dumps(summary_, indent=1) + "\n").encode(),
@@ -195,7 +199,9 @@ def load_spec(saved: rundir.Saved) -> RunSpec:
 
 def load_checkpoint(data: bytes, where: Path) -> dict[str, Any]:
     try:
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's pickle warnings came before the one line that says it
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError,
             AttributeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else ""
@@ -209,6 +215,38 @@ def load_checkpoint(data: bytes, where: Path) -> dict[str, Any]:
         raise RunDirError(f"{where}: saved by a newer fitscope (checkpoint format {state.get('format')!r}; this one "
                           f"reads {CHECKPOINT_FORMAT}) — upgrade fitscope to open it")
     return state
+
+
+def checked_run_state(state: dict[str, Any], k: int, step: int, where: Path) -> dict[str, Any]:
+    """The checkpoint's ``run`` part (bests, diverged members, time), each field of its type and
+    length for ``k`` members, before a Run takes any of it."""
+    run = state.get("run", {})
+    if not isinstance(run, dict):
+        raise RunDirError(f"{where}: its run record is not a table")
+
+    def real(v: object) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    out: dict[str, Any] = {}
+    for name, ok in (("best", real), ("last", real),
+                     ("best_step", lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= step)):
+        values = run.get(name)
+        if values is None:
+            continue
+        if not (isinstance(values, list) and len(values) == k and all(map(ok, values))):
+            raise RunDirError(f"{where}: {name} is not {k} number(s) of this run's members")
+        out[name] = values
+    dead = run.get("dead", [])
+    if not (isinstance(dead, list) and len(dead) <= k and all(
+            isinstance(d, (list, tuple)) and len(d) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in d)
+            and 0 <= d[0] < k and 0 < d[1] <= step for d in dead)):
+        raise RunDirError(f"{where}: dead is not a list of (member, step) pairs of this run")
+    out["dead"] = [(int(j), int(at)) for j, at in dead]
+    elapsed = run.get("elapsed", 0.0)
+    if not real(elapsed) or not 0 <= elapsed < 1e12:
+        raise RunDirError(f"{where}: elapsed is {elapsed!r}, expected seconds ≥ 0")
+    out["elapsed"] = float(elapsed)
+    return out
 
 
 def parse_prior(text: str, upto: int, where: Path = Path("metrics.csv")) -> tuple[list[str], int]:
@@ -238,12 +276,19 @@ def load(folder: str | Path) -> Loaded:
     if "checkpoint.pt" not in saved.files:
         raise RunDirError(f"{where}: missing from this save")
     state = load_checkpoint(saved.files["checkpoint.pt"], where)
+    trained_with = state.get("config_sha256")  # absent in saves of fitscope 0.2.0 and before
+    if trained_with is not None and trained_with != hashlib.sha256(saved.files.get("config.toml", b"")).hexdigest():
+        raise RunDirError(f"{saved.folder / 'config.toml'}: changed since the checkpoint was saved — a resumed run "
+                          "keeps the settings its weights were trained with; put the saved config back, or start a "
+                          "new run with the new settings")
     step = state["exp"].get("step") if isinstance(state.get("exp"), dict) else None
     if not isinstance(step, int):
         raise RunDirError(f"{where}: holds no step count")
     rows, stride = parse_prior(saved.text("metrics.csv"), step, saved.folder / "metrics.csv")
-    run = state.get("run", {})
-    prior = Prior(rows, stride, float(run.get("elapsed", 0.0)) if isinstance(run, dict) else 0.0, step)
+    members = state["exp"].get("members")
+    k = len(members) if isinstance(members, list) else 0
+    state = {**state, "run": checked_run_state(state, k, step, where)}
+    prior = Prior(rows, stride, state["run"]["elapsed"], step)
     summary_ = readers.summary(saved.json("summary.json"), saved.folder / "summary.json")
     return Loaded(saved.folder, spec, state, prior, summary_)
 

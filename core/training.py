@@ -503,8 +503,24 @@ def check_state(state: dict[str, Any], exp: Experiment) -> None:
                 if tuple(t.shape) != shape:
                     raise StateError(f"member {j} ({m.label}): {name} has shape {list(t.shape)}, the config's "
                                      f"{shape_of(m.cfg.model.hidden)} net needs {list(shape)}")
+                if t.dtype != torch.float32:  # a bool, int8 or complex tensor of the right shape loaded silently
+                    raise StateError(f"member {j} ({m.label}): {name} is {str(t.dtype).removeprefix('torch.')}, "
+                                     "expected float32")
+        for t in _tensors(member.get("optim")):
+            if t.dtype.is_complex or t.dtype == torch.bool:
+                raise StateError(f"member {j} ({m.label}): its optimiser state holds a "
+                                 f"{str(t.dtype).removeprefix('torch.')} tensor, expected real numbers")
         if len(model) != 2 * (len(widths) - 1):
             raise StateError(f"member {j} ({m.label}) has {len(model) // 2} layers, the config needs {len(widths) - 1}")
+
+
+def _tensors(value: Any, depth: int = 0) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if depth > 8:
+        return []
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return [t for v in items for t in _tensors(v, depth + 1)]
 
 
 def shape_of(hidden: tuple[int, ...]) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.markup import escape
+from textual import events
 from textual.actions import SkipAction
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -900,7 +901,7 @@ class FitscopeApp(App):
         if opening:
             self.call_after_refresh(self.action_focus_panel, "settings")
         else:
-            self.fit_chart.focus()
+            self.screen.set_focus(self.fit_chart)
 
     async def action_help(self) -> None:
         self._main_keys_only()
@@ -922,13 +923,15 @@ class FitscopeApp(App):
         self.action_focus_panel(visible[(i + delta) % len(visible)])
 
     def action_focus_panel(self, name: str) -> None:
+        # set_focus at once: Widget.focus() is queued behind the keys already waiting, so in a burst
+        # (`s ↓ ↓ 7`) the moves and the 7 went to the widget focused before
         panel = self.panels[name]
         if name == "settings":
             fields = [w for w in panel.query(".field") if w.focusable]
             if fields:
-                fields[0].focus()
+                self.screen.set_focus(fields[0])
                 return
-        panel.focus()
+        self.screen.set_focus(panel)
 
     def _within(self, panel) -> bool:
         node: DOMNode | None = self.focused
@@ -1046,6 +1049,30 @@ class FitscopeApp(App):
 
     def _print_error_renderables(self) -> None:
         self._exit_renderables.clear()  # run_app says it in one line once the terminal is restored
+
+    # ---- keys: each acts when it is read, in the order typed ---------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and await self._key_now(event):
+            return
+        await super().on_event(event)
+
+    async def _key_now(self, event: events.Key) -> bool:
+        """Run a key's binding as the app reads the key. Textual runs a non-priority binding only
+        after the key has gone to the focused widget and bubbled back, behind the keys already
+        queued: in a burst (`s ↓ ↓ 7` over SSH) the moves acted after the 7 had been typed into the
+        field they were leaving. A character for a field goes in here too, so that it keeps its
+        place among the keys around it. True when the key has acted."""
+        focused = self.focused
+        if isinstance(focused, Input) and event.is_printable and event.character is not None:
+            if await self._check_bindings(event.key, priority=True):
+                return True
+            selection = focused.selection  # what Input's own key handler does, at the key's turn
+            if selection.is_empty:
+                focused.insert_text_at_cursor(event.character)
+            else:
+                focused.replace(event.character, *selection)
+            return True
+        return await self._check_bindings(event.key, priority=True) or await self._check_bindings(event.key)
 
     # ---- command palette: every action ------------------------------------------------------
     def action_command_palette(self) -> None:

@@ -277,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # before training began (torch loading, the data being read)
         print(f"fitscope: interrupted before the first step ({signals.name(exc)})", file=sys.stderr)
         return signals.code(exc)
+    finally:
+        rundir.release_unused()  # an --out folder nothing was saved into is not left behind
 
 
 def _report(result: dict, as_json: bool, text: str) -> None:
@@ -382,6 +384,12 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
 
 def entry() -> None:
     argv = sys.argv[1:]
+    # started with a stream closed (`fitscope run >&-`): Python gives None, and the first print
+    # was a traceback before anything was saved; the output goes nowhere, the run is still kept
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # for the life of the process
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")
     if argv[:1] and argv[0] in HEADLESS:
         signals.install()  # SIGTERM and SIGHUP save and exit as Ctrl+C does
     try:

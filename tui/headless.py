@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-import shutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -32,9 +33,13 @@ def use_color(stream) -> bool:
 
 
 def terminal_size(stream) -> tuple[int, int]:
+    """The terminal's own size (COLUMNS and LINES can lie: COLUMNS=100000 drew a chart that wide)."""
     if stream.isatty():
-        size = shutil.get_terminal_size((80, 24))
-        return size.columns, size.lines
+        try:
+            size = os.get_terminal_size(stream.fileno())
+        except (OSError, ValueError):
+            return 80, 24
+        return min(max(size.columns, 20), 1000), min(max(size.lines, 8), 500)
     return 80, 24
 
 
@@ -134,7 +139,14 @@ FIT_TXT_SIZE = (100, 30)
 def train(spec: RunSpec, on_snapshot, saving: Saving, err, chart=None, want_frames: bool = False,
           inspect=None) -> Outcome:
     """Train ``spec`` (or the run to resume) to its end on a thread driver; Ctrl+C pauses it.
-    The run is saved before the driver closes; ``chart(snap)`` draws its fit.txt."""
+    The run is saved before the driver closes; ``chart(snap)`` draws its fit.txt. A run resumed
+    is this process's alone until it is saved."""
+    claim = rundir.claimed(Path(saving.resume)) if saving.resume and saving.enabled else contextlib.nullcontext()
+    with claim:
+        return _train(spec, on_snapshot, saving, err, chart, want_frames, inspect)
+
+
+def _train(spec: RunSpec, on_snapshot, saving: Saving, err, chart, want_frames: bool, inspect) -> Outcome:
     driver = ThreadDriver(spec)
     errors: list[str] = []
     driver.subscribe(lambda s: errors.extend(n.text for n in s.notices if n.level == Level.ERROR))

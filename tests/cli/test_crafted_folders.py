@@ -179,3 +179,100 @@ def test_a_2_gb_metrics_file_is_refused_from_its_size_before_it_is_read(saved):
     with pytest.raises(RunDirError, match="more than fitscope reads"):
         reference.load(saved)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # kB: nothing of it read
+
+
+def test_resuming_a_run_whose_data_file_is_now_a_fifo_or_a_device_is_one_line_not_a_hang(tmp_path):
+    data = tmp_path / "points.csv"
+    data.write_text("x,y\n" + "".join(f"{i / 10},{i * i / 100}\n" for i in range(-10, 11)))
+    folder = tmp_path / "run"
+    r = fitscope("run", "--steps", "3", "--quiet", "--out", str(folder), "--data", str(data), "--set", "train.device=cpu")
+    assert r.returncode == 0, r.stderr
+    data.unlink()
+    os.mkfifo(data)  # nothing will ever write to it: reading it would block for good
+    r = fitscope("run", "--resume", str(folder), "--steps", "6", "--quiet")
+    one_line(r)
+    assert "FIFO" in r.stderr and "data file" in r.stderr
+    data.unlink()
+    data.symlink_to("/dev/zero")
+    r = fitscope("run", "--resume", str(folder), "--steps", "6", "--quiet")
+    one_line(r)
+    assert "a device" in r.stderr
+
+
+def test_a_second_resume_of_a_run_being_resumed_is_refused(saved):
+    with rundir.claimed(saved):  # as a resume in another process holds it
+        r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
+        one_line(r)
+        assert f"another fitscope (pid {os.getpid()}) is resuming this run" in r.stderr
+    r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert not (saved / rundir.CLAIM).exists() and json.loads((saved / "summary.json").read_text())["steps"] == 6
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "complex64", "float64"])
+def test_a_checkpoint_of_the_wrong_dtype_is_refused_even_with_its_hash_fixed(saved, dtype):
+    import io
+
+    import torch
+
+    state = torch.load(saved / "checkpoint.pt", weights_only=True)
+    model = state["exp"]["members"][0]["model"]
+    model["0.weight"] = model["0.weight"].to(getattr(torch, dtype))
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    rewrite(saved, "checkpoint.pt", buf.getvalue())
+    r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
+    one_line(r)
+    assert f"0.weight is {dtype}, expected float32" in r.stderr
+
+
+@pytest.mark.parametrize("edit", [("activation = \"relu\"", "activation = \"tanh\""),
+                                  ("optimizer = \"sgd\"", "optimizer = \"adam\""),
+                                  ("points = 300", "points = 200")])
+def test_a_config_edited_after_training_is_refused_on_resume(saved, edit):
+    text = (saved / "config.toml").read_text()
+    assert edit[0] in text
+    rewrite(saved, "config.toml", text.replace(edit[0], edit[1]).encode())
+    r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
+    one_line(r)
+    assert "config.toml: changed since the checkpoint was saved" in r.stderr
+
+
+@pytest.mark.parametrize("run_part", [{"dead": [[99, 5]]}, {"best": ["x"]}, {"elapsed": "soon"}, [1, 2]])
+def test_opening_a_damaged_run_keeps_the_current_one(saved, run_part):
+    import io
+
+    import torch
+
+    from fitscope.core import commands as C
+    from fitscope.core.config import FitConfig
+    from fitscope.core.run import Run
+    from fitscope.core.snapshot import State
+    from fitscope.core.spec import RunSpec
+
+    state = torch.load(saved / "checkpoint.pt", weights_only=True)
+    state["run"] = {**state["run"], **run_part} if isinstance(run_part, dict) else run_part
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    rewrite(saved, "checkpoint.pt", buf.getvalue())
+    run = Run(RunSpec(FitConfig().with_value("train.device", "cpu")))
+    run.apply(C.Step(5))
+    with pytest.raises(C.Refused, match="checkpoint.pt"):
+        run.apply(C.Open(str(saved)))
+    assert run.state != State.ERROR and run.step == 5
+    run.apply(C.Step(1))
+    assert run.step == 6
+
+
+def test_a_plain_pickle_as_checkpoint_is_one_line_without_torchs_warnings(saved):
+    import pickle
+    import warnings
+
+    from fitscope.core import runs
+
+    data = pickle.dumps({"exp": {"step": 1}}, protocol=4)  # torch warned of the protocol before the one line
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(RunDirError, match="not a loadable checkpoint"):
+            runs.load_checkpoint(data, saved / "checkpoint.pt")
+    assert not seen, [str(w.message) for w in seen]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import warnings
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,3 +168,85 @@ def test_a_training_error_is_reported_as_itself_with_exit_1(monkeypatch, capsys)
     assert cli.main(["run", "--no-save", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err == "fitscope: error: RuntimeError: CUDA error: an illegal memory access was encountered\n"
+
+
+def test_a_run_started_with_its_output_closed_still_saves(tmp_path):
+    """`fitscope run >&-` ended in an AttributeError on isatty, saved nothing and left a reserved folder."""
+    out = tmp_path / "r"
+    r = subprocess.run(["bash", "-c", f'"{sys.executable}" -m fitscope.tui.cli run --steps 5 --out "{out}" '
+                                      '--set train.device=cpu >&- 2>&-'], env=ENV, timeout=120)
+    assert r.returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json",
+         "timeline.npz"])
+
+
+def test_a_refused_out_run_leaves_no_folder_behind(tmp_path):
+    """A run refused after --out was reserved (here: its data file unreadable as data) left a
+    folder holding only the reservation."""
+    (tmp_path / "bad.csv").write_text("x,y\n1,2\n")  # one point: refused when the data is read
+    out = tmp_path / "new" / "r"
+    from test_cli import fitscope
+
+    r = fitscope("run", "--steps", "3", "--out", str(out), "--data", str(tmp_path / "bad.csv"), "--set",
+                 "train.device=cpu")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not out.exists()
+
+
+def test_messages_say_what_is_true():
+    from fitscope.core import rundir
+    from fitscope.core.run import steps_refusal
+
+    assert "e.g. --steps 100000000" in steps_refusal(10, "r", 60_000_000)  # not a total --steps refuses
+    assert "the most a run may have" in steps_refusal(10, "r", 100_000_000)
+    with pytest.raises(rundir.RunDirError) as exc:
+        rundir.check_writable(Path("/proc/version"), "./runs")
+    assert "./runs runs" not in str(exc.value) and str(exc.value).startswith("./runs: ")
+
+
+def test_disk_space_figures_never_read_the_same(tmp_path, monkeypatch):
+    """"needs 1.1 MB, 1.1 MB free" said nothing: when the rounded figures match, bytes are given."""
+    import shutil
+
+    from fitscope.core import rundir
+
+    files = {"a.txt": b"x" * 100}
+    need = 100 + rundir.MARGIN
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9 - need + 10, need - 10))
+    with pytest.raises(rundir.RunDirError) as exc:
+        rundir.commit(tmp_path / "run", files, {})
+    assert f"needs {need:,} bytes, {need - 10:,} bytes free" in str(exc.value)
+
+
+def test_a_read_only_file_system_is_named_as_such(tmp_path, monkeypatch):
+    import errno
+
+    from fitscope.core import rundir
+
+    def read_only(self, data):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    with pytest.raises(rundir.RunDirError, match=r"cannot save there \(a read-only file system\)"):
+        rundir.check_writable(tmp_path / "runs", "./runs")
+
+
+def test_the_charts_size_is_the_terminals_own_not_what_columns_says(monkeypatch):
+    """COLUMNS=100000 drew a fit chart 100,000 columns wide."""
+    import fcntl
+    import struct
+    import termios
+
+    from fitscope.tui.headless import terminal_size
+
+    master, slave = os.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        monkeypatch.setenv("COLUMNS", "100000")
+        monkeypatch.setenv("LINES", "5")
+        with os.fdopen(os.dup(slave), "w") as tty:
+            assert terminal_size(tty) == (100, 30)
+    finally:
+        os.close(master)
+        os.close(slave)

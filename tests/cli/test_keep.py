@@ -188,7 +188,7 @@ def test_a_locked_destination_saves_the_run_elsewhere_and_says_so(tmp_path, monk
 
 
 @pytest.mark.parametrize("setup,args,first", [
-    (lambda t: (t / "runs").write_text("x"), ["run", "--steps", "300000"], "fitscope: ./runs runs: not a folder"),
+    (lambda t: (t / "runs").write_text("x"), ["run", "--steps", "300000"], "fitscope: ./runs: not a folder"),
     (lambda t: None, ["run", "--out", ""], "fitscope: --out: an empty name"),
     (lambda t: (t / "dangling").symlink_to(t / "nowhere"), ["run", "--out", "dangling"],
      "fitscope: --out dangling: a broken symbolic link"),

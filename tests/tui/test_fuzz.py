@@ -3,6 +3,7 @@
 import random
 
 import pytest
+from textual.command import CommandPalette
 
 from fitscope.core import commands as C
 from fitscope.core.snapshot import State
@@ -10,7 +11,8 @@ from fitscope.tui.screens import CompareSetup, HelpScreen, PathDialog
 
 NAMED = ["space", "n", "left_square_bracket", "right_square_bracket", "r", "d", "a", "A", "plus", "minus", "t",
          "l", "e", "tab", "shift+tab", "c", "h", "R", "s", "g", "question_mark", "escape", "enter", "up", "down",
-         "left", "right", "backspace", "home", "end", "ctrl+o", "ctrl+w", "b", *"123456789"]
+         "left", "right", "backspace", "home", "end", "ctrl+o", "ctrl+w", "b", *"123456789",
+         "ctrl+p", "pageup", "pagedown"]  # the palette: its bursts once stopped the app
 PRINTABLE = ["b", "x", "z", "0", "full_stop", "comma", "semicolon", "5", "e", "9"]  # a hand mashing a field
 
 
@@ -62,5 +64,6 @@ async def test_random_keys_never_break_the_app(state, make_app, tmp_path, monkey
         frame = app.fit_chart.frame
         assert f"step {snap.step:,}/{snap.budget:,}" in header or "switching" in header or (
             frame is not None and f"◀ frame {frame.index + 1}/{frame.count}" in header)
-        assert isinstance(app.screen, (CompareSetup, HelpScreen, PathDialog)) or app.screen is app.screen_stack[0]
+        dialogs = (CompareSetup, HelpScreen, PathDialog, CommandPalette)
+        assert isinstance(app.screen, dialogs) or app.screen is app.screen_stack[0]
         assert app.spec.count() == len(snap.members) or app._switch_from is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.dom import DOMNode
@@ -11,7 +12,7 @@ from textual.widgets import Input, Label, Static
 from fitscope.core import config as C
 from fitscope.core.config import FitConfig
 from fitscope.tui.messages import SettingSubmitted
-from fitscope.tui.widgets.field import Field
+from fitscope.tui.widgets.field import Field, in_order
 
 # keys the engine takes live; every other change resets the run
 LIVE_KEYS = {"train.lr", "train.steps", "train.device"}
@@ -54,6 +55,9 @@ class ChoiceField(Static, can_focus=True):
     def __init__(self, key: str, options: tuple[str, ...], value: str, **kw):
         super().__init__(**kw)
         self.key, self.options, self.value = key, options, value
+
+    async def _on_key(self, event: events.Key) -> None:
+        await in_order(self, event)  # ←/→ or a move here, or handed on to where the focus went
 
     def render(self) -> str:
         return f"‹ {self.value} ›"
@@ -155,7 +159,7 @@ class SettingsPanel(VerticalScroll):
                 focused.value = show(self.cfg.get(key))  # restored before the blur, so nothing is applied
             if key:
                 self.clear_error(key)
-            self.focus()
+            self.screen.set_focus(self)  # at once, before the keys queued behind this one
             return
         main = self.app.screen_stack[0]
         if main.has_class("settings-open"):  # the overlay of a narrow window closes with it

@@ -270,7 +270,7 @@ def _recommit(folder, **changes):
     (lambda f: (f / rundir.INDEX).write_text(json.dumps({"format": 9, "files": {}})), "saved by a newer fitscope"),
     (lambda f: (f / rundir.INDEX).unlink(), "no saved run here"),
     (lambda f: _recommit(f, **{"checkpoint.pt": b"not a zip at all"}), "checkpoint.pt: not a loadable checkpoint"),
-    (lambda f: _recommit(f, **{"config.toml": b"[model]\nhidden = [5]\n"}), "checkpoint.pt: does not fit its config"),
+    (lambda f: _recommit(f, **{"config.toml": b"[model]\nhidden = [5]\n"}), "config.toml: changed since the checkpoint"),
     (lambda f: _recommit(f, **{"config.toml": b"[model]\nwidth = 5\n"}), "config.toml: model.width"),
 ])
 def test_a_damaged_run_is_one_line_naming_the_file_and_the_current_run_is_kept(saved_run, damage, message):

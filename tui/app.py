@@ -1052,8 +1052,11 @@ class FitscopeApp(App):
 
     # ---- keys: each acts when it is read, in the order typed ---------------------------------
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and not event.is_forwarded and await self._key_now(event):
-            return
+        if isinstance(event, events.Key):
+            if not self.screen_stack:  # starting or closing: a key read now has nowhere to go
+                return
+            if not event.is_forwarded and await self._key_now(event):
+                return
         await super().on_event(event)
 
     async def _key_now(self, event: events.Key) -> bool:
@@ -1062,8 +1065,6 @@ class FitscopeApp(App):
         queued: in a burst (`s ↓ ↓ 7` over SSH) the moves acted after the 7 had been typed into the
         field they were leaving. A character for a field goes in here too, so that it keeps its
         place among the keys around it. True when the key has acted."""
-        if not self.screen_stack:  # starting or closing: a key read now has nowhere to go
-            return True
         focused = self.focused
         if isinstance(focused, Input) and event.is_printable and event.character is not None:
             if await self._check_bindings(event.key, priority=True):

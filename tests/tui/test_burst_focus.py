@@ -69,3 +69,17 @@ async def test_a_burst_in_the_race_dialog_lands_in_the_field_the_moves_reach():
         assert app.focused is fields[i + 2] and fields[i + 2].value == "9"
         assert all(f.value != "9" for j, f in enumerate(fields) if j != i + 2)
         assert isinstance(app.screen, CompareSetup) and not app.racing  # no race nobody asked for
+
+
+async def test_a_key_read_once_the_app_has_no_screen_is_dropped():
+    """A key still in flight as the app closed reached the binding check with no screen on the
+    stack: ScreenStackError, seen in CI as a test ended right after a burst."""
+    app = manual_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+    assert not app.screen_stack  # closed: what the keys still in flight meet
+    for key in (events.Key("x", "x"), events.Key("down", None)):
+        await app.on_event(key)
+        forwarded = events.Key("y", "y")
+        forwarded._set_forwarded()
+        await app.on_event(forwarded)

@@ -14,7 +14,8 @@ import numpy as np
 
 from fitscope.core import datafile, rundir, targets
 from fitscope.core import spec as spec_mod
-from fitscope.core.config import DataConfig, FitConfig, shape_text
+from fitscope.core.config import DataConfig, FitConfig, file_problem, shape_text
+from fitscope.core.rundir import RunDirError
 from fitscope.core.spec import Member, RunSpec
 
 ACTIVATIONS = {"relu": "nn.ReLU()", "softplus": "nn.Softplus()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()",
@@ -97,8 +98,7 @@ def _file_data(d: DataConfig) -> list[str]:
     elif suffix == ".npy":
         out += ["a = np.load(DATA_FILE)", "x_raw, y_raw = a[:, 0].astype(float), a[:, 1].astype(float)"]
     else:
-        skip, comma = datafile.layout(Path(path).read_text(encoding="utf-8", errors="replace").splitlines()) \
-            or (0, False)
+        skip, comma = datafile.layout(_head(path).splitlines()) or (0, False)
         delimiter = ", delimiter=','" if comma else ""
         out += [f"data = np.loadtxt(DATA_FILE{delimiter}, skiprows={skip}, ndmin=2)",
                 "x_raw, y_raw = data[:, 0], data[:, 1]"]
@@ -109,6 +109,21 @@ def _file_data(d: DataConfig) -> list[str]:
             "x = torch.tensor((x_raw - mx) / sx, dtype=torch.float32)[:, None]",
             "y = torch.tensor((y_raw - my) / sy, dtype=torch.float32)[:, None]"]
     return out
+
+
+def _head(path: str, size: int = 1 << 16) -> str:
+    """The first lines of a data file, enough to tell its layout (a crafted config once named a
+    3 GB file, read whole); a FIFO or a device is refused, not read."""
+    problem = file_problem(path)
+    if problem:
+        raise RunDirError(f"{path}: the run's data file — {problem}")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(size)
+    except OSError as exc:
+        raise RunDirError(f"{path}: the run's data file — cannot read it ({exc.strerror or exc})") from None
+    text = data.decode("utf-8", errors="replace")
+    return text if len(data) < size else text.rsplit("\n", 1)[0]
 
 
 def _split(d: DataConfig) -> list[str]:

@@ -74,7 +74,7 @@ class Run:
         if loaded is not None:
             try:
                 exp.load(loaded.state["exp"])
-            except (StateError, KeyError, TypeError, RuntimeError, IndexError) as exc:
+            except (StateError, KeyError, TypeError, RuntimeError, IndexError, AttributeError, ValueError) as exc:
                 raise RunDirError(f"{loaded.folder / 'checkpoint.pt'}: does not fit its config.toml ({exc})") from None
         # the data file as it was read now: a resume checks it is still the same
         self.data_record: dict[str, str] | None = None

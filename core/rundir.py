@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import stat
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -219,9 +220,13 @@ def claimed(folder: Path) -> Iterator[None]:
     on a small file the block removes; a killed process's lock goes with it."""
     path = folder / CLAIM
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     except OSError as exc:
         raise RunDirError(f"{folder}: cannot resume here ({exc.strerror or exc})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:  # a hard link would have us write into another file
+        os.close(fd)
+        raise RunDirError(f"{path}: not fitscope's (a link or not a file); remove it to resume this run")
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -420,6 +425,14 @@ def saved_data(saved: Saved, path: str) -> str:
     return where
 
 
+def _probe(folder: Path) -> None:
+    """Can a file be made here? A new one of a fresh name (O_EXCL), so never through a link a
+    crafted folder planted under the name a probe would take."""
+    fd, name = tempfile.mkstemp(prefix=".probe.", dir=folder)
+    os.close(fd)
+    os.unlink(name)
+
+
 def check_out_dir(path: str, force: bool) -> Path:
     """Where ``--out`` will write, checked before training starts; RunDirError says why not."""
     if not path.strip():
@@ -438,25 +451,29 @@ def check_out_dir(path: str, force: bool) -> Path:
     if clash and not force:  # the user's own files of those names: never replaced without --force
         raise RunDirError(f"--out {path}: it holds {', '.join(clash)}, which a save would replace — choose a new "
                           "folder, or add --force to replace them")
-    made = not p.exists()
+    made = [a for a in [p, *p.parents] if not a.exists()]  # the folders this --out makes, deepest first
     try:
         p.mkdir(parents=True, exist_ok=True)
-        probe = p / f".probe.{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        _probe(p)
         reserve(p)
     except OSError as exc:
         why = ("a read-only file system" if exc.errno == errno.EROFS else "permission denied"
                if exc.errno in (errno.EACCES, errno.EPERM) else (exc.strerror or str(exc)))
-        if made:
-            with contextlib.suppress(OSError):
-                p.rmdir()
+        _remove_empty(made)
         raise RunDirError(f"--out {path}: cannot write there ({why})") from None
     RESERVED.append((p, made))
     return p
 
 
-RESERVED: list[tuple[Path, bool]] = []  # --out folders this process reserved, and whether it made them
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first; a folder that holds anything stays
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+RESERVED: list[tuple[Path, list[Path]]] = []  # --out folders this process reserved, and the folders it made
 
 
 def release_unused() -> None:
@@ -468,9 +485,7 @@ def release_unused() -> None:
             index = json.loads(_read_regular(folder / INDEX, INDEX_MAX, follow=False))
             if isinstance(index, dict) and index.get("state") == "reserved" and index.get("pid") == os.getpid():
                 (folder / INDEX).unlink()
-        if made:
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only when empty
+        _remove_empty(made)
 
 
 def check_writable(folder: Path, what: str) -> None:
@@ -481,9 +496,7 @@ def check_writable(folder: Path, what: str) -> None:
         raise RunDirError(f"{where}: {problem}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe.{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        _probe(folder)
     except OSError as exc:
         why = ("a read-only file system" if exc.errno == errno.EROFS else "permission denied"
                if exc.errno in (errno.EACCES, errno.EPERM) else (exc.strerror or str(exc)))

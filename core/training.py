@@ -53,10 +53,19 @@ class Batches:
         return {"rng": self.rng.get_state(), "order": order, "pos": self._pos}
 
     def load(self, state: dict[str, Any]) -> None:
+        n = self.x.shape[0]
+        order, pos = state.get("order"), state.get("pos", 0)
+        if not isinstance(state.get("rng"), torch.Tensor) or state["rng"].dtype != torch.uint8:
+            raise StateError("its batch order's generator state is not a byte tensor")
+        if order is not None and not (isinstance(order, torch.Tensor) and order.dtype == torch.int64
+                                      and tuple(order.shape) == (n,)
+                                      and torch.equal(order.sort().values, torch.arange(n))):
+            raise StateError(f"its batch order is not an order of this run's {n:,} training points")
+        if not isinstance(pos, int) or isinstance(pos, bool) or not 0 <= pos <= n:
+            raise StateError(f"its batch position {pos!r} is not within the {n:,} training points")
         self.rng.set_state(state["rng"])
-        order = state.get("order")
         self._order = None if order is None else order.to(self.x.device)
-        self._pos = int(state.get("pos", 0))
+        self._pos = pos
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.x.shape[0]
@@ -488,6 +497,8 @@ def check_state(state: dict[str, Any], exp: Experiment) -> None:
                          f"{exp.spec.base.train.kernels!r}")
     if len(state["members"]) != len(exp.members):
         raise StateError(f"holds {len(state['members'])} members, the config makes {len(exp.members)}")
+    if not isinstance(state.get("batches"), dict):
+        raise StateError("holds no batch order")
     if not isinstance(state.get("step"), int) or state["step"] < 0:
         raise StateError(f"step {state.get('step')!r} is not a step count")
     for j, (member, m) in enumerate(zip(state["members"], exp.members)):
@@ -510,6 +521,8 @@ def check_state(state: dict[str, Any], exp: Experiment) -> None:
             if t.dtype.is_complex or t.dtype == torch.bool:
                 raise StateError(f"member {j} ({m.label}): its optimiser state holds a "
                                  f"{str(t.dtype).removeprefix('torch.')} tensor, expected real numbers")
+        if not isinstance(member.get("optim"), dict):
+            raise StateError(f"member {j} ({m.label}) has no optimiser state")
         if len(model) != 2 * (len(widths) - 1):
             raise StateError(f"member {j} ({m.label}) has {len(model) // 2} layers, the config needs {len(widths) - 1}")
 

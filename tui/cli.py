@@ -390,7 +390,7 @@ def entry() -> None:
         sys.stdout = open(os.devnull, "w")  # for the life of the process
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")
-    if argv[:1] and argv[0] in HEADLESS:
+    if any(a in HEADLESS for a in argv):  # `fitscope --set … run …` too: options may come first
         signals.install()  # SIGTERM and SIGHUP save and exit as Ctrl+C does
     try:
         code = main(argv)

@@ -276,3 +276,69 @@ def test_a_plain_pickle_as_checkpoint_is_one_line_without_torchs_warnings(saved)
         with pytest.raises(RunDirError, match="not a loadable checkpoint"):
             runs.load_checkpoint(data, saved / "checkpoint.pt")
     assert not seen, [str(w.message) for w in seen]
+
+
+def test_a_hard_linked_claim_file_is_refused_not_written_through(tmp_path, saved):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("PRECIOUS\n")
+    os.link(victim, saved / rundir.CLAIM)
+    r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
+    one_line(r)
+    assert victim.read_text() == "PRECIOUS\n" and ".resuming" in r.stderr
+
+
+def test_probe_links_planted_in_a_folder_are_never_written_through(tmp_path, saved):
+    victim = tmp_path / "victim2.txt"
+    victim.write_text("PRECIOUS2\n")
+    pid = os.getpid()
+    for i in range(pid - 5, pid + 5):
+        os.symlink(victim, saved / f".probe.{i}")
+    r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert victim.read_text() == "PRECIOUS2\n"
+
+
+@pytest.mark.parametrize("damage", ["optim none", "order list", "order out of range", "pos negative"])
+def test_a_crafted_checkpoint_state_is_one_line_naming_the_checkpoint(tmp_path, damage):
+    import io
+
+    import torch
+
+    folder = tmp_path / "mb"
+    r = fitscope("run", "--steps", "3", "--quiet", "--out", str(folder), "--set", "train.device=cpu",
+                 "--set", "train.batch_size=16")
+    assert r.returncode == 0, r.stderr
+    state = torch.load(folder / "checkpoint.pt", weights_only=True)
+    exp = state["exp"]
+    if damage == "optim none":
+        exp["members"][0]["optim"] = None
+    elif damage == "order list":
+        exp["batches"]["order"] = [1, 2]
+    elif damage == "order out of range":
+        exp["batches"]["order"] = torch.full_like(exp["batches"]["order"], 10**6)
+    else:
+        exp["batches"]["pos"] = -10**9
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    rewrite(folder, "checkpoint.pt", buf.getvalue())
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    r = fitscope("run", "--resume", str(folder), "--steps", "30", "--quiet")
+    one_line(r)
+    assert "checkpoint.pt" in r.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_export_reads_only_the_head_of_a_huge_data_file(tmp_path):
+    import resource
+
+    data = tmp_path / "points.csv"
+    data.write_text("x,y\n" + "".join(f"{i / 10},{i * i / 100}\n" for i in range(-10, 11)))
+    folder = tmp_path / "run"
+    r = fitscope("run", "--steps", "3", "--quiet", "--out", str(folder), "--data", str(data), "--set", "train.device=cpu")
+    assert r.returncode == 0, r.stderr
+    with open(data, "r+b") as f:
+        f.truncate(3 << 30)  # sparse: 3 GB the export would have read whole
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    r = fitscope("export", str(folder))
+    assert r.returncode == 0, r.stderr
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000

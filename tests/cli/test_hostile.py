@@ -224,10 +224,10 @@ def test_a_read_only_file_system_is_named_as_such(tmp_path, monkeypatch):
 
     from fitscope.core import rundir
 
-    def read_only(self, data):
+    def read_only(*args, **kw):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(Path, "write_bytes", read_only)
+    monkeypatch.setattr(rundir.tempfile, "mkstemp", read_only)
     with pytest.raises(rundir.RunDirError, match=r"cannot save there \(a read-only file system\)"):
         rundir.check_writable(tmp_path / "runs", "./runs")
 
@@ -250,3 +250,13 @@ def test_the_charts_size_is_the_terminals_own_not_what_columns_says(monkeypatch)
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_a_refused_nested_out_leaves_none_of_the_folders_it_made(tmp_path):
+    from test_cli import fitscope
+
+    (tmp_path / "bad.csv").write_text("x,y\n1,2\n")
+    r = fitscope("run", "--steps", "3", "--out", str(tmp_path / "refused" / "a" / "b"), "--data",
+                 str(tmp_path / "bad.csv"), "--set", "train.device=cpu")
+    assert r.returncode == 2
+    assert not (tmp_path / "refused").exists()

@@ -211,3 +211,18 @@ def test_the_app_exits_on_sighup_when_its_terminal_takes_no_more_output(tmp_path
         p.kill()
         os.close(master)
     assert code == 128 + signal.SIGHUP
+
+
+def test_sigterm_saves_when_options_come_before_the_command(tmp_path):
+    """`fitscope --set … run …` installed no handler: SIGTERM killed it with nothing saved."""
+    out = tmp_path / "run"
+    proc = Proc("--set", "train.device=cpu", "run", "--steps", "50000", "--out", str(out), cwd=tmp_path)
+    try:
+        proc.wait_line(proc.out, "step ")
+        proc.p.send_signal(signal.SIGTERM)
+        code, err = proc.finish()
+    finally:
+        proc.p.kill()
+    assert code == 143, err
+    assert "saving what the run has" in err
+    assert runs.load(out).summary["steps"] > 0

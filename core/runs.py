@@ -249,6 +249,24 @@ def checked_run_state(state: dict[str, Any], k: int, step: int, where: Path) -> 
     return out
 
 
+def check_unpacked_size(data: bytes, spec: RunSpec, where: Path) -> None:
+    """A checkpoint is a zip: a few hundred kB of it can unpack to GBs of zeros (a crafted one
+    made a resume take 540 MB). What it may unpack to is set by its config: each member's
+    parameters with up to three optimiser buffers, the batch order, twice over, and 8 MB."""
+    try:
+        unpacked = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return  # not a zip: the loader says so in its own words
+    params = 0
+    for m in spec.members():
+        widths = [1, *m.cfg.model.hidden, 1]
+        params += sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    budget = 2 * (params * 4 * 4 + spec.base.data.points * 8) + (8 << 20)
+    if unpacked > budget:
+        raise RunDirError(f"{where}: unpacks to {unpacked:,} bytes, more than a run of its config holds "
+                          f"(at most {budget:,})")
+
+
 def parse_prior(text: str, upto: int, where: Path = Path("metrics.csv")) -> tuple[list[str], int]:
     """metrics.csv rows up to step ``upto``, and the stride its header names; a row that is not
     one of fitscope's is refused, naming its line."""
@@ -275,6 +293,7 @@ def load(folder: str | Path) -> Loaded:
     where = saved.folder / "checkpoint.pt"
     if "checkpoint.pt" not in saved.files:
         raise RunDirError(f"{where}: missing from this save")
+    check_unpacked_size(saved.files["checkpoint.pt"], spec, where)
     state = load_checkpoint(saved.files["checkpoint.pt"], where)
     trained_with = state.get("config_sha256")  # absent in saves of fitscope 0.2.0 and before
     if trained_with is not None and trained_with != hashlib.sha256(saved.files.get("config.toml", b"")).hexdigest():

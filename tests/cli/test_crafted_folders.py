@@ -342,3 +342,25 @@ def test_export_reads_only_the_head_of_a_huge_data_file(tmp_path):
     r = fitscope("export", str(folder))
     assert r.returncode == 0, r.stderr
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000
+
+
+def test_a_checkpoint_that_unpacks_to_far_more_than_its_run_holds_is_refused(saved):
+    """A crafted checkpoint of ~300 kB holding a 300 MB zero tensor made a resume take 540 MB."""
+    import io
+    import zipfile
+
+    import torch
+
+    state = torch.load(saved / "checkpoint.pt", weights_only=True)
+    state["junk"] = torch.zeros(50_000_000, dtype=torch.uint8)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    packed = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    assert len(packed.getvalue()) < 1_000_000
+    rewrite(saved, "checkpoint.pt", packed.getvalue())
+    r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
+    one_line(r)
+    assert "checkpoint.pt: unpacks to" in r.stderr

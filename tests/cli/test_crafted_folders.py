@@ -38,6 +38,16 @@ def rewrite(folder, name: str, data: bytes) -> None:
     fix_hash(folder, name, data)
 
 
+def checkpoint_bytes(state) -> bytes:
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
 def one_line(r, code=2):
     assert r.returncode == code, (r.returncode, r.stdout[-500:], r.stderr)
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
@@ -211,16 +221,13 @@ def test_a_second_resume_of_a_run_being_resumed_is_refused(saved):
 
 @pytest.mark.parametrize("dtype", ["bool", "int8", "complex64", "float64"])
 def test_a_checkpoint_of_the_wrong_dtype_is_refused_even_with_its_hash_fixed(saved, dtype):
-    import io
 
     import torch
 
     state = torch.load(saved / "checkpoint.pt", weights_only=True)
     model = state["exp"]["members"][0]["model"]
     model["0.weight"] = model["0.weight"].to(getattr(torch, dtype))
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    rewrite(saved, "checkpoint.pt", buf.getvalue())
+    rewrite(saved, "checkpoint.pt", checkpoint_bytes(state))
     r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
     one_line(r)
     assert f"0.weight is {dtype}, expected float32" in r.stderr
@@ -240,7 +247,6 @@ def test_a_config_edited_after_training_is_refused_on_resume(saved, edit):
 
 @pytest.mark.parametrize("run_part", [{"dead": [[99, 5]]}, {"best": ["x"]}, {"elapsed": "soon"}, [1, 2]])
 def test_opening_a_damaged_run_keeps_the_current_one(saved, run_part):
-    import io
 
     import torch
 
@@ -252,9 +258,7 @@ def test_opening_a_damaged_run_keeps_the_current_one(saved, run_part):
 
     state = torch.load(saved / "checkpoint.pt", weights_only=True)
     state["run"] = {**state["run"], **run_part} if isinstance(run_part, dict) else run_part
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    rewrite(saved, "checkpoint.pt", buf.getvalue())
+    rewrite(saved, "checkpoint.pt", checkpoint_bytes(state))
     run = Run(RunSpec(FitConfig().with_value("train.device", "cpu")))
     run.apply(C.Step(5))
     with pytest.raises(C.Refused, match="checkpoint.pt"):
@@ -300,7 +304,6 @@ def test_probe_links_planted_in_a_folder_are_never_written_through(tmp_path, sav
 
 @pytest.mark.parametrize("damage", ["optim none", "order list", "order out of range", "pos negative"])
 def test_a_crafted_checkpoint_state_is_one_line_naming_the_checkpoint(tmp_path, damage):
-    import io
 
     import torch
 
@@ -318,9 +321,7 @@ def test_a_crafted_checkpoint_state_is_one_line_naming_the_checkpoint(tmp_path, 
         exp["batches"]["order"] = torch.full_like(exp["batches"]["order"], 10**6)
     else:
         exp["batches"]["pos"] = -10**9
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    rewrite(folder, "checkpoint.pt", buf.getvalue())
+    rewrite(folder, "checkpoint.pt", checkpoint_bytes(state))
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     r = fitscope("run", "--resume", str(folder), "--steps", "30", "--quiet")
     one_line(r)
@@ -353,10 +354,8 @@ def test_a_checkpoint_that_unpacks_to_far_more_than_its_run_holds_is_refused(sav
 
     state = torch.load(saved / "checkpoint.pt", weights_only=True)
     state["junk"] = torch.zeros(50_000_000, dtype=torch.uint8)
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    packed = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as dst:
+    packed, plain = io.BytesIO(), io.BytesIO(checkpoint_bytes(state))
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info.filename))
     assert len(packed.getvalue()) < 1_000_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from typing import Any
 
 import torch
 
@@ -17,7 +18,7 @@ from fitscope.core.thread_driver import ThreadDriver
 from fitscope.core.training import Experiment, build
 
 
-def spread(values: list[float], digits: int = 3) -> dict:
+def spread(values: list[float], digits: int = 3) -> dict[str, Any]:
     return {"min": round(min(values), digits), "median": round(statistics.median(values), digits),
             "max": round(max(values), digits)}
 
@@ -55,7 +56,7 @@ def engine_rate(spec: RunSpec, steps: int, publish_hz: float = 20.0, inside: boo
     return snap.step / wall, count[0]
 
 
-def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5) -> dict:
+def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5) -> dict[str, Any]:
     bare, eng, pubs, plain = [], [], [], []
     bare_loop_rate(cfg, steps // 10)  # warm-up
     spec = RunSpec(cfg)
@@ -90,7 +91,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def load_timing(n: int, seed: int = 0) -> dict:
+def load_timing(n: int, seed: int = 0) -> dict[str, Any]:
     """Seconds to read an n-row CSV and build a run on it (the goal for 1,000,000 rows: < 2 s),
     with numpy's own loadtxt on the same file as the side-by-side reference."""
     import tempfile
@@ -122,7 +123,7 @@ def load_timing(n: int, seed: int = 0) -> dict:
             "total_s": round(t_load + t_build, 3)}
 
 
-def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> dict:
+def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> dict[str, Any]:
     """A K-member race batched against the same K runs one after another (each with the same fast
     kernels, and with autograd), interleaved rounds. Members vary lr (one activation); a second
     batched race of the same size cycles relu/softplus/tanh to price mixed activations: against
@@ -171,7 +172,7 @@ def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> 
             "mixed_vs_its_activations_apart": round(m * expected, 3)}
 
 
-def device_speed(cfg: FitConfig, rounds: int = 3, steps: int = 2000) -> dict:
+def device_speed(cfg: FitConfig, rounds: int = 3, steps: int = 2000) -> dict[str, Any]:
     """On CUDA, side by side: full-batch steps eager against CUDA-graph blocks, for the lesson's net
     and a large one (1-256-256-1 on 100,000 points), the GPU against 2 CPU threads for both, and a
     K=32 race on the GPU. Without CUDA there is nothing to measure, and it says so."""
@@ -181,7 +182,7 @@ def device_speed(cfg: FitConfig, rounds: int = 3, steps: int = 2000) -> dict:
     gpu = cfg.with_values({"train.device": "cuda", "train.kernels": "fast", "train.batch_size": 0})
     nets = {"lesson": gpu, "large": gpu.with_values({"model.hidden": (256, 256), "data.points": 100_000})}
     race32 = RunSpec.race(gpu, {"train.lr": [0.02 + 0.005 * i for i in range(32)]})
-    out: dict = {"cuda": True, "device": torch.cuda.get_device_name(0), "cores": os.cpu_count(), "rounds": rounds,
+    out: dict[str, Any] = {"cuda": True, "device": torch.cuda.get_device_name(0), "cores": os.cpu_count(), "rounds": rounds,
                  "steps": steps, "cpu_threads": 2}
     graph_failed: list[str] = []
 

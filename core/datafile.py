@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fitscope.core.config import MAX_POINTS, ConfigError, file_problem
+from fitscope.core.config import MAX_POINTS, file_problem
+from fitscope.core.errors import ConfigError
 
 FIELD = "data.file"
 NPY_MAGIC, ZIP_MAGIC = b"\x93NUMPY", (b"PK\x03\x04", b"PK\x05\x06")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from fitscope.core.config import ConfigError
+from fitscope.core.errors import ConfigError
 
 _DEFAULT_THREADS = torch.get_num_threads()
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Protocol
+from typing import Any, Protocol
 
 from fitscope.core.commands import Command
 from fitscope.core.snapshot import Snapshot
@@ -25,7 +25,7 @@ class Driver(Protocol):
     tracker: Tracker
     failure: str | None  # set when the engine itself died (not a run's error)
 
-    def send(self, cmd: Command) -> Future: ...
+    def send(self, cmd: Command) -> Future[Any]: ...
 
     @property
     def latest(self) -> Snapshot | None: ...

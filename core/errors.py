@@ -12,7 +12,7 @@ class ConfigError(ValueError):
         self.field, self.value, self.allowed = field, value, allowed
         super().__init__(f"{field}: {show_value(value)} is not valid — {allowed}")
 
-    def __reduce__(self):  # so it survives the pipe from the worker process
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[Any, ...]]:  # it survives the worker pipe
         return (ConfigError, (self.field, self.value, self.allowed))
 
 

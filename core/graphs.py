@@ -51,7 +51,7 @@ class Block:
 def _capture(groups: list[Group], x: torch.Tensor, y: torch.Tensor, rows: list[torch.Tensor]) -> torch.cuda.CUDAGraph:
     saved = [g.copy() for g in groups]
     try:
-        side = torch.cuda.Stream()
+        side = torch.cuda.Stream()  # type: ignore[no-untyped-call]  # torch's stub leaves it untyped
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm-up: cuBLAS handles, workspaces and buffers made before capture
             for _ in range(2):

@@ -121,10 +121,3 @@ def dead_fraction(layers: Layers, activation: str, x: np.ndarray) -> list[float 
     if activation not in KINKED:
         return [None] * (len(layers) - 1)
     return [float(((z > 0).sum(axis=0) == 0).mean()) for z, _ in hidden(layers, activation, x)]
-
-
-def curvature(layers: Layers, activation: str, x: np.ndarray) -> np.ndarray:
-    """The fit's second derivative along x (finite differences): for smooth activations, where the
-    fit bends instead of kinking."""
-    y = forward(layers, activation, x)
-    return np.gradient(np.gradient(y, x), x)

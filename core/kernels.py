@@ -137,7 +137,7 @@ class Group:
         return self.flat.clone(), self.buf.clone(), None if self.sq is self.buf else self.sq.clone(), self.t
 
     @torch.no_grad()
-    def restore(self, copy: tuple) -> None:
+    def restore(self, copy: tuple[Any, ...]) -> None:
         """Back to a :meth:`copy` (every member), in place: the tensors keep their addresses."""
         flat, buf, sq, self.t = copy
         self.flat.copy_(flat)
@@ -145,7 +145,7 @@ class Group:
         if sq is not None:
             self.sq.copy_(sq)
 
-    def optim_state(self, j: int, copy: tuple | None = None) -> dict[str, Any]:
+    def optim_state(self, j: int, copy: tuple[Any, ...] | None = None) -> dict[str, Any]:
         """Member j's optimiser buffers, block by block as its weights; the step count of the group."""
         _, buf, sq, t = copy or (None, self.buf, None if self.sq is self.buf else self.sq, self.t)
         stateful = self.optimizer != "sgd" or bool(self.momentum.any())
@@ -162,7 +162,7 @@ class Group:
                 block[j].copy_(value)
         self.t = int(optim.get("t", 0))
 
-    def weights(self, j: int, copy: tuple | None = None) -> list[torch.Tensor]:
+    def weights(self, j: int, copy: tuple[Any, ...] | None = None) -> list[torch.Tensor]:
         """Member j's weight [out, in] and bias [out] per layer, as torch.nn.Linear holds them."""
         out = []
         for b in self._blocks_of(copy[0]) if copy else self.blocks:
@@ -267,7 +267,7 @@ def make_groups(members: list[Member], weights: list[list[torch.Tensor]], device
     """Members grouped by (hidden sizes, optimiser), sorted by activation within a group.
 
     ``weights[i]``: member i's initial [out, in] weight and [out] bias per layer."""
-    def key(i: int):
+    def key(i: int) -> tuple[tuple[int, ...], str]:
         return members[i].cfg.model.hidden, members[i].cfg.train.optimizer
 
     order = sorted(range(len(members)), key=lambda i: (*key(i), members[i].cfg.model.activation))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from fitscope.core.errors import ConfigError
 from fitscope.core.spec import RunSpec
@@ -29,7 +30,7 @@ class MemoryBudgetError(ConfigError):
         ValueError.__init__(self, message)
         self.field, self.value, self.allowed = "train.memory_limit", None, message
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[Any, ...]]:
         return (MemoryBudgetError, (str(self),))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -33,7 +35,7 @@ def make_mlp(cfg: ModelConfig) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def make_optimizer(params, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+def make_optimizer(params: Iterable[torch.Tensor], cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "rmsprop":
@@ -45,4 +47,5 @@ def make_optimizer(params, cfg: TrainConfig, device: torch.device) -> torch.opti
 
 
 def make_loss(cfg: TrainConfig) -> nn.Module:
-    return LOSS_MODULES[cfg.loss]()
+    loss: nn.Module = LOSS_MODULES[cfg.loss]()
+    return loss

@@ -18,6 +18,7 @@ import threading
 import time
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
+from typing import Any
 
 from fitscope.core.commands import Command, Refused, Reset
 from fitscope.core.driver import Mailbox
@@ -32,7 +33,7 @@ class ProcessDriver(Mailbox):
         super().__init__()
         self.started = time.monotonic()
         self.ready_at: float | None = None  # when the worker had loaded torch
-        self._futures: dict[int, Future] = {}
+        self._futures: dict[int, Future[Any]] = {}
         self._tokens = itertools.count()
         self._send_lock = threading.Lock()
         self._closing = False
@@ -52,8 +53,8 @@ class ProcessDriver(Mailbox):
         self._reader.start()
         self._first = self.send(Reset(spec))
 
-    def send(self, cmd: Command) -> Future:
-        future: Future = Future()
+    def send(self, cmd: Command) -> Future[Any]:
+        future: Future[Any] = Future()
         token = next(self._tokens)
         self._futures[token] = future
         try:

@@ -94,7 +94,7 @@ class Run:
         self._best = np.full(k, np.inf)
         self._best_step = np.zeros(k, dtype=np.int64)
         self.dead: dict[int, int] = {}
-        self._finite: dict[int, tuple[int, dict] | None] = {}  # a diverged member's last finite step and state
+        self._finite: dict[int, tuple[int, dict[str, Any]] | None] = {}  # a diverged member's last finite step and state
         self.diverged_at: int | None = None
         self._delta_first = [1] * k
         self._delta: list[list[np.ndarray]] = [[] for _ in range(k)]

@@ -127,9 +127,13 @@ class Snapshot:
         return self.lead.test_loss
 
 
+def loss_rank(loss: float | None) -> float:
+    """A loss as a sort key: a member with no finite loss yet sorts after every one with a loss."""
+    return np.inf if loss is None or not np.isfinite(loss) else loss
+
+
 def ranked(members: tuple[MemberSnap, ...]) -> list[int]:
-    return sorted(range(len(members)), key=lambda i: (
-        members[i].diverged_at is not None, np.inf if members[i].loss is None else members[i].loss))
+    return sorted(range(len(members)), key=lambda i: (members[i].diverged_at is not None, loss_rank(members[i].loss)))
 
 
 @dataclass(frozen=True)

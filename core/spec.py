@@ -39,7 +39,7 @@ class RunSpec:
     seeds: int = 1
 
     @classmethod
-    def race(cls, base: FitConfig, vary: dict[str, list], seeds: int = 1) -> RunSpec:
+    def race(cls, base: FitConfig, vary: dict[str, list[Any]], seeds: int = 1) -> RunSpec:
         spec = cls(base, tuple((k, tuple(v)) for k, v in vary.items()), seeds)
         spec.members()  # checked now, where the values were given
         return spec
@@ -87,7 +87,7 @@ class RunSpec:
         return out
 
 
-def parse_values(key: str, text: str) -> list:
+def parse_values(key: str, text: str) -> list[Any]:
     """``"relu,softplus,tanh"`` -> checked values; hidden sizes use ``;`` between variants."""
     if key not in VARY_KEYS:
         raise ConfigError("--vary", key, "can vary: " + ", ".join(VARY_KEYS))
@@ -105,7 +105,7 @@ def parse_values(key: str, text: str) -> list:
     return values
 
 
-def coerce_seeds(raw) -> int:
+def coerce_seeds(raw: object) -> int:
     """The number of init seeds per variant (``--seeds``, the race dialog's field)."""
     text = str(raw).strip()
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_MEMBERS:
@@ -113,9 +113,9 @@ def coerce_seeds(raw) -> int:
     return int(text)
 
 
-def parse_vary(items: list[str]) -> dict[str, list]:
+def parse_vary(items: list[str]) -> dict[str, list[Any]]:
     """``["train.lr=0.1,0.2", ...]`` (the command line's --vary) -> {key: values}."""
-    vary: dict[str, list] = {}
+    vary: dict[str, list[Any]] = {}
     for item in items:
         key, sep, values = item.partition("=")
         if not sep:
@@ -150,7 +150,7 @@ def from_toml(text: str, source: str = "config", data_file: Callable[[str], str]
         return RunSpec(base)
     if not isinstance(race, dict) or not isinstance(race.get("vary", []), list):
         raise ConfigError("race", race, "expected a [race] table with seeds = N and vary = [[key, [values]], ...]")
-    vary: dict[str, list] = {}
+    vary: dict[str, list[Any]] = {}
     for item in race.get("vary", []):
         if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], list)):
             raise ConfigError("race.vary", item, "expected [key, [values]]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from concurrent.futures import Future
+from typing import Any, Protocol
 
 from fitscope.core.commands import Command, Refused, Save
 from fitscope.core.driver import Mailbox
@@ -15,7 +16,15 @@ from fitscope.core.spec import RunSpec
 _CLOSE = object()
 
 
-def apply(run: Run, cmd: Command, future: Future) -> None:
+class Reply(Protocol):
+    """Where a command's answer goes: a Future in this process, a tagged pipe message from the worker."""
+
+    def set_result(self, result: Any) -> None: ...
+
+    def set_exception(self, exception: BaseException) -> None: ...
+
+
+def apply(run: Run, cmd: Command, future: Reply) -> None:
     """One command into the run; its result, refusal or failure into the future."""
     try:
         future.set_result(run.apply(cmd))
@@ -26,7 +35,7 @@ def apply(run: Run, cmd: Command, future: Future) -> None:
         future.set_exception(exc)
 
 
-def close_run(run: Run, later: list[tuple[Command, Future]]) -> None:
+def close_run(run: Run, later: list[tuple[Command, Reply]]) -> None:
     """Stop training; a save asked for as the app closed still happens: results are never lost."""
     run.close()
     for cmd, future in later:
@@ -48,7 +57,7 @@ class ThreadDriver(Mailbox):
     def __init__(self, spec: RunSpec, *, publish_hz: float = 20.0, pace: float | None = None, inside: bool = True):
         super().__init__()
         self._inside = inside
-        self._q: queue.Queue = queue.Queue()
+        self._q: queue.Queue[Any] = queue.Queue()
         self._setup_error: BaseException | None = None
         # the Run is built on its own thread: tensors made on one thread and stepped on another
         # ran ~10 % slower here
@@ -59,8 +68,8 @@ class ThreadDriver(Mailbox):
         if self._setup_error is not None:
             raise self._setup_error
 
-    def send(self, cmd: Command) -> Future:
-        future: Future = Future()
+    def send(self, cmd: Command) -> Future[Any]:
+        future: Future[Any] = Future()
         if not self._thread.is_alive():
             future.set_exception(Refused("the engine has stopped"))
             return future
@@ -106,13 +115,13 @@ class ThreadDriver(Mailbox):
 class ManualDriver(Mailbox):
     """The Run in the caller's thread: commands apply at once, ``pump`` trains. For tests."""
 
-    def __init__(self, spec: RunSpec, **run_kw):
+    def __init__(self, spec: RunSpec, **run_kw: Any):
         super().__init__()
         self.run = Run(spec, **run_kw)
         self.deliver(self.run.snapshot())
 
-    def send(self, cmd: Command) -> Future:
-        future: Future = Future()
+    def send(self, cmd: Command) -> Future[Any]:
+        future: Future[Any] = Future()
         apply(self.run, cmd, future)
         self.deliver(self.run.snapshot())
         return future

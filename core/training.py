@@ -79,7 +79,7 @@ class Batches:
         return self.x[idx], self.y[idx]
 
 
-def build(spec: RunSpec, check=None) -> tuple[data_mod.Dataset, list[torch.nn.Sequential]]:
+def build(spec: RunSpec, check: Callable[[int], object] | None = None) -> tuple[data_mod.Dataset, list[torch.nn.Sequential]]:
     """The data, then each member's initial net, in the lesson's RNG order (noise first, then
     weights from the same stream unless the member has an init seed); the caller's RNG is untouched.
     ``check(rows)`` sees the data's size before any net is made."""
@@ -205,12 +205,12 @@ class FastStepper:
             out[g.index] = g.losses(x, y)
         return out
 
-    def state_dict(self, j: int, copy: list | None = None) -> dict[str, torch.Tensor]:
+    def state_dict(self, j: int, copy: list[Any] | None = None) -> dict[str, torch.Tensor]:
         g, i = self._find(j)
         tensors = g.weights(i, copy[self.groups.index(g)] if copy else None)
         return {f"{2 * (t // 2)}.{'weight' if t % 2 == 0 else 'bias'}": v.cpu() for t, v in enumerate(tensors)}
 
-    def copy(self) -> list:
+    def copy(self) -> list[Any]:
         return [g.copy() for g in self.groups]
 
     def grads(self, j: int) -> list[torch.Tensor]:
@@ -235,7 +235,7 @@ class FastStepper:
             out.append((wb[:, :, :-1], wb[:, :, -1]))
         return out
 
-    def member_state(self, j: int, copy: list | None = None) -> dict[str, Any]:
+    def member_state(self, j: int, copy: list[Any] | None = None) -> dict[str, Any]:
         g, i = self._find(j)
         optim = g.optim_state(i, copy[self.groups.index(g)] if copy else None)
         return {"model": self.state_dict(j, copy), "optim": {"t": optim["t"], "buf": [t.cpu() for t in optim["buf"]],
@@ -291,7 +291,8 @@ class AutogradStepper:
 
     @torch.no_grad()
     def forward_one(self, j: int, x: torch.Tensor) -> torch.Tensor:
-        return self.models[j](x)[:, 0]
+        out: torch.Tensor = self.models[j](x)[:, 0]
+        return out
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -304,7 +305,7 @@ class AutogradStepper:
     def state_dict(self, j: int) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self.models[j].state_dict().items()}
 
-    def copy(self) -> list:
+    def copy(self) -> list[Any]:
         return [(copy.deepcopy(m.state_dict()), copy.deepcopy(o.state_dict())) for m, o in zip(self.models, self.optimizers)]
 
     def grads(self, j: int) -> list[torch.Tensor]:
@@ -327,7 +328,7 @@ class AutogradStepper:
             at += o * i + o
         return out
 
-    def member_state(self, j: int, saved: list | None = None) -> dict[str, Any]:
+    def member_state(self, j: int, saved: list[Any] | None = None) -> dict[str, Any]:
         if saved is not None:
             model, optim = saved[j]
             return {"model": {k: v.cpu() for k, v in model.items()}, "optim": optim}
@@ -359,7 +360,7 @@ class Experiment:
         self.grid = ((data_mod.grid(self.view.x_range) - mx) / sx).to(self.device)  # in training units
         self.batches = Batches(self.data.x_train, self.data.y_train, base.train.batch_size, base.data.seed)
         self.steps_done = 0
-        self._marks: deque[tuple[int, list]] = deque(maxlen=2)  # the last two chunk starts, to go back to
+        self._marks: deque[tuple[int, list[Any]]] = deque(maxlen=2)  # the last two chunk starts, to go back to
         if base.train.kernels == "autograd":
             self.use(AutogradStepper(self.members, models, self.device))
         else:

@@ -10,6 +10,7 @@ import gc
 import signal
 import sys
 from multiprocessing.connection import Connection
+from typing import Any
 
 from fitscope.core.commands import Refused, Reset
 from fitscope.core.run import Run
@@ -66,14 +67,14 @@ class _Reply:
     def __init__(self, conn: Connection, token: int):
         self.conn, self.token = conn, token
 
-    def set_result(self, value) -> None:
-        self.conn.send(("reply", (self.token, value, None)))
+    def set_result(self, result: Any) -> None:
+        self.conn.send(("reply", (self.token, result, None)))
 
-    def set_exception(self, exc: BaseException) -> None:
+    def set_exception(self, exception: BaseException) -> None:
         try:
-            self.conn.send(("reply", (self.token, None, exc)))
+            self.conn.send(("reply", (self.token, None, exception)))
         except Exception:  # an exception that cannot be pickled still reaches the app, as text
-            self.conn.send(("reply", (self.token, None, RuntimeError(f"{type(exc).__name__}: {exc}"))))
+            self.conn.send(("reply", (self.token, None, RuntimeError(f"{type(exception).__name__}: {exception}"))))
 
     def done(self) -> bool:
         return False

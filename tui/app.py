@@ -30,11 +30,12 @@ from fitscope.core import commands as C
 from fitscope.core import reference as reference_mod
 from fitscope.core import rundir
 from fitscope.core import spec as spec_mod
-from fitscope.core.config import ACTIVATIONS, ConfigError, FitConfig, data_label, file_problem, shape_text
+from fitscope.core.config import ACTIVATIONS, FitConfig, data_label, file_problem, shape_text
 from fitscope.core.config import keys as config_keys
 from fitscope.core.driver import Driver
+from fitscope.core.errors import ConfigError
 from fitscope.core.reference import Reference
-from fitscope.core.snapshot import Level, Notice, Snapshot, State
+from fitscope.core.snapshot import DataView, Level, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec, coerce_seeds, parse_values
 from fitscope.tui.formatting import num
 from fitscope.tui.inside_view import TimelineView, inside_fields, inside_lines
@@ -154,7 +155,7 @@ class FitscopeApp(App):
         self._last_state = ""
         self._logged_step = 0
         self._next_draw = 0.0
-        self._shown_data = None
+        self._shown_data: DataView | None = None
         self._quitting = False
         self._switch_from: int | None = None  # the run id a switch is replacing, until it arrives
         self._notices: deque[Notice] = deque()

@@ -17,6 +17,7 @@ import time
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
+from fitscope.core.snapshot import Snapshot
 from fitscope.core.spec import RunSpec
 from fitscope.tui.app import ENGINES, PACES, FitscopeApp
 
@@ -55,12 +56,19 @@ async def _until(predicate, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.01)
 
 
+def _latest(app: FitscopeApp) -> Snapshot:
+    snap = app.driver.latest
+    if snap is None:
+        raise RuntimeError("the engine has sent no snapshot yet")
+    return snap
+
+
 async def _switch_time(app: FitscopeApp, spec: RunSpec) -> float:
     """Seconds from the switch key's handler to the new run's first chart frame."""
     t0 = time.perf_counter()
-    before = app.driver.latest.run_id
+    before = _latest(app).run_id
     app._switch(spec)
-    await _until(lambda: (s := app.driver.latest).run_id != before and app.fit_chart.drawn_seq == s.seq)
+    await _until(lambda: (s := _latest(app)).run_id != before and app.fit_chart.drawn_seq == s.seq)
     return time.perf_counter() - t0
 
 
@@ -77,9 +85,9 @@ async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, 
             race = RunSpec.race(spec.base, {"model.activation": ["relu", "softplus", "tanh"]})
             out["switch_s"] = max([await _switch_time(app, race), await _switch_time(app, spec)])
         app.send(C.Start())
-        await _until(lambda: app.driver.latest.step >= warm_steps)
+        await _until(lambda: _latest(app).step >= warm_steps)
         t_start = time.perf_counter()
-        step_start = app.driver.latest.step
+        step_start = _latest(app).step
         loop = asyncio.get_running_loop()
         handled: list[float] = []
         toggle = app.action_truth
@@ -88,7 +96,7 @@ async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, 
             handled.append(time.perf_counter())
             toggle()
 
-        app.action_truth = timed_toggle
+        app.action_truth = timed_toggle  # type: ignore[method-assign]  # timed where the key runs
         while time.perf_counter() - t_start < seconds:
             # a key event through the app's real queue (as the driver posts one), not Pilot's
             # wait-for-idle, which busy training would make look slow
@@ -100,11 +108,11 @@ async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, 
             want = loop.time() + KEY_GAP
             await asyncio.sleep(KEY_GAP)
             lags.append(max(0.0, (loop.time() - want) * 1000))
-        steps = app.driver.latest.step - step_start
+        steps = _latest(app).step - step_start
         wall = time.perf_counter() - t_start
         app.send(C.Pause())
-        await _until(lambda: app.driver.latest.state != "running")
-        snap = app.driver.latest
+        await _until(lambda: _latest(app).state != "running")
+        snap = _latest(app)
         # a build of the last frames may still be under way on the charts' thread: let it end, so
         # that each redraw timed here is one chart's cost, not two sharing the interpreter
         await _until(lambda: not app.fit_chart.building and not app.loss_chart.building)
@@ -179,10 +187,10 @@ class Timed(FitscopeApp):
 async def main():
     app = Timed(FitConfig().with_value("train.device", "cpu"), background_charts=True, lazy_settings=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.driver.latest is None or app.fit_chart.drawn_seq != app.driver.latest.seq:
+        while app.driver.latest is None or app.fit_chart.drawn_seq != _latest(app).seq:
             await asyncio.sleep(0.005)
         await pilot.pause()
-        print("ready", app.driver.latest.step, flush=True)
+        print("ready", _latest(app).step, flush=True)
         await pilot.press("q")
 asyncio.run(main())
 """

@@ -11,7 +11,8 @@ from pathlib import Path
 from fitscope.core import config as config_mod
 from fitscope.core import rundir
 from fitscope.core import spec as spec_mod
-from fitscope.core.config import ConfigError, FitConfig
+from fitscope.core.config import FitConfig
+from fitscope.core.errors import ConfigError
 from fitscope.core.spec import MAX_MEMBERS, RunSpec, coerce_seeds, parse_vary
 from fitscope.tui import runs_view, signals
 

@@ -150,7 +150,12 @@ def _train(spec: RunSpec, on_snapshot, saving: Saving, err, chart, want_frames: 
     driver = ThreadDriver(spec)
     errors: list[str] = []
     driver.subscribe(lambda s: errors.extend(n.text for n in s.notices if n.level == Level.ERROR))
-    driver.subscribe(lambda s: [err.write(f"fitscope: note: {n.text}\n") for n in s.notices if n.level == Level.WARNING])
+
+    def warn(snap: Snapshot) -> None:
+        for n in snap.notices:
+            if n.level == Level.WARNING:
+                err.write(f"fitscope: note: {n.text}\n")
+    driver.subscribe(warn)
     first = driver.latest
     assert first is not None and first.data is not None
     interrupted: KeyboardInterrupt | None = None
@@ -179,7 +184,9 @@ def _train(spec: RunSpec, on_snapshot, saving: Saving, err, chart, want_frames: 
         driver.send(C.Start())
         seen = 0
         while True:
-            snap = driver.wait_for(lambda s, seen=seen: s.seq != seen, timeout=0.2)
+            def newer(s: Snapshot, seen: int = seen) -> bool:
+                return s.seq != seen
+            snap = driver.wait_for(newer, timeout=0.2)
             assert snap is not None
             seen = snap.seq
             on_snapshot(snap, driver.tracker)

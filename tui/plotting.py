@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import plotext
 from plotext import _utility as plotext_utility
 
 from fitscope.core.history import Curve, HistoryView
-from fitscope.core.snapshot import Snapshot
+from fitscope.core.snapshot import Snapshot, loss_rank
 from fitscope.tui.formatting import int_ticks, nice_ticks, num, short
 
 FIT_COLOR = "red+"
@@ -238,8 +239,7 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
     limits = y_limits(snap)
     draw_reference_fit(plt, reference, width, color)
     # the lowest loss drawn last: where fits meet in a cell, the one drawn last is the one seen
-    for i in sorted(shown, key=lambda i: -(snap.members[i].loss if snap.members[i].loss is not None
-                                          and math.isfinite(snap.members[i].loss) else math.inf)):
+    for i in sorted(shown, key=lambda i: -loss_rank(snap.members[i].loss)):
         m = snap.members[i]
         pred = m.y_pred[::step]
         ok = np.isfinite(pred)
@@ -251,7 +251,7 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
     plt.title(f"step {snap.step:,}" + (f"  ref={num(reference.final_loss, 4)}" if reference is not None else ""))
 
 
-def draw_race_losses(plt, histories: list[HistoryView] | list[Curve], shown: list[int], *, width: int,
+def draw_race_losses(plt, histories: Sequence[HistoryView | Curve], shown: list[int], *, width: int,
                      log_y: bool = True, color: bool = True, diverged: list[int] | None = None, height: int = 12,
                      reference=None, wild: set[int] | None = None) -> None:
     """``histories[k]`` is member ``shown[k]``'s, which sets its colour; the members in ``wild``
@@ -309,7 +309,7 @@ def race_chart_text(snap: Snapshot, width: int, height: int, color: bool) -> str
     for i, m in enumerate(snap.members):
         seen.setdefault(m.variant, []).append(i)
     for idx in seen.values():
-        ranked = sorted(idx, key=lambda i: np.inf if snap.members[i].loss is None else snap.members[i].loss)
+        ranked = sorted(idx, key=lambda i: loss_rank(snap.members[i].loss))
         shown.append(ranked[len(ranked) // 2])
     style = {m: k for k, m in enumerate(shown)}
     return render_chart(lambda plt, legend: draw_race(plt, snap, shown, width=width, color=color, legend=legend,

@@ -7,7 +7,7 @@ import sys
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
-from fitscope.core.snapshot import Snapshot, State
+from fitscope.core.snapshot import Snapshot, State, loss_rank
 from fitscope.core.spec import RunSpec
 from fitscope.core.tracker import Tracker
 from fitscope.tui import headless, signals
@@ -54,7 +54,7 @@ def medians(snap: Snapshot) -> dict[str, int]:
         groups.setdefault(m.variant, []).append(i)
     out = {}
     for variant, idx in groups.items():
-        ranked = sorted(idx, key=lambda i: float("inf") if snap.members[i].loss is None else snap.members[i].loss)
+        ranked = sorted(idx, key=lambda i: loss_rank(snap.members[i].loss))
         out[variant] = ranked[len(ranked) // 2]
     return out
 
@@ -73,9 +73,9 @@ def inside_lines(snap: Snapshot, layers: dict[int, list]) -> list[str]:
             parts.append(f"{pieces} linear pieces")
         elif act not in inside.KINKED:
             parts.append("smooth (no kinks)")
-        dead = snap.members[i].stats.get("dead_l1") if snap.members[i].stats else None
-        if dead is not None:
-            deads = [v for k, v in (snap.members[i].stats or {}).items() if k.startswith("dead_l") and v is not None]
+        stats = snap.members[i].stats or {}
+        if stats.get("dead_l1") is not None:
+            deads = [v for k, v in stats.items() if k.startswith("dead_l") and v is not None]
             parts.append(f"{100 * sum(deads) / len(deads):.0f} % of its units dead")
         lines.append(f"  {variant}: " + ", ".join(parts) + f" (seed {snap.members[i].seed}, the median)")
     return lines

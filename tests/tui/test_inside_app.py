@@ -29,8 +29,8 @@ async def test_v_cycles_the_fit_panel_through_fit_units_kinks(app):
             seen.append((app.fit_chart.view, str(app.fit_chart.border_title)))
         assert [v for v, _ in seen] == ["units", "kinks", "fit"]
         assert seen[0][1].startswith("Units") and seen[1][1] == "Kinks"
-        assert "v view" in str(app.query_one("Footer").render()) or any(
-            b.key == "v" and b.show for b in app.BINDINGS)
+        shown = {key for key, active in app.screen.active_bindings.items() if active.binding.show}
+        assert "v" in shown  # the footer offers the view key
 
 
 async def test_the_units_view_titles_its_curves_and_the_kinks_view_counts_pieces(app):

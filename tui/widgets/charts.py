@@ -18,6 +18,7 @@ from rich.text import Text
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
+from fitscope.core.reference import Reference
 from fitscope.core.snapshot import Snapshot
 from fitscope.core.tracker import Tracker
 from fitscope.tui.formatting import num
@@ -39,7 +40,7 @@ class SafePlot(PlotextPlot):
     """
 
     drawn_seq = -1  # the snapshot this chart last drew
-    reference = None  # a saved run drawn dashed beside the live one
+    reference: Reference | None = None  # a saved run drawn dashed beside the live one
     shown: list[int] = []  # in a race, the members to draw
     building = False  # a background build is under way
     build_seconds = 0.0  # how long the last build took
@@ -177,7 +178,7 @@ class FitChart(SafePlot, can_focus=True):
     def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
         width, color = max(10, self.size.width), colour_on()
         member = min(self.member, len(snap.members) - 1)
-        layers = snap.members[member].layers
+        layers: list | tuple | None = snap.members[member].layers
         prefix = ""
         frame = self.frame
         if frame is not None:
@@ -208,10 +209,12 @@ class LossChart(SafePlot, can_focus=True):
 
     def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
         if snap.racing:
-            wild = {i for i, m in enumerate(snap.members) if i in self.shown and m.diverged_at}
+            diverged = {i: m.diverged_at for i, m in enumerate(snap.members)
+                        if i in self.shown and m.diverged_at is not None}
+            wild = set(diverged)
             draw_race_losses(self.plt, tracker.curves(self.shown), self.shown,
                              width=max(10, self.size.width), log_y=self.log_y, color=colour_on(),
-                             diverged=[snap.members[i].diverged_at for i in sorted(wild)], height=self.size.height,
+                             diverged=[diverged[i] for i in sorted(wild)], height=self.size.height,
                              reference=self.reference, wild=wild)
             self.plt.title("loss (log)" if self.log_y else "loss")
             return

@@ -139,8 +139,9 @@ class SettingsPanel(VerticalScroll):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self._submitted[event.input.name or ""] = event.value
-        self.post_message(SettingSubmitted(event.input.name, event.value))
+        key = event.input.name or ""  # every field's Input is named after its config key
+        self._submitted[key] = event.value
+        self.post_message(SettingSubmitted(key, event.value))
 
     def on_input_blurred(self, event: Input.Blurred) -> None:
         """Leaving an edited field applies it too, so an edit is never silently lost (a text

@@ -166,6 +166,7 @@ def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> 
     expected = sum(share[act] * statistics.median(apart[act]) for act in acts)  # seconds a step, unmixed
     return {"k": k, "steps": steps, "rounds": rounds, "cores": os.cpu_count(), "batched_steps_per_s": round(b, 1),
             "sequential_steps_per_s": round(s, 1), "speedup": round(b / s, 2),
+            "speedup_spread": spread([x / y for x, y in zip(batched, sequential)], 2),
             "sequential_autograd_steps_per_s": round(a, 1), "speedup_vs_autograd": round(b / a, 2),
             "mixed_activation_steps_per_s": round(m, 1), "mixed_vs_single_activation": round(m / b, 3),
             "one_activation_steps_per_s": {act: round(1 / statistics.median(apart[act]), 1) for act in acts},

@@ -146,6 +146,8 @@ def make_parser() -> argparse.ArgumentParser:
                        help="time reading an N-row CSV and building a trainer on it, beside numpy's loadtxt "
                             "(default: off; the goal is < 2 s for 1000000)")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of text (default: text)")
+    bench.add_argument("--markdown", action="store_true",
+                       help="run the engine, race-of-8 and start-up benches and print the page docs/bench.md holds")
     bench.add_argument("--rounds", type=int, metavar="N",
                        help="interleaved rounds; medians are reported (default: 5; 3 with --compare and --startup; "
                             "2 with --ui)")
@@ -290,6 +292,11 @@ def _bench(cfg: FitConfig, args: argparse.Namespace) -> int:
     rounds = args.rounds
     if rounds is not None and not 1 <= rounds <= 100:
         raise ConfigError("--rounds", rounds, "expected a whole number from 1 to 100")
+    if args.markdown:
+        from fitscope.tui.bench_markdown import markdown
+
+        print(markdown(cfg, rounds))
+        return 0
     if args.device is not None and args.device.startswith("cuda"):
         from fitscope.core.bench import device_speed
 

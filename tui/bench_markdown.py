@@ -37,6 +37,9 @@ def render(engine: dict[str, Any], race: dict[str, Any], startup: dict[str, Any]
         f"{engine['bare_steps_per_s']:,.0f} steps/s) | ≥ 2.5× |",
         f"| the network's numbers' share of the engine's time | "
         f"{_spread({k: round(100 * v, 1) for k, v in engine['inside_cost_spread'].items()}, ' %')} | ≤ 10 % |",
+        f"| engine vs its own bare stepping, lesson's net | {_spread(engine['engine_vs_stepping']['lesson'])} | ≥ 0.9× |",
+        f"| engine vs its own bare stepping, 1-64-64-1 on 10,000 points | "
+        f"{_spread(engine['engine_vs_stepping']['big'])} | ≥ 0.9× |",
         f"| snapshots published per second | {engine['snapshots_per_s']:g} | ≤ 20 |",
         f"| race of {race['k']} vs {race['k']} sequential fast runs | {_spread(race['speedup_spread'])} | ≥ 3.5× |",
         f"| race of {race['k']} vs {race['k']} sequential autograd runs | {race['speedup_vs_autograd']:g}× | |",

@@ -28,8 +28,11 @@ class Block:
         self.rows = [torch.zeros(steps, g.k, 1, 1, device=x.device) for g in groups]
         self.graph: torch.cuda.CUDAGraph | None = None
         if capture:
-            if x.device.type != "cuda":  # captured there, the ops would run eagerly and the graph replay nothing
-                raise CaptureError(f"the run's tensors are on {x.device}: a CUDA graph needs a CUDA device")
+            # ops on tensors off the capturing GPU run eagerly during capture, and the graph replays nothing
+            devices = sorted({str(t.device) for t in (x, y, *(g.flat for g in groups))})
+            if len(devices) > 1 or x.device.type != "cuda":
+                raise CaptureError(f"the run's tensors are on {', '.join(devices)}: a CUDA graph needs them on one "
+                                   "CUDA device")
             try:
                 with torch.cuda.device(x.device):
                     self.graph = _capture(groups, x, y, self.rows)

@@ -180,7 +180,7 @@ def test_a_graph_that_cannot_be_captured_falls_back_to_eager_with_one_notice():
     notices = [n for n in snap.notices if "CUDA graph" in n.text]
     assert len(notices) == 1 and notices[0].level == Level.WARNING and "\n" not in notices[0].text
     assert notices[0].text.startswith("CUDA graph capture failed (") and notices[0].text.endswith("stepping eagerly")
-    assert "the run's tensors are on cpu: a CUDA graph needs a CUDA device" in notices[0].text
+    assert "the run's tensors are on cpu: a CUDA graph needs them on one CUDA device" in notices[0].text
     assert np.array_equal(snap.members[0].losses, plain.snapshot().members[0].losses)
 
 
@@ -192,8 +192,10 @@ def test_a_capture_refuses_tensors_off_cuda_before_touching_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "Stream", no_cuda)
     monkeypatch.setattr(torch.cuda, "CUDAGraph", no_cuda)
     exp = Experiment(RunSpec(CPU), blocks="off")
-    with pytest.raises(graphs.CaptureError, match="the run's tensors are on cpu"):
+    with pytest.raises(graphs.CaptureError, match="the run's tensors are on cpu: "):
         graphs.Block(exp.stepper.groups, exp.batches.x, exp.batches.y)
+    with pytest.raises(graphs.CaptureError, match="the run's tensors are on cpu, meta: .* on one CUDA device"):
+        graphs.Block(exp.stepper.groups, exp.batches.x, exp.batches.y.to("meta"))
 
 
 def test_an_empty_graph_is_a_capture_failure():

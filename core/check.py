@@ -7,6 +7,7 @@ what the README's *On a GPU* section claims.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -59,7 +60,7 @@ class Checks:
     """The checks for one device: "cuda" (or "cuda:N") with CUDA graphs, "cpu" with eager blocks."""
 
     def __init__(self, device: str, quick: bool, report: Callable[[Result], None] = lambda r: None):
-        if device != "cpu" and not device.startswith("cuda"):
+        if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
             raise ConfigError("--device", device, "expected cuda, cuda:N or cpu")
         self.gpu = device.startswith("cuda") and torch.cuda.is_available()
         if self.gpu and device not in device_mod.available():
@@ -213,7 +214,7 @@ class Checks:
         block = fast(again)._block if again is not None else None
         recaptured = again is None or (block is not None and block.graph is not None)
         self.add("capture_failure_steps_eagerly", len(said) == 1 and same and recaptured,
-                 f"{len(said)} notice ({said[0][:90] if said else '-'}), losses {'equal' if same else 'differ'} to "
+                 f"{len(said)} notice ({said[0][:140] if said else '-'}), losses {'equal' if same else 'differ'} to "
                  f"eager steps" + ("" if again is None else f", a later capture {'works' if recaptured else 'fails'}"))
 
     @contextmanager

@@ -70,8 +70,9 @@ def test_a_check_that_breaks_is_a_fail_and_exit_1(monkeypatch, capsys):
     assert out[-1].endswith("1 passed, 1 failed, 1 skipped; failed: broken")
 
 
-def test_a_device_that_is_not_cuda_or_cpu_is_named(capsys):
+@pytest.mark.parametrize("device", ["mps", "cuda:x", "cuda:", "gpu"])
+def test_a_device_that_is_not_cuda_or_cpu_is_named(capsys, device):
     from fitscope.tui import cli
 
-    assert cli.main(["check", "--device", "mps"]) == 2
-    assert capsys.readouterr().err.strip() == "fitscope: --device: 'mps' is not valid — expected cuda, cuda:N or cpu"
+    assert cli.main(["check", "--device", device]) == 2
+    assert capsys.readouterr().err.strip() == f"fitscope: --device: '{device}' is not valid — expected cuda, cuda:N or cpu"

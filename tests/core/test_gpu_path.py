@@ -169,6 +169,15 @@ def test_a_reset_counts_the_run_it_replaces_and_pytorchs_cache_as_free(monkeypat
     memory.check(spec, device.total_memory(torch.device("cuda"), releasing=held))
 
 
+def test_a_reset_hands_the_replaced_runs_bytes_to_the_budget(monkeypatch):
+    asked = []
+    monkeypatch.setattr(device, "memory_in_use", lambda dev: 123 << 20)
+    monkeypatch.setattr(device, "total_memory", lambda dev, releasing=0: asked.append(releasing))
+    run = Run(RunSpec(CPU))
+    run.apply(C.Reset())
+    assert asked == [0, 123 << 20]  # the first run replaces nothing
+
+
 def test_a_graph_that_cannot_be_captured_falls_back_to_eager_with_one_notice():
     """CPU tensors cannot be captured, with or without CUDA: the run says so once and steps eagerly,
     exactly as a run that never tried."""

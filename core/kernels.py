@@ -104,7 +104,7 @@ class Group:
         self.buf = torch.zeros_like(self.flat)
         self.sq = torch.zeros_like(self.flat) if self.optimizer in ("adam", "adamw", "rmsprop") else self.buf
         self.t = 0
-        # the step count a captured step reads (CUDA graphs); float64, as the host computes its corrections
+        # the step count Adam's corrections read; float64 as the host's (float32 on MPS, which has no float64)
         self.t_dev = torch.zeros((), dtype=device_mod.counter_dtype(torch.device(device)), device=device)
         self.grad_scale = 0.0  # no gradient yet
         self._buffers: dict[int, _Buffers] = {}
@@ -227,8 +227,8 @@ class Group:
 
     def _update(self, scale: float, captured: bool = False) -> None:
         """torch.optim's update rules, elementwise over the flat buffer, per-member hyper-parameters.
-        Eager, Adam's bias corrections use the host's step count as torch.optim does (bit for bit);
-        captured, a device counter that each replay advances."""
+        Adam's bias corrections read a device counter: each replay advances it, an eager step sets it
+        from the host's count (on the CPU bit for bit with torch.optim's host count)."""
         self.t += 1
         if captured:
             self.t_dev.add_(1)

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from fitscope.core import device as device_mod
 from fitscope.core.config import FitConfig
 from fitscope.core.spec import Member
 
@@ -103,8 +104,8 @@ class Group:
         self.buf = torch.zeros_like(self.flat)
         self.sq = torch.zeros_like(self.flat) if self.optimizer in ("adam", "adamw", "rmsprop") else self.buf
         self.t = 0
-        # the step count a captured step reads (CUDA graphs); float64, as the host computes its corrections
-        self.t_dev = torch.zeros((), dtype=torch.float64, device=device)
+        # the step count Adam's corrections read; float64 as the host's (float32 on MPS, which has no float64)
+        self.t_dev = torch.zeros((), dtype=device_mod.counter_dtype(torch.device(device)), device=device)
         self.grad_scale = 0.0  # no gradient yet
         self._buffers: dict[int, _Buffers] = {}
         self.lr_el, self.wd_el, self.mom_el = (v[self.owner] for v in (self.lr, self.wd, self.momentum))
@@ -226,12 +227,17 @@ class Group:
 
     def _update(self, scale: float, captured: bool = False) -> None:
         """torch.optim's update rules, elementwise over the flat buffer, per-member hyper-parameters.
-        Eager, Adam's bias corrections use the host's step count as torch.optim does (bit for bit);
-        captured, a device counter that each replay advances."""
+        Adam's bias corrections read a device counter: each replay advances it, an eager step sets it
+        from the host's count (on the CPU bit for bit with torch.optim's host count)."""
         self.t += 1
-        t: float | torch.Tensor = self.t
         if captured:
-            t = self.t_dev.add_(1)
+            self.t_dev.add_(1)
+        elif self.optimizer in ("adam", "adamw"):
+            # eager Adam steps read the device counter too (set from the host's, which a restore or a
+            # load may have moved): on CUDA a division by a Python number is a multiply by its
+            # reciprocal, by a tensor a true division (pytorch#84194); eager and replayed steps round alike
+            self.t_dev.fill_(self.t)
+        t = self.t_dev
         p, g, buf, sq = self.flat, self.gflat, self.buf, self.sq
         self.grad_scale = scale if self.plain else 1.0  # what turns gflat into the mean loss's gradient
         if self.plain:  # the lesson's SGD: one op for the whole network

@@ -71,8 +71,9 @@ def machine_bytes() -> int:
 
 
 def limit(spec: RunSpec, device_total: int | None = None) -> tuple[int, str]:
-    """(bytes, how it was chosen) — ``device_total``: a GPU's free memory, when the run is on one
-    (what other processes hold there is not the run's to take)."""
+    """(bytes, how it was chosen) — ``device_total``: what a run on a GPU can have there (device.total_memory:
+    free memory, the allocator's unused cache and a replaced run's bytes; other processes' memory is not the
+    run's to take)."""
     gb = spec.base.train.memory_limit
     if gb > 0:
         total = device_total if device_total is not None else machine_bytes()

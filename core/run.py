@@ -70,7 +70,8 @@ class Run:
 
     # ---- set-up -------------------------------------------------------------------------------
     def _open(self, spec: RunSpec, loaded: runs.Loaded | None = None) -> None:
-        exp = Experiment(spec, self.blocks)  # a ConfigError here leaves the current run as it was
+        # a ConfigError here leaves the current run as it was
+        exp = Experiment(spec, self.blocks, replacing=getattr(self, "exp", None))
         if loaded is not None:
             try:
                 exp.load(loaded.state["exp"])
@@ -83,8 +84,8 @@ class Run:
                 self.data_record = rundir.data_record(spec.base.data.file)
         self.exp, self.spec = exp, spec
         self.run_id += 1
-        if self.run_id == 1 and spec.base.train.device == "auto" and exp.device.type == "cpu":
-            self._say("device auto: no GPU found — training on the CPU")
+        if self.run_id == 1 and exp.device_note and exp.device.type == "cpu":
+            self._say(exp.device_note)
         self.state = State.READY
         self.budget = spec.base.train.steps
         self.elapsed = 0.0

@@ -156,6 +156,7 @@ def summary(snap: Snapshot, total_elapsed: float, name: str) -> dict[str, Any]:
         "seconds": total_elapsed,
         "device": snap.device,
         "kernels": cfg.train.kernels,
+        "matmul_precision": torch.get_float32_matmul_precision(),  # set by every run: TF32 would void exactness
         "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
                      "fitscope": version()},
     }

@@ -339,16 +339,32 @@ class AutogradStepper:
         self.optimizers[j].load_state_dict(state["optim"])
 
 
+def step_work(spec: RunSpec) -> int:
+    """A full-batch step's multiply-adds, roughly: rows x weights, over the members."""
+    base = spec.base
+    rows = base.data.points if base.train.batch_size == 0 else min(base.data.points, base.train.batch_size)
+    weights = 0
+    for m in spec.members():
+        widths = [1, *m.cfg.model.hidden, 1]
+        weights += sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+    return rows * weights
+
+
 class Experiment:
     """A spec's data and members on one device, stepped by its kernels; ``step(n)`` -> [n, K]."""
 
-    def __init__(self, spec: RunSpec, blocks: str | None = None):
-        """``blocks``: how the fast kernels group full-batch steps (see :class:`FastStepper`)."""
+    def __init__(self, spec: RunSpec, blocks: str | None = None, replacing: Experiment | None = None):
+        """``blocks``: how the fast kernels group full-batch steps (see :class:`FastStepper`);
+        ``replacing``: the run this one replaces (a Reset), whose GPU memory is free to it."""
         self.spec = spec
         self.members = spec.members()
         base = spec.base
-        self.device = device_mod.resolve(base.train.device)
-        total = device_mod.total_memory(self.device)
+        self.device, self.device_note = device_mod.choose(base.train.device, step_work(spec))
+        self.matmul_precision = device_mod.set_precision()
+        releasing = 0
+        if replacing is not None and replacing.device == self.device:  # its tensors are what this process holds there
+            releasing = device_mod.memory_in_use(self.device) or 0
+        total = device_mod.total_memory(self.device, releasing)
         if not base.data.file:  # before anything is made; a file's rows are counted once read
             memory.check(spec, total)
         dataset, models = build(spec, lambda rows: memory.check(spec, total, rows))

@@ -2,16 +2,22 @@
 step count on the device, losses read in bulk once per chunk, divergence found in that buffer,
 lr changes in place (a captured step reads the same tensors)."""
 
+import warnings
+
 import numpy as np
 import pytest
+import torch
 
 from fitscope.core import commands as C
+from fitscope.core import device, graphs, memory, runs
 from fitscope.core.config import FitConfig
 from fitscope.core.graphs import BLOCK
 from fitscope.core.run import Run
 from fitscope.core.snapshot import Level, State
 from fitscope.core.spec import RunSpec
-from fitscope.core.training import Experiment
+from fitscope.core.training import Experiment, step_work
+
+from support.devices import absent_cuda
 
 CPU = FitConfig().with_value("train.device", "cpu")
 OPTIMISERS = {
@@ -120,24 +126,27 @@ def test_a_moved_run_goes_on_as_if_it_had_stayed(kernels):
         assert len(m.losses) == 100 and np.array_equal(m.losses, r.losses)
 
 
-def test_g_without_a_gpu_is_one_clear_refusal_and_the_run_goes_on():
+def test_g_to_an_absent_gpu_is_one_clear_refusal_and_the_run_goes_on():
     run = Run(RunSpec(CPU))
     run.apply(C.Step(5))
-    with pytest.raises(C.Refused, match=r"train.device: 'cuda' .*not available on this machine; available: auto, cpu"):
-        run.apply(C.SetDevice("cuda"))
+    absent = absent_cuda()
+    with pytest.raises(C.Refused, match=rf"train.device: '{absent}' .*not available on this machine; available: auto, cpu"):
+        run.apply(C.SetDevice(absent))
     with pytest.raises(C.Refused, match="the run is on cpu already"):
         run.apply(C.SetDevice("cpu"))
     run.apply(C.Step(5))
     assert run.step == 10 and str(run.exp.device) == "cpu"
 
 
+def stub_gpu(monkeypatch, free: int, reserved: int = 0, allocated: int = 0) -> None:
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda dev=None: (free, 141 * 10**9))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda dev=None: reserved)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda dev=None: allocated)
+
+
 def test_on_a_gpu_the_memory_budget_is_its_free_memory(monkeypatch):
     """What another process holds on the GPU is not the run's: the budget is 90 % of what is free."""
-    import torch
-
-    from fitscope.core import device, memory
-
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda dev=None: (2 * 10**9, 80 * 10**9))
+    stub_gpu(monkeypatch, free=2 * 10**9)
     free = device.total_memory(torch.device("cuda"))
     assert free == 2 * 10**9
     spec = RunSpec(CPU.with_values({"data.points": 1_000_000, "model.hidden": (1024, 1024)}))
@@ -146,8 +155,31 @@ def test_on_a_gpu_the_memory_budget_is_its_free_memory(monkeypatch):
         memory.check(spec, free)
 
 
+def test_a_reset_counts_the_run_it_replaces_and_pytorchs_cache_as_free(monkeypatch):
+    """A race that fit when built fits its own Reset: its bytes and the allocator's unused cache are
+    the new run's, only the driver's free memory was counted before."""
+    spec = RunSpec(CPU.with_values({"data.points": 100_000, "model.hidden": (256, 256)}))
+    need = memory.estimate(spec).total
+    gpu = 3 * need  # all free when the first run was built
+    memory.check(spec, gpu)
+    held, cache = need, need // 4  # the first run's tensors, and what the allocator keeps reserved besides
+    stub_gpu(monkeypatch, free=gpu - held - cache, reserved=held + cache, allocated=held)
+    assert device.total_memory(torch.device("cuda")) == gpu - held  # another run beside it: only what is unused
+    assert device.total_memory(torch.device("cuda"), releasing=held) == gpu
+    memory.check(spec, device.total_memory(torch.device("cuda"), releasing=held))
+
+
+def test_a_reset_hands_the_replaced_runs_bytes_to_the_budget(monkeypatch):
+    asked = []
+    monkeypatch.setattr(device, "memory_in_use", lambda dev: 123 << 20)
+    monkeypatch.setattr(device, "total_memory", lambda dev, releasing=0: asked.append(releasing))
+    run = Run(RunSpec(CPU))
+    run.apply(C.Reset())
+    assert asked == [0, 123 << 20]  # the first run replaces nothing
+
+
 def test_a_graph_that_cannot_be_captured_falls_back_to_eager_with_one_notice():
-    """Here there is no CUDA at all, so the capture fails: the run says so once and steps eagerly,
+    """CPU tensors cannot be captured, with or without CUDA: the run says so once and steps eagerly,
     exactly as a run that never tried."""
     tried, plain = Run(RunSpec(CPU), blocks="graph"), Run(RunSpec(CPU), blocks="off")
     tried.apply(C.Step(40))
@@ -157,10 +189,101 @@ def test_a_graph_that_cannot_be_captured_falls_back_to_eager_with_one_notice():
     notices = [n for n in snap.notices if "CUDA graph" in n.text]
     assert len(notices) == 1 and notices[0].level == Level.WARNING and "\n" not in notices[0].text
     assert notices[0].text.startswith("CUDA graph capture failed (") and notices[0].text.endswith("stepping eagerly")
+    assert "the run's tensors are on cpu: a CUDA graph needs them on one CUDA device" in notices[0].text
     assert np.array_equal(snap.members[0].losses, plain.snapshot().members[0].losses)
 
 
-def test_auto_on_a_machine_without_a_gpu_says_it_trains_on_the_cpu():
+def test_a_capture_refuses_tensors_off_cuda_before_touching_cuda(monkeypatch):
+    """Captured on a CUDA machine, CPU ops run eagerly and the graph records nothing: refused first."""
+    def no_cuda(*args, **kwargs):
+        raise AssertionError("CUDA was touched")
+
+    monkeypatch.setattr(torch.cuda, "Stream", no_cuda)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", no_cuda)
+    exp = Experiment(RunSpec(CPU), blocks="off")
+    with pytest.raises(graphs.CaptureError, match="the run's tensors are on cpu: "):
+        graphs.Block(exp.stepper.groups, exp.batches.x, exp.batches.y)
+    with pytest.raises(graphs.CaptureError, match="the run's tensors are on cpu, meta: .* on one CUDA device"):
+        graphs.Block(exp.stepper.groups, exp.batches.x, exp.batches.y.to("meta"))
+
+
+def test_an_empty_graph_is_a_capture_failure():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("The CUDA Graph is empty. This usually means that the graph was attempted to be captured "
+                      "on wrong device or stream.", UserWarning, stacklevel=1)
+    with pytest.raises(graphs.CaptureError, match="empty"):
+        graphs.refuse_empty(caught)
+    graphs.refuse_empty([])  # a graph that recorded kernels
+
+
+def test_warm_up_and_capture_use_one_stream_per_device(monkeypatch):
+    made = []
+
+    class Stream:
+        def __init__(self, device):
+            made.append(device)
+
+    monkeypatch.setattr(torch.cuda, "Stream", Stream)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(graphs, "_STREAMS", {})
+    one = graphs.side_stream(torch.device("cuda", 1))
+    assert graphs.side_stream(torch.device("cuda:1")) is one
+    assert graphs.side_stream(torch.device("cuda")) is not one  # the current device's
+    assert made == [1, 0]
+
+
+def test_eager_adam_steps_read_the_device_step_count():
+    """On CUDA a captured step divides by the tensor count; eager ones must too, or they round apart."""
+    exp = Experiment(RunSpec(CPU.with_values(OPTIMISERS["adam"])), blocks="off")
+    exp.step(7)
+    group = exp.stepper.groups[0]
+    assert group.t == 7 and group.t_dev.item() == 7
+    saved = group.copy()
+    exp.step(3)
+    group.restore(saved)
+    exp.step(1)
+    assert group.t_dev.item() == 8  # set from the host's count, which the restore moved back
+
+
+def test_a_float32_step_count_keeps_adams_step_size_within_1e_5():
+    """MPS has no float64: its counter is float32 (the bound is what counter_dtype's note says)."""
+    assert device.counter_dtype(torch.device("mps")) == torch.float32
+    assert device.counter_dtype(torch.device("cpu")) == torch.float64
+    t = torch.arange(1, 1_000_001, dtype=torch.float64)
+    size = (1 - 0.999 ** t) ** 0.5 / (1 - 0.9 ** t)
+    t32 = t.float()
+    size32 = ((1 - 0.999 ** t32) ** 0.5 / (1 - 0.9 ** t32)).double()
+    assert ((size32 - size).abs() / size).max() < 1.1e-5
+
+
+def test_a_run_sets_the_matmul_precision_and_records_it(monkeypatch):
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
+    torch.set_float32_matmul_precision("high")  # as an environment or another library might
+    try:
+        run = Run(RunSpec(CPU))
+        assert torch.get_float32_matmul_precision() == "highest" and not torch.backends.cuda.matmul.allow_tf32
+        run.apply(C.Step(3))
+        assert runs.summary(run.snapshot(), 1.0, "r")["matmul_precision"] == "highest"
+    finally:
+        torch.set_float32_matmul_precision("highest")
+
+
+def test_auto_puts_a_small_net_on_the_cpu_even_with_a_gpu_and_says_why(monkeypatch):
+    monkeypatch.setattr(device, "available", lambda: ["cpu", "cuda", "cuda:0"])
+    lesson = RunSpec(FitConfig())
+    assert step_work(lesson) < device.AUTO_CPU_BELOW
+    run = Run(lesson)
+    assert str(run.exp.device) == "cpu"
+    said = [n.text for n in run.snapshot().notices if n.text.startswith("device auto")]
+    assert said == [f"device auto: a small net ({step_work(lesson):,} multiply-adds a step, under "
+                    f"{device.AUTO_CPU_BELOW:,}) steps faster on the CPU than on cuda — training on the CPU"]
+    large = RunSpec(FitConfig().with_values({"data.points": 100_000, "model.hidden": (256, 256)}))
+    assert device.choose("auto", step_work(large)) == (torch.device("cuda"), "device auto: training on cuda")
+
+
+def test_auto_on_a_machine_without_a_gpu_says_it_trains_on_the_cpu(monkeypatch):
+    monkeypatch.setattr(device, "available", lambda: ["cpu"])
     run = Run(RunSpec(FitConfig()))  # train.device = auto
     assert str(run.exp.device) == "cpu"
     assert "device auto: no GPU found — training on the CPU" in [n.text for n in run.snapshot().notices]

@@ -56,6 +56,34 @@ def engine_rate(spec: RunSpec, steps: int, publish_hz: float = 20.0, inside: boo
     return snap.step / wall, count[0]
 
 
+def stepping_rate(spec: RunSpec, steps: int) -> float:
+    """Steps/s of the bare `Experiment.step` on a spec: what the kernels give, with no engine around them."""
+    exp = Experiment(RunSpec(spec.base.with_value("train.steps", steps), spec.vary, spec.seeds))
+    exp.step(min(steps, 50))  # warm-up: buffers and blocks made
+    _sync(exp.device)
+    t0 = time.perf_counter()
+    exp.step(steps)
+    _sync(exp.device)
+    return steps / (time.perf_counter() - t0)
+
+
+BIG_NET = {"model.hidden": (64, 64), "data.points": 10_000}  # issue 24's second net: ~250 MFLOP a step
+
+
+def engine_vs_stepping(cfg: FitConfig, rounds: int, lesson_steps: int = 9000, big_steps: int = 600) -> dict[str, Any]:
+    """The engine (thread driver, 20 snapshots/s, the network's numbers on) against its own bare
+    stepping on the same spec, interleaved: the share of the kernels' speed the engine keeps."""
+    out: dict[str, Any] = {}
+    for name, c, n in (("lesson", cfg, lesson_steps), ("big", cfg.with_values(BIG_NET), big_steps)):
+        spec = RunSpec(c)
+        ratios = []
+        for _ in range(rounds):
+            bare = stepping_rate(spec, n)
+            ratios.append(engine_rate(spec, n)[0] / bare)
+        out[name] = spread(ratios)
+    return out
+
+
 def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5) -> dict[str, Any]:
     bare, eng, pubs, plain = [], [], [], []
     bare_loop_rate(cfg, steps // 10)  # warm-up
@@ -83,6 +111,7 @@ def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5) -> dict[s
         "snapshots_per_s": round(statistics.median(pubs), 1),
         "inside_cost": round(statistics.median(inside_costs), 3),  # share of throughput the network's numbers take
         "inside_cost_spread": spread(inside_costs),
+        "engine_vs_stepping": engine_vs_stepping(cfg, rounds),  # goal ≥ 0.9 for both nets
     }
 
 
@@ -166,6 +195,7 @@ def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> 
     expected = sum(share[act] * statistics.median(apart[act]) for act in acts)  # seconds a step, unmixed
     return {"k": k, "steps": steps, "rounds": rounds, "cores": os.cpu_count(), "batched_steps_per_s": round(b, 1),
             "sequential_steps_per_s": round(s, 1), "speedup": round(b / s, 2),
+            "speedup_spread": spread([x / y for x, y in zip(batched, sequential)], 2),
             "sequential_autograd_steps_per_s": round(a, 1), "speedup_vs_autograd": round(b / a, 2),
             "mixed_activation_steps_per_s": round(m, 1), "mixed_vs_single_activation": round(m / b, 3),
             "one_activation_steps_per_s": {act: round(1 / statistics.median(apart[act]), 1) for act in acts},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,11 @@ def _text(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
             return data[:, 0], data[:, 1]
     except ValueError:
         pass
-    # the slow path, only to say which line is wrong and why
+    _why_not_numbers(lines, start, split, path)  # the slow path, only to say which line is wrong and why
+    raise _fail(path, "could not read two numeric columns")
+
+
+def _why_not_numbers(lines: list[str], start: int, split: Callable[[str], list[str]], path: str) -> None:
     for i in range(start, len(lines)):
         if not lines[i].strip() or lines[i].lstrip().startswith("#"):
             continue
@@ -157,7 +162,6 @@ def _text(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
         for col, f in enumerate(fields):
             if not is_number(f):
                 raise _fail(path, f"line {i + 1}: {f!r} in column {col + 1} is not a number")
-    raise _fail(path, "could not read two numeric columns")
 
 
 def _clean(x: np.ndarray, y: np.ndarray, path: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:

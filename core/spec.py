@@ -133,7 +133,7 @@ def to_toml(spec: RunSpec) -> str:
     if not spec.racing:
         return text
     vary = [[k, [list(v) if isinstance(v, tuple) else v for v in vals]] for k, vals in spec.vary]
-    return (text + "[race]  # the product of these values, each over init seeds 0..seeds-1\n"
+    return (text.rstrip("\n") + "\n\n[race]  # the product of these values, each over init seeds 0..seeds-1\n"
             f"seeds = {spec.seeds}\nvary = {config_mod.toml_value(vary)}\n")
 
 

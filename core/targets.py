@@ -136,46 +136,69 @@ def _validate(node: ast.AST, target: str, depth: int) -> None:
     kind = type(node)
     if kind in _FORBIDDEN:
         raise _fail(target, node, _FORBIDDEN[kind])
-    if isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            what = "strings are" if isinstance(node.value, (str, bytes)) else f"{type(node.value).__name__} values are"
-            raise _fail(target, node, f"{what} not allowed")
-        return
-    if isinstance(node, ast.Name):
-        if node.id != "x" and node.id not in _NAMES:
-            raise _fail(target, node, f"unknown name '{node.id}'")
-        return
-    if isinstance(node, ast.UnaryOp):
-        if not isinstance(node.op, (ast.USub, ast.UAdd)):
-            raise _fail(target, node, "only unary + and - are allowed")
-        return _validate(node.operand, target, depth + 1)
-    if isinstance(node, ast.BinOp):
-        if type(node.op) not in _BINOPS:
-            raise _fail(target, node, "operator not allowed (use + - * / **)")
-        _validate(node.left, target, depth + 1)
-        return _validate(node.right, target, depth + 1)
-    if isinstance(node, ast.Compare):
-        if any(type(op) not in _CMPOPS for op in node.ops):
-            raise _fail(target, node, "comparison not allowed (use < <= > >= == !=)")
-        for child in [node.left, *node.comparators]:
-            _validate(child, target, depth + 1)
-        return
-    if isinstance(node, ast.Call):
-        if not isinstance(node.func, ast.Name):
-            _validate(node.func, target, depth + 1)  # says why: attribute access, lambda, ...
-            raise _fail(target, node, "only plain function calls such as sin(x) are allowed")
-        name = node.func.id
-        if name not in _ARITY:
-            raise _fail(target, node, f"unknown function '{name}'", f" (allowed: {', '.join(sorted(_ARITY))})")
-        if node.keywords:
-            raise _fail(target, node, "keyword arguments are not allowed")
-        arity = _ARITY[name]
-        if len(node.args) != arity:
-            raise _fail(target, node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, got {len(node.args)}")
-        for arg in node.args:
-            _validate(arg, target, depth + 1)
-        return
-    raise _fail(target, node, f"{kind.__name__} is not allowed")
+    check = _CHECKS.get(kind)
+    if check is None:
+        raise _fail(target, node, f"{kind.__name__} is not allowed")
+    for child in check(node, target, depth):  # each node kind says what is wrong with it, or which children to check
+        _validate(child, target, depth + 1)
+
+
+def _check_constant(node: ast.AST, target: str, depth: int) -> list[ast.AST]:
+    assert isinstance(node, ast.Constant)
+    if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+        what = "strings are" if isinstance(node.value, (str, bytes)) else f"{type(node.value).__name__} values are"
+        raise _fail(target, node, f"{what} not allowed")
+    return []
+
+
+def _check_name(node: ast.AST, target: str, depth: int) -> list[ast.AST]:
+    assert isinstance(node, ast.Name)
+    if node.id != "x" and node.id not in _NAMES:
+        raise _fail(target, node, f"unknown name '{node.id}'")
+    return []
+
+
+def _check_unary(node: ast.AST, target: str, depth: int) -> list[ast.AST]:
+    assert isinstance(node, ast.UnaryOp)
+    if not isinstance(node.op, (ast.USub, ast.UAdd)):
+        raise _fail(target, node, "only unary + and - are allowed")
+    return [node.operand]
+
+
+def _check_binop(node: ast.AST, target: str, depth: int) -> list[ast.AST]:
+    assert isinstance(node, ast.BinOp)
+    if type(node.op) not in _BINOPS:
+        raise _fail(target, node, "operator not allowed (use + - * / **)")
+    return [node.left, node.right]
+
+
+def _check_compare(node: ast.AST, target: str, depth: int) -> list[ast.AST]:
+    assert isinstance(node, ast.Compare)
+    if any(type(op) not in _CMPOPS for op in node.ops):
+        raise _fail(target, node, "comparison not allowed (use < <= > >= == !=)")
+    return [node.left, *node.comparators]
+
+
+def _check_call(node: ast.AST, target: str, depth: int) -> list[ast.AST]:
+    assert isinstance(node, ast.Call)
+    if not isinstance(node.func, ast.Name):
+        _validate(node.func, target, depth + 1)  # says why: attribute access, lambda, ...
+        raise _fail(target, node, "only plain function calls such as sin(x) are allowed")
+    name = node.func.id
+    if name not in _ARITY:
+        raise _fail(target, node, f"unknown function '{name}'", f" (allowed: {', '.join(sorted(_ARITY))})")
+    if node.keywords:
+        raise _fail(target, node, "keyword arguments are not allowed")
+    arity = _ARITY[name]
+    if len(node.args) != arity:
+        raise _fail(target, node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, got {len(node.args)}")
+    return list(node.args)
+
+
+_CHECKS: dict[type[ast.AST], Callable[[ast.AST, str, int], list[ast.AST]]] = {
+    ast.Constant: _check_constant, ast.Name: _check_name, ast.UnaryOp: _check_unary, ast.BinOp: _check_binop,
+    ast.Compare: _check_compare, ast.Call: _check_call,
+}
 
 
 def evaluate(target: str, x: Any, ops: Ops = NUMPY) -> Any:
@@ -293,30 +316,38 @@ def _src(node: ast.AST) -> tuple[ast.expr | float, bool]:
             a = _arr(a)
         return ast.BinOp(_arr_or_lit(a), type(node.op)(), _arr_or_lit(b)), da or db
     if isinstance(node, ast.Compare):
-        parts: list[ast.expr] = []
-        left, dep = _src(node.left)
-        for cmp, comp in zip(node.ops, node.comparators):
-            right, dr = _src(comp)
-            dep = dep or dr
-            parts.append(ast.Compare(_arr(left), [type(cmp)()], [_arr(right)]))
-            left = right
-        result = parts[0]
-        for p in parts[1:]:
-            result = ast.BinOp(result, ast.BitAnd(), p)
-        return ast.Call(ast.Attribute(result, "to"), [ast.Attribute(ast.Name("x"), "dtype")], []), dep
+        return _src_compare(node)
     if isinstance(node, ast.Call):
-        assert isinstance(node.func, ast.Name)
-        name = node.func.id
-        srcs = [_src(a) for a in node.args]
-        args = [_arr(a) for a, _ in srcs]
-        dep = any(d for _, d in srcs)
-        if name == "where":
-            cond = ast.Compare(args[0], [ast.NotEq()], [ast.Constant(0)])
-            return _torch("where", cond, args[1], args[2]), dep
-        if name == "clip":
-            return _torch("minimum", _torch("maximum", args[0], args[1]), args[2]), dep
-        return _torch(_TORCH_NAMES.get(name, name), *args), dep
+        return _src_call(node)
     raise AssertionError(f"unvalidated node {type(node).__name__}")
+
+
+def _src_compare(node: ast.Compare) -> tuple[ast.expr | float, bool]:
+    parts: list[ast.expr] = []
+    left, dep = _src(node.left)
+    for cmp, comp in zip(node.ops, node.comparators):
+        right, dr = _src(comp)
+        dep = dep or dr
+        parts.append(ast.Compare(_arr(left), [type(cmp)()], [_arr(right)]))
+        left = right
+    result = parts[0]
+    for p in parts[1:]:
+        result = ast.BinOp(result, ast.BitAnd(), p)
+    return ast.Call(ast.Attribute(result, "to"), [ast.Attribute(ast.Name("x"), "dtype")], []), dep
+
+
+def _src_call(node: ast.Call) -> tuple[ast.expr | float, bool]:
+    assert isinstance(node.func, ast.Name)
+    name = node.func.id
+    srcs = [_src(a) for a in node.args]
+    args = [_arr(a) for a, _ in srcs]
+    dep = any(d for _, d in srcs)
+    if name == "where":
+        cond = ast.Compare(args[0], [ast.NotEq()], [ast.Constant(0)])
+        return _torch("where", cond, args[1], args[2]), dep
+    if name == "clip":
+        return _torch("minimum", _torch("maximum", args[0], args[1]), args[2]), dep
+    return _torch(_TORCH_NAMES.get(name, name), *args), dep
 
 
 def _arr(v: ast.expr | float) -> ast.expr:

@@ -19,6 +19,11 @@ def bench(cfg: FitConfig, args: argparse.Namespace) -> int:
     rounds = args.rounds
     if rounds is not None and not 1 <= rounds <= 100:
         raise ConfigError("--rounds", rounds, "expected a whole number from 1 to 100")
+    if args.markdown:
+        from fitscope.tui.bench_markdown import markdown
+
+        print(markdown(cfg, rounds))
+        return 0
     if args.device is not None and args.device.startswith("cuda"):
         from fitscope.core.bench import device_speed
 
@@ -109,4 +114,8 @@ def bench(cfg: FitConfig, args: argparse.Namespace) -> int:
               f"{sp['min']:g}–{sp['max']:g}) · {result['snapshots_per_s']:.0f} snapshots/s · the network's numbers "
               f"cost {100 * result['inside_cost']:.1f} % of it (goal ≤ 10) · {result['device']}, "
               f"{result['threads']} thread(s), {result['cores']} cores, medians of {result['rounds']} rounds")
+        es = result["engine_vs_stepping"]
+        print(f"engine vs its own bare stepping (Experiment.step, interleaved; goal ≥ 0.9): lesson's net "
+              f"{es['lesson']['median']:g}× ({es['lesson']['min']:g}–{es['lesson']['max']:g}) · 1-64-64-1 on "
+              f"10,000 points {es['big']['median']:g}× ({es['big']['min']:g}–{es['big']['max']:g})")
     return 0

@@ -145,6 +145,8 @@ def make_parser() -> argparse.ArgumentParser:
                        help="time reading an N-row CSV and building a trainer on it, beside numpy's loadtxt "
                             "(default: off; the goal is < 2 s for 1000000)")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of text (default: text)")
+    bench.add_argument("--markdown", action="store_true",
+                       help="run the engine, race-of-8 and start-up benches and print the page docs/bench.md holds")
     bench.add_argument("--rounds", type=int, metavar="N",
                        help="interleaved rounds; medians are reported (default: 5; 3 with --compare and --startup; "
                             "2 with --ui)")

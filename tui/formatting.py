@@ -24,6 +24,21 @@ def num(value: float | None, decimals: int = 5) -> str:
     return f"{value:.2e}"
 
 
+R2_FLOOR = -99.0  # below it a fit is worse than a constant by so much that the digits say nothing
+
+
+def r2(value: float | None, decimals: int = 3) -> str:
+    """An R² in fixed digits, like the losses: ``0.998``, ``-1.250``, ``<-99`` below the floor, ``—`` unmeasured."""
+    if value is None:
+        return "—"
+    if math.isnan(value):
+        return "nan"
+    if value < R2_FLOOR:
+        return f"<{R2_FLOOR:.0f}"
+    text = f"{value:.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # -6.79e-07 is 0.000, not -0.000
+
+
 def short(value: float) -> str:
     """An axis label: ``0.5``, ``1.2k``, ``3M``, ``1e-3``, at most ~6 characters."""
     if not math.isfinite(value):

@@ -8,6 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -164,34 +165,9 @@ def _train(spec: RunSpec, on_snapshot, saving: Saving, err, chart, want_frames: 
     frames = None
     extra = None
     try:
-        if saving.resume:
-            try:
-                driver.send(C.Open(saving.resume, saving.steps)).result()
-            except C.Refused as exc:  # the message names the file and the problem
-                driver.close()
-                raise RunDirError(str(exc)) from None
-            latest = driver.wait_for(lambda s: s.step > 0 or s.run_id > first.run_id, timeout=30)
-            if latest is not None and latest.state == State.DIVERGED:
-                driver.close()
-                raise RunDirError(f"{saving.resume}: the run diverged at step {latest.diverged_at:,}; there is "
-                                  "nothing to continue — start a new run with a lower train.lr")
-            if latest is not None and latest.step >= latest.budget:
-                driver.close()
-                raise RunDirError(steps_refusal(latest.budget, saving.resume, latest.step))
-        else:
-            for note in first.data.notes:  # e.g. points dropped: never silently
-                err.write(f"fitscope: note: {note}\n")
+        _open_or_note(driver, first, saving, err)
         driver.send(C.Start())
-        seen = 0
-        while True:
-            def newer(s: Snapshot, seen: int = seen) -> bool:
-                return s.seq != seen
-            snap = driver.wait_for(newer, timeout=0.2)
-            assert snap is not None
-            seen = snap.seq
-            on_snapshot(snap, driver.tracker)
-            if snap.state in END_STATES:
-                break
+        _follow(driver, on_snapshot)
     except KeyboardInterrupt as exc:
         interrupted = exc
     finally:
@@ -199,20 +175,7 @@ def _train(spec: RunSpec, on_snapshot, saving: Saving, err, chart, want_frames: 
             driver.send(C.Pause()).result()
             latest = driver.wait_for(lambda s: s.state != State.RUNNING, timeout=5)
             if saving.enabled and latest is not None and latest.step > 0:
-                if interrupted is not None:
-                    err.write(f"fitscope: {signals.name(interrupted)} at step {latest.step:,}: saving what the run has…\n")
-                    err.flush()
-                text = chart(latest) if chart and latest.data is not None else ""
-                try:
-                    saved_to = driver.send(C.Save(saving.out, text)).result()
-                except (OSError, C.Refused) as exc:  # never lost: a new folder under ./runs instead
-                    failed = EXIT_ERROR
-                    try:
-                        elsewhere = str(rundir.new_run_dir("runs", runs.short_name(latest.spec)))
-                        saved_to = driver.send(C.Save(elsewhere, text)).result()
-                        err.write(f"fitscope: cannot save the run where asked ({exc}) — saved it to {saved_to}\n")
-                    except (OSError, C.Refused, RunDirError) as again:
-                        err.write(f"fitscope: cannot save the run: {exc}; nor under ./runs: {again}\n")
+                saved_to, failed = _save(driver, latest, saving, err, chart, interrupted)
             if want_frames:
                 frames = driver.send(C.Timeline(0)).result()
             extra = inspect(driver) if inspect is not None and interrupted is None else None
@@ -220,6 +183,61 @@ def _train(spec: RunSpec, on_snapshot, saving: Saving, err, chart, want_frames: 
     snap = driver.latest
     assert snap is not None
     return Outcome(snap, interrupted, failed, errors, saved_to, frames, driver.tracker.history(0), extra)
+
+
+def _open_or_note(driver: ThreadDriver, first: Snapshot, saving: Saving, err) -> None:
+    """A resume loads its run (or says why it cannot go on); a new run says what its data dropped."""
+    if not saving.resume:
+        assert first.data is not None
+        for note in first.data.notes:  # e.g. points dropped: never silently
+            err.write(f"fitscope: note: {note}\n")
+        return
+    try:
+        driver.send(C.Open(saving.resume, saving.steps)).result()
+    except C.Refused as exc:  # the message names the file and the problem
+        driver.close()
+        raise RunDirError(str(exc)) from None
+    latest = driver.wait_for(lambda s: s.step > 0 or s.run_id > first.run_id, timeout=30)
+    if latest is not None and latest.state == State.DIVERGED:
+        driver.close()
+        raise RunDirError(f"{saving.resume}: the run diverged at step {latest.diverged_at:,}; there is "
+                          "nothing to continue — start a new run with a lower train.lr")
+    if latest is not None and latest.step >= latest.budget:
+        driver.close()
+        raise RunDirError(steps_refusal(latest.budget, saving.resume, latest.step))
+
+
+def _follow(driver: ThreadDriver, on_snapshot) -> None:
+    seen = 0
+    while True:
+        def newer(s: Snapshot, seen: int = seen) -> bool:
+            return s.seq != seen
+        snap = driver.wait_for(newer, timeout=0.2)
+        assert snap is not None
+        seen = snap.seq
+        on_snapshot(snap, driver.tracker)
+        if snap.state in END_STATES:
+            return
+
+
+def _save(driver: ThreadDriver, latest: Snapshot, saving: Saving, err, chart,
+          interrupted: KeyboardInterrupt | None) -> tuple[Any, int | None]:
+    """Saved where asked, or — never lost — in a new folder under ./runs: (where, the exit code if not where asked)."""
+    if interrupted is not None:
+        err.write(f"fitscope: {signals.name(interrupted)} at step {latest.step:,}: saving what the run has…\n")
+        err.flush()
+    text = chart(latest) if chart and latest.data is not None else ""
+    try:
+        return driver.send(C.Save(saving.out, text)).result(), None
+    except (OSError, C.Refused) as exc:
+        try:
+            elsewhere = str(rundir.new_run_dir("runs", runs.short_name(latest.spec)))
+            saved_to = driver.send(C.Save(elsewhere, text)).result()
+            err.write(f"fitscope: cannot save the run where asked ({exc}) — saved it to {saved_to}\n")
+            return saved_to, EXIT_ERROR
+        except (OSError, C.Refused, RunDirError) as again:
+            err.write(f"fitscope: cannot save the run: {exc}; nor under ./runs: {again}\n")
+            return None, EXIT_ERROR
 
 
 def frame_charts(snap: Snapshot, frames: Frames, history: HistoryView | None, count: int, width: int,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fitscope.core.snapshot import Frames
-from fitscope.tui.formatting import num
+from fitscope.tui.formatting import num, r2
 
 
 @dataclass
@@ -43,10 +43,10 @@ def inside_lines(stats: dict[str, float | None]) -> list[str]:
         lines.append(f"layer {layer}: dead {_pct(stats.get('dead' + n))} · |W| {num(stats.get('weight_norm' + n), 3)}"
                      f" · |grad| {num(stats.get('grad_norm' + n), 3)} · update/W {num(stats.get('update_ratio' + n), 3)}")
         layer += 1
-    r2 = f"R² train {num(stats.get('r2_train'), 4)}"
+    fit = f"R² train {r2(stats.get('r2_train'), 4)}"
     if stats.get("r2_test") is not None:
-        r2 += f" · test {num(stats.get('r2_test'), 4)}"
-    return [*lines, r2]
+        fit += f" · test {r2(stats.get('r2_test'), 4)}"
+    return [*lines, fit]
 
 
 def dead_share(stats: dict[str, float | None] | None) -> float | None:
@@ -62,4 +62,4 @@ def inside_fields(stats: dict[str, float | None] | None) -> list[str]:
     if not stats:
         return []
     dead = dead_share(stats)
-    return [f"  R² {num(stats.get('r2_train'), 3)}"] + ([f" dead {_pct(dead)}"] if dead is not None else [])
+    return [f"  R² {r2(stats.get('r2_train'))}"] + ([f" dead {_pct(dead)}"] if dead is not None else [])

@@ -150,6 +150,9 @@ def test_bench_json_reports_the_ratio():
     for key in ("engine_steps_per_s", "bare_steps_per_s", "ratio"):
         assert result[key] > 0
     assert abs(result["ratio"] - result["engine_steps_per_s"] / result["bare_steps_per_s"]) < 0.01
+    for net in ("lesson", "big"):  # the engine against its own bare stepping, min ≤ median ≤ max
+        s = result["engine_vs_stepping"][net]
+        assert 0 < s["min"] <= s["median"] <= s["max"]
 
 
 def test_bench_compare_prices_mixing_against_the_activations_raced_apart():

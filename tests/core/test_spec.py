@@ -99,3 +99,14 @@ def test_with_base_keeps_what_varies():
     again = spec.with_base(CPU.with_value("train.steps", 50))
     assert again.vary == spec.vary and again.seeds == 2
     assert [m.cfg.train.steps for m in again.members()] == [50] * 4
+
+
+def test_race_table_is_set_apart_by_a_blank_line():
+    """ctrl+w and a saved race's config.toml: `[race]` followed the last setting with no blank line."""
+    from fitscope.core.spec import from_toml, to_toml
+
+    spec = RunSpec.race(FitConfig(), {"model.activation": ["relu", "tanh"]}, seeds=2)
+    text = to_toml(spec)
+    assert "\n\n[race]" in text and "\n\n\n[race]" not in text
+    back = from_toml(text)
+    assert back.vary == spec.vary and back.seeds == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 
 from fitscope.core.snapshot import Snapshot, ranked
-from fitscope.tui.formatting import num
+from fitscope.tui.formatting import num, r2
 from fitscope.tui.inside_view import dead_share
 from fitscope.tui.plotting import member_style
 
@@ -62,8 +62,8 @@ def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: in
             row += f" {str(m.best_step) if m.best_step is not None else '—':>6}"
         if inside:
             dead = dead_share(m.stats)
-            r2 = m.stats.get("r2_train") if m.stats else None
-            row += f" {'—' if dead is None else f'{100 * dead:.0f}%':>5} {num(r2, 3) if r2 is not None else '—':>6}"
+            fit = r2(m.stats.get("r2_train") if m.stats else None)
+            row += f" {'—' if dead is None else f'{100 * dead:.0f}%':>5} {fit:>6}"
         row += " " + ("ok" if m.diverged_at is None else f"✗ step {m.diverged_at}")
         dim = i in hidden or (solo is not None and solo != i)
         line = f"{'▸' if i == selected else ' '}{member_tag(i, color)}{row}"

@@ -13,9 +13,6 @@ from fitscope.core import check as check_mod
 from fitscope.tui import check_cmd
 
 LINE = re.compile(r"^(PASS|FAIL|SKIP) [a-z_]+(\[[a-z0-9+]+\])?: \S.*$")
-# issue 25's defect 2 (the app's chunks and the blocks), fixed on another branch: until it is merged
-# this one check fails here; nothing else may
-NOT_YET = {"chunks_in_blocks"}
 GPU_ONLY = {"wrong_device_refused", "graph_on_a_second_gpu", "move_cpu_gpu_cpu", "memory_budget", "bench_graph_vs_eager"}
 
 
@@ -36,7 +33,7 @@ def test_a_line_per_check_a_summary_and_the_exit_code(plain):
     assert head.startswith("fitscope check on ")
     assert all(LINE.match(line) for line in lines), [line for line in lines if not LINE.match(line)]
     failed = {line.split()[1].rstrip(":") for line in lines if line.startswith("FAIL")}
-    assert failed <= NOT_YET, failed
+    assert not failed, failed
     assert plain.returncode == (1 if failed else 0)
     assert re.match(rf"^{len(lines)} checks in \d+ s: \d+ passed, {len(failed)} failed, \d+ skipped", summary)
     skipped = {line.split()[1].rstrip(":") for line in lines if line.startswith("SKIP")}

@@ -8,6 +8,7 @@ thread for tests. Commands go in typed; snapshots come out in order, folded into
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,9 @@ class Driver(Protocol):
     def close(self, timeout: float = 5.0) -> None: ...
 
 
+log = logging.getLogger("fitscope")
+
+
 class Mailbox:
     """The receiving end shared by the drivers: latest snapshot, tracker, subscribers, waiting."""
 
@@ -63,8 +67,8 @@ class Mailbox:
         for fn in list(self._subs):
             try:
                 fn(snap)
-            except Exception:  # a broken subscriber must not stop training
-                pass
+            except Exception:  # a broken subscriber must not stop training, nor vanish unsaid
+                log.exception("a snapshot subscriber failed (%r); training goes on", fn)
 
     def fail(self, text: str) -> None:
         with self._changed:

@@ -73,6 +73,15 @@ class ProcessDriver(Mailbox):
     def pid(self) -> int:
         return self._proc.pid
 
+    @property
+    def exit_code(self) -> int | None:
+        """The worker's exit status once it has ended (None while it runs)."""
+        return self._proc.poll()
+
+    def kill(self) -> None:
+        """End the worker at once, as a crash would (what the app must survive)."""
+        self._proc.kill()
+
     def close(self, timeout: float = 5.0) -> None:
         self._closing = True
         try:

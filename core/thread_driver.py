@@ -80,6 +80,10 @@ class ThreadDriver(Mailbox):
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the engine's thread to end (after close, or a quit)."""
+        self._thread.join(timeout)
+
     def close(self, timeout: float = 5.0) -> None:
         self._q.put((_CLOSE, None))
         self._thread.join(timeout)

@@ -10,6 +10,7 @@ import pytest
 from fitscope.core import commands as C
 from fitscope.core.config import ConfigError, FitConfig
 from fitscope.core.process_driver import ProcessDriver
+from fitscope.core.run import Run
 from fitscope.core.snapshot import Level, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.thread_driver import ManualDriver, ThreadDriver
@@ -133,9 +134,9 @@ def test_a_driver_takes_every_command_and_matches_the_manual_driver(kind, make, 
     took = time.monotonic() - t0
     assert d.wait_for(lambda s: s.state == State.STOPPED, timeout=T).state == State.STOPPED
     if kind == "thread":
-        assert not d._thread.is_alive()
+        assert not d.alive
     else:
-        assert d._proc.returncode == 0  # it ended itself: not killed after close's timeout
+        assert d.exit_code == 0  # it ended itself: not killed after close's timeout
     assert took < 5  # a generous bound on "promptly"; close gives up (and fails above) at 5 s
     with pytest.raises(C.Refused, match="stopped"):
         d.send(C.Start()).result(timeout=T)
@@ -145,7 +146,7 @@ def test_a_killed_worker_is_an_error_state_and_a_failure_not_a_hang(make):
     d = make("process", RunSpec(CPU.with_value("train.steps", 100_000_000)))
     d.send(C.Start()).result(timeout=T)
     assert d.wait_for(lambda s: s.step > 50, timeout=T).step > 50
-    d._proc.kill()
+    d.kill()
     snap = d.wait_for(lambda s: s.state == State.ERROR, timeout=T)
     assert snap.state == State.ERROR and snap.step > 50  # the last state stays on screen
     assert d.failure is not None and "ended unexpectedly" in d.failure
@@ -178,3 +179,20 @@ def test_the_manual_driver_applies_commands_at_once_and_survives_a_broken_subscr
     assert snap.state == State.RUNNING and snap.step > 3
     d.close()
     assert d.latest.state == State.STOPPED
+
+
+def test_a_failing_subscriber_is_logged_and_the_others_still_hear(caplog):
+    from fitscope.core.driver import Mailbox
+
+    box, heard = Mailbox(), []
+
+    def broken(snap):
+        raise ValueError("a bug in a subscriber")
+
+    box.subscribe(broken)
+    box.subscribe(heard.append)
+    run = Run(RunSpec(CPU))
+    with caplog.at_level("ERROR", logger="fitscope"):
+        box.deliver(run.snapshot())
+    assert len(heard) == 1  # the broken one did not stop the delivery
+    assert "subscriber failed" in caplog.text and "a bug in a subscriber" in caplog.text  # with its traceback

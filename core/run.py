@@ -173,94 +173,129 @@ class Run:
 
     def _apply(self, cmd: C.Command) -> Any:
         self._changed = True
-        if isinstance(cmd, C.Toggle):
-            return self._apply(C.Pause() if self.state == State.RUNNING else C.Start())
-        if isinstance(cmd, C.Start):
-            self._check_trainable("run")
-            if self.step >= self.budget:
-                raise C.Refused(f"the step budget ({self.budget:,}) is reached — raise train.steps to go on")
-            self.state = State.RUNNING
-            self._pace_mark = None
-            self._rate_mark = (self.clock(), self.step)
-        elif isinstance(cmd, C.Pause):
-            if self.state == State.RUNNING:
-                self.state = State.PAUSED
-        elif isinstance(cmd, C.Step):
-            self._check_trainable("step")
-            if not 1 <= cmd.n <= MAX_STEP:
-                raise C.Refused(f"step: {cmd.n} is not valid — expected 1 to {MAX_STEP:,} steps at once")
-            if self.step >= self.budget:
-                raise C.Refused(f"the step budget ({self.budget:,}) is reached — raise train.steps to go on")
-            self.state = State.PAUSED
-            self._train(min(cmd.n, self.budget - self.step))
-            if self.state == State.PAUSED and self.step >= self.budget:
-                self.state = State.DONE
-        elif isinstance(cmd, C.Reset):
-            try:
-                self._open(cmd.spec or self.spec)
-            except ConfigError as exc:  # e.g. a device that is not there: keep the old run
-                raise C.Refused(str(exc)) from None
-            except (OSError, ValueError, RuntimeError, MemoryError) as exc:  # whatever else building met
-                raise C.Refused(f"these settings cannot run: {type(exc).__name__}: {str(exc)[:200]}") from None
-            self._say("reset")
-        elif isinstance(cmd, C.SetLr):
-            self._set_lr(cmd.lr)
-        elif isinstance(cmd, C.SetSteps):
-            self._set_base("train.steps", cmd.steps)
-            self.budget = self.spec.base.train.steps
-            if self.state == State.DONE and self.step < self.budget:
-                self.state = State.PAUSED
-            elif self.state in (State.RUNNING, State.PAUSED) and self.step >= self.budget:
-                self.state = State.DONE
-        elif isinstance(cmd, C.SetPace):
-            if cmd.steps_per_s is not None and not cmd.steps_per_s > 0:
-                raise C.Refused(f"pace: {cmd.steps_per_s} is not valid — expected steps per second > 0, or flat out")
-            self.pace = cmd.steps_per_s
-            self._pace_mark = None
-        elif isinstance(cmd, C.Save):
-            if self.step == 0:
-                raise C.Refused("nothing to save yet: the run has not trained a step")
-            try:
-                path = self._save(cmd)
-            except (OSError, RunDirError) as exc:  # a full disk or a read-only folder: said; the run goes on
-                raise C.Refused(f"save failed: {exc}") from None
-            self._say(f"saved run to {path}")
-            return str(path)
-        elif isinstance(cmd, C.Inspect):
-            if not 0 <= cmd.member < len(self.exp.members):
-                raise C.Refused(f"inspect: there is no member {cmd.member + 1}")
-            self.inspected = cmd.member
-        elif isinstance(cmd, C.Timeline):
-            if not 0 <= cmd.member < len(self.exp.members):
-                raise C.Refused(f"timeline: there is no member {cmd.member + 1}")
-            steps, fits, layers = self.exp.frames()
-            keep = np.arange(len(steps))
-            if fits.size > FRAMES_LIMIT:  # a big race: every member's fit, at fewer moments
-                keep = np.unique(np.linspace(0, len(steps) - 1, max(2, FRAMES_LIMIT // fits[0].size)).astype(int))
-            mine = [(w[keep], b[keep]) for w, b in layers[cmd.member]] if layers else None
-            return Frames(steps[keep], self.exp.view.grid, fits[keep].astype(np.float32), cmd.member, mine)
-        elif isinstance(cmd, C.Open):
-            try:
-                loaded = runs.load(cmd.path)
-                spec = loaded.spec
-                trained = loaded.state["exp"]["step"]
-                if cmd.steps is not None:
-                    if cmd.steps < trained:
-                        raise C.Refused(steps_refusal(cmd.steps, cmd.path, trained))
-                    spec = spec.with_base(spec.base.with_value("train.steps", cmd.steps))
-                self._open(spec, loaded)
-            except (RunDirError, ConfigError) as exc:
-                raise C.Refused(str(exc)) from None
-            except (ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:  # a crafted file past the checks
-                raise C.Refused(f"{cmd.path}: cannot open it ({type(exc).__name__}: {str(exc)[:120]}); "
-                                "the current run is kept") from None
-            self._say(f"opened {loaded.folder} at step {self.step:,} of {self.budget:,}")
-            return self.spec
-        elif isinstance(cmd, C.SetDevice):
-            self._move(cmd.device)
-        else:
-            raise C.Refused(f"unknown command {cmd!r}")
+        match cmd:
+            case C.Toggle():
+                return self._apply(C.Pause() if self.state == State.RUNNING else C.Start())
+            case C.Start():
+                self._start()
+            case C.Pause():
+                if self.state == State.RUNNING:
+                    self.state = State.PAUSED
+            case C.Step():
+                self._step(cmd.n)
+            case C.Reset():
+                self._reset(cmd.spec or self.spec)
+            case _:
+                return self._apply_setting_or_file(cmd)
         return None
+
+    def _apply_setting_or_file(self, cmd: C.Command) -> Any:
+        """The commands that change a setting live, or read and write what the run holds."""
+        match cmd:
+            case C.SetLr():
+                self._set_lr(cmd.lr)
+            case C.SetSteps():
+                self._set_steps(cmd.steps)
+            case C.SetPace():
+                self._set_pace(cmd.steps_per_s)
+            case C.Save():
+                return self._save_command(cmd)
+            case C.Inspect():
+                self.inspected = self._member(cmd.member, "inspect")
+            case C.Timeline():
+                return self._timeline(self._member(cmd.member, "timeline"))
+            case C.Open():
+                return self._open_command(cmd)
+            case C.SetDevice():
+                self._move(cmd.device)
+            case _:
+                raise C.Refused(f"unknown command {cmd!r}")
+        return None
+
+    def _start(self) -> None:
+        self._check_trainable("run")
+        self._check_budget()
+        self.state = State.RUNNING
+        self._pace_mark = None
+        self._rate_mark = (self.clock(), self.step)
+
+    def _check_budget(self) -> None:
+        if self.step >= self.budget:
+            raise C.Refused(f"the step budget ({self.budget:,}) is reached — raise train.steps to go on")
+
+    def _step(self, n: int) -> None:
+        self._check_trainable("step")
+        if not 1 <= n <= MAX_STEP:
+            raise C.Refused(f"step: {n} is not valid — expected 1 to {MAX_STEP:,} steps at once")
+        self._check_budget()
+        self.state = State.PAUSED
+        self._train(min(n, self.budget - self.step))
+        if self.state == State.PAUSED and self.step >= self.budget:
+            self.state = State.DONE
+
+    def _reset(self, spec: RunSpec) -> None:
+        try:
+            self._open(spec)
+        except ConfigError as exc:  # e.g. a device that is not there: keep the old run
+            raise C.Refused(str(exc)) from None
+        except (OSError, ValueError, RuntimeError, MemoryError) as exc:  # whatever else building met
+            raise C.Refused(f"these settings cannot run: {type(exc).__name__}: {str(exc)[:200]}") from None
+        self._say("reset")
+
+    def _set_steps(self, steps: int) -> None:
+        self._set_base("train.steps", steps)
+        self.budget = self.spec.base.train.steps
+        if self.state == State.DONE and self.step < self.budget:
+            self.state = State.PAUSED
+        elif self.state in (State.RUNNING, State.PAUSED) and self.step >= self.budget:
+            self.state = State.DONE
+
+    def _set_pace(self, steps_per_s: float | None) -> None:
+        if steps_per_s is not None and not steps_per_s > 0:
+            raise C.Refused(f"pace: {steps_per_s} is not valid — expected steps per second > 0, or flat out")
+        self.pace = steps_per_s
+        self._pace_mark = None
+
+    def _save_command(self, cmd: C.Save) -> str:
+        if self.step == 0:
+            raise C.Refused("nothing to save yet: the run has not trained a step")
+        try:
+            path = self._save(cmd)
+        except (OSError, RunDirError) as exc:  # a full disk or a read-only folder: said; the run goes on
+            raise C.Refused(f"save failed: {exc}") from None
+        self._say(f"saved run to {path}")
+        return str(path)
+
+    def _member(self, j: int, what: str) -> int:
+        if not 0 <= j < len(self.exp.members):
+            raise C.Refused(f"{what}: there is no member {j + 1}")
+        return j
+
+    def _timeline(self, j: int) -> Frames:
+        steps, fits, layers = self.exp.frames()
+        keep = np.arange(len(steps))
+        if fits.size > FRAMES_LIMIT:  # a big race: every member's fit, at fewer moments
+            keep = np.unique(np.linspace(0, len(steps) - 1, max(2, FRAMES_LIMIT // fits[0].size)).astype(int))
+        mine = [(w[keep], b[keep]) for w, b in layers[j]] if layers else None
+        return Frames(steps[keep], self.exp.view.grid, fits[keep].astype(np.float32), j, mine)
+
+    def _open_command(self, cmd: C.Open) -> RunSpec:
+        try:
+            loaded = runs.load(cmd.path)
+            spec = loaded.spec
+            trained = loaded.state["exp"]["step"]
+            if cmd.steps is not None:
+                if cmd.steps < trained:
+                    raise C.Refused(steps_refusal(cmd.steps, cmd.path, trained))
+                spec = spec.with_base(spec.base.with_value("train.steps", cmd.steps))
+            self._open(spec, loaded)
+        except (RunDirError, ConfigError) as exc:
+            raise C.Refused(str(exc)) from None
+        except (ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:  # a crafted file past the checks
+            raise C.Refused(f"{cmd.path}: cannot open it ({type(exc).__name__}: {str(exc)[:120]}); "
+                            "the current run is kept") from None
+        self._say(f"opened {loaded.folder} at step {self.step:,} of {self.budget:,}")
+        return self.spec
 
     def _save(self, cmd: C.Save) -> Path:
         snap = self._build()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol
 
@@ -43,6 +44,25 @@ def close_run(run: Run, later: list[tuple[Command, Reply]]) -> None:
             apply(run, cmd, future)
         elif future is not None:
             future.set_exception(Refused("the engine has stopped"))
+
+
+def serve_turn(run: Run, items: Sequence[tuple[Any, Reply | None]], publish: Callable[[Snapshot], None],
+               closing: object) -> tuple[bool, float | None]:
+    """One turn of the serve loop, written once for the thread driver and the worker process: the
+    commands in order (``closing`` in place of a command ends the run, a save after it still
+    happens), then a chunk of training and a snapshot when one is due. Returns (closed, seconds to
+    wait before the next turn, None: until a command comes)."""
+    for i, (cmd, reply) in enumerate(items):
+        if cmd is closing:
+            close_run(run, [(c, r) for c, r in items[i + 1:] if c is not closing and r is not None])
+            publish(run.snapshot())
+            return True, None
+        assert reply is not None
+        apply(run, cmd, reply)
+    wait = tick(run)
+    if run.snapshot_due():
+        publish(run.snapshot())
+    return False, wait
 
 
 def tick(run: Run) -> float | None:
@@ -105,15 +125,9 @@ class ThreadDriver(Mailbox):
                     items.append(self._q.get_nowait())
             except queue.Empty:
                 pass
-            for i, (cmd, future) in enumerate(items):
-                if cmd is _CLOSE:
-                    close_run(run, items[i + 1:])
-                    self.deliver(run.snapshot())
-                    return
-                apply(run, cmd, future)
-            wait = tick(run)
-            if run.snapshot_due():
-                self.deliver(run.snapshot())
+            closed, wait = serve_turn(run, items, self.deliver, _CLOSE)
+            if closed:
+                return
 
 
 class ManualDriver(Mailbox):

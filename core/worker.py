@@ -14,7 +14,7 @@ from typing import Any
 
 from fitscope.core.commands import Refused, Reset
 from fitscope.core.run import Run
-from fitscope.core.thread_driver import apply, close_run, tick
+from fitscope.core.thread_driver import serve_turn
 
 CLOSE = "close"
 
@@ -35,30 +35,32 @@ def serve(commands: Connection, replies: Connection, publish_hz: float, pace: fl
                 items.append(commands.recv())
         except (EOFError, OSError):  # the app went away: stop training, end the process
             items.append((CLOSE, None))
-        for i, (token, cmd) in enumerate(items):
+        while items and run is None:  # until the app's first settings come, there is nothing to train
+            token, cmd = items.pop(0)
             if token == CLOSE:
-                if run is not None:
-                    close_run(run, [(c, _Reply(replies, t)) for t, c in items[i + 1:] if t != CLOSE])
-                    replies.send(("snap", run.snapshot()))
                 return
-            reply = _Reply(replies, token)
-            if run is None:
-                if isinstance(cmd, Reset) and cmd.spec is not None:
-                    try:
-                        run = Run(cmd.spec, publish_hz=publish_hz, pace=pace)
-                        reply.set_result(None)
-                    except Exception as exc:
-                        reply.set_exception(exc)
-                else:
-                    reply.set_exception(Refused("no run yet: the engine is waiting for its first settings"))
-                continue
-            apply(run, cmd, reply)  # a _Reply has a Future's setters
-        if run is not None:
-            wait = tick(run)
-            if run.snapshot_due():
-                replies.send(("snap", run.snapshot()))
-        else:
+            run = _first_run(cmd, _Reply(replies, token), publish_hz, pace)
+        if run is None:
             wait = None
+            continue
+        turn = [(cmd if token != CLOSE else CLOSE, None if token == CLOSE else _Reply(replies, token))
+                for token, cmd in items]
+        closed, wait = serve_turn(run, turn, lambda snap: replies.send(("snap", snap)), CLOSE)
+        if closed:
+            return
+
+
+def _first_run(cmd: Any, reply: _Reply, publish_hz: float, pace: float | None) -> Run | None:
+    if not (isinstance(cmd, Reset) and cmd.spec is not None):
+        reply.set_exception(Refused("no run yet: the engine is waiting for its first settings"))
+        return None
+    try:
+        run = Run(cmd.spec, publish_hz=publish_hz, pace=pace)
+    except Exception as exc:
+        reply.set_exception(exc)
+        return None
+    reply.set_result(None)
+    return run
 
 
 class _Reply:

@@ -19,89 +19,109 @@ def bench(cfg: FitConfig, args: argparse.Namespace) -> int:
     rounds = args.rounds
     if rounds is not None and not 1 <= rounds <= 100:
         raise ConfigError("--rounds", rounds, "expected a whole number from 1 to 100")
-    if args.markdown:
-        from fitscope.tui.bench_markdown import markdown
-
-        print(markdown(cfg, rounds))
-        return 0
-    if args.device is not None and args.device.startswith("cuda"):
-        from fitscope.core.bench import device_speed
-
-        r = device_speed(cfg, rounds=rounds or 3)
-        if not r["cuda"]:
-            _report(r, args.json, r["message"])
-            return 0
-        lines = [f"{r['device']}, {r['steps']:,} full-batch steps, medians of {r['rounds']} rounds "
-                 f"(CPU: {r['cpu_threads']} threads of {r['cores']} cores):"]
-        for name, goal in (("lesson", "graph ≥ 5× eager"), ("large", "GPU ≥ 10× the CPU")):
-            k = r[name]
-            lines.append(f"  {name}: eager {k['eager_steps_per_s']:,.0f} · graph {k['graph_steps_per_s']:,.0f} steps/s "
-                         f"= {k['graph_vs_eager']:.2f}× · CPU {k['cpu_steps_per_s']:,.0f} → GPU {k['gpu_vs_cpu']:.1f}× "
-                         f"the CPU (goal: {goal})")
-        k = r["race32"]
-        lines.append(f"  race of 32: eager {k['eager_steps_per_s']:,.0f} · graph {k['graph_steps_per_s']:,.0f} race "
-                     f"steps/s = {k['graph_vs_eager']:.2f}×")
-        lines += [f"  note: {n}" for n in r["graph_notices"]]
-        _report(r, args.json, "\n".join(lines))
-        return 0
-    if args.device is not None:
+    if args.device is not None and not args.device.startswith("cuda"):
         cfg = cfg.with_value("train.device", args.device)
-    if args.startup:
-        from fitscope.tui.bench_ui import startup_bench
+    modes = ((args.markdown, _markdown), (args.device is not None and args.device.startswith("cuda"), _cuda),
+             (args.startup, _startup), (args.compare, _compare), (args.load is not None, _load), (args.ui, _ui))
+    for wanted, measure in modes:
+        if wanted:
+            return measure(cfg, args, rounds)
+    return _engine(cfg, args, rounds)
 
-        r = startup_bench(rounds or 3)
-        _report(r, args.json, f"fresh processes, medians of {r['rounds']} ({r['cores']} cores): import torch "
-                f"{r['import_torch_s']:.2f} s · app's first frame {r['first_frame_s']:.2f} s "
-                f"= {r['first_frame_vs_import_torch']:.2f}× import torch (goal ≤ 0.5) · engine ready, "
-                f"first chart {r['engine_ready_s']:.2f} s")
+
+def _markdown(cfg: FitConfig, args: argparse.Namespace, rounds: int | None) -> int:
+    from fitscope.tui.bench_markdown import markdown
+
+    print(markdown(cfg, rounds))
+    return 0
+
+
+def _cuda(cfg: FitConfig, args: argparse.Namespace, rounds: int | None) -> int:
+    from fitscope.core.bench import device_speed
+
+    r = device_speed(cfg, rounds=rounds or 3)
+    if not r["cuda"]:
+        _report(r, args.json, r["message"])
         return 0
-    if args.compare:
-        from fitscope.core.bench import compare_speed
+    lines = [f"{r['device']}, {r['steps']:,} full-batch steps, medians of {r['rounds']} rounds "
+             f"(CPU: {r['cpu_threads']} threads of {r['cores']} cores):"]
+    for name, goal in (("lesson", "graph ≥ 5× eager"), ("large", "GPU ≥ 10× the CPU")):
+        k = r[name]
+        lines.append(f"  {name}: eager {k['eager_steps_per_s']:,.0f} · graph {k['graph_steps_per_s']:,.0f} steps/s "
+                     f"= {k['graph_vs_eager']:.2f}× · CPU {k['cpu_steps_per_s']:,.0f} → GPU {k['gpu_vs_cpu']:.1f}× "
+                     f"the CPU (goal: {goal})")
+    k = r["race32"]
+    lines.append(f"  race of 32: eager {k['eager_steps_per_s']:,.0f} · graph {k['graph_steps_per_s']:,.0f} race "
+                 f"steps/s = {k['graph_vs_eager']:.2f}×")
+    lines += [f"  note: {n}" for n in r["graph_notices"]]
+    _report(r, args.json, "\n".join(lines))
+    return 0
 
-        if not 2 <= args.compare <= MAX_MEMBERS:
-            raise ConfigError("--compare", args.compare, f"expected a member count from 2 to {MAX_MEMBERS}")
-        r = compare_speed(cfg, args.compare, rounds=rounds or 3)
-        _report(r, args.json, f"K={r['k']}: batched {r['batched_steps_per_s']:,.0f} race steps/s vs {r['k']} sequential "
-                f"runs {r['sequential_steps_per_s']:,.0f} → speedup {r['speedup']:.2f}× "
-                f"({r['speedup_vs_autograd']:.1f}× sequential autograd runs) · mixed activations "
-                f"{r['mixed_activation_steps_per_s']:,.0f} steps/s = {r['mixed_vs_single_activation']:.2f}× "
-                f"of one activation, {r['mixed_vs_its_activations_apart']:.2f}× of its activations raced apart "
-                f"(medians of {r['rounds']} rounds, {r['steps']} steps each, {r['cores']} cores)")
+
+def _startup(cfg: FitConfig, args: argparse.Namespace, rounds: int | None) -> int:
+    from fitscope.tui.bench_ui import startup_bench
+
+    r = startup_bench(rounds or 3)
+    _report(r, args.json, f"fresh processes, medians of {r['rounds']} ({r['cores']} cores): import torch "
+            f"{r['import_torch_s']:.2f} s · app's first frame {r['first_frame_s']:.2f} s "
+            f"= {r['first_frame_vs_import_torch']:.2f}× import torch (goal ≤ 0.5) · engine ready, "
+            f"first chart {r['engine_ready_s']:.2f} s")
+    return 0
+
+
+def _compare(cfg: FitConfig, args: argparse.Namespace, rounds: int | None) -> int:
+    from fitscope.core.bench import compare_speed
+
+    if not 2 <= args.compare <= MAX_MEMBERS:
+        raise ConfigError("--compare", args.compare, f"expected a member count from 2 to {MAX_MEMBERS}")
+    r = compare_speed(cfg, args.compare, rounds=rounds or 3)
+    _report(r, args.json, f"K={r['k']}: batched {r['batched_steps_per_s']:,.0f} race steps/s vs {r['k']} sequential "
+            f"runs {r['sequential_steps_per_s']:,.0f} → speedup {r['speedup']:.2f}× "
+            f"({r['speedup_vs_autograd']:.1f}× sequential autograd runs) · mixed activations "
+            f"{r['mixed_activation_steps_per_s']:,.0f} steps/s = {r['mixed_vs_single_activation']:.2f}× "
+            f"of one activation, {r['mixed_vs_its_activations_apart']:.2f}× of its activations raced apart "
+            f"(medians of {r['rounds']} rounds, {r['steps']} steps each, {r['cores']} cores)")
+    return 0
+
+
+def _load(cfg: FitConfig, args: argparse.Namespace, rounds: int | None) -> int:
+    if not 1 <= args.load <= config_mod.MAX_POINTS:
+        raise ConfigError("--load", args.load, f"expected a row count from 1 to {config_mod.MAX_POINTS:,} "
+                          "(the limit of data.points)")
+    from fitscope.core.bench import load_timing
+
+    r = load_timing(args.load)
+    _report(r, args.json, f"{r['rows']:,} rows: read {r['load_s']:.2f} s ({r['load_vs_numpy']:.2f}× numpy.loadtxt's "
+            f"{r['numpy_loadtxt_s']:.2f} s), run built {r['trainer_build_s']:.2f} s, "
+            f"total {r['total_s']:.2f} s (goal < 2 s)")
+    return 0
+
+
+def _ui(cfg: FitConfig, args: argparse.Namespace, rounds: int | None) -> int:
+    from fitscope.tui.bench_ui import ui_bench
+
+    r = ui_bench(cfg, rounds=rounds or 2, engine=args.engine)
+    if args.json:
+        print(json.dumps(r))
         return 0
-    if args.load is not None:
-        if not 1 <= args.load <= config_mod.MAX_POINTS:
-            raise ConfigError("--load", args.load, f"expected a row count from 1 to {config_mod.MAX_POINTS:,} "
-                              "(the limit of data.points)")
-        from fitscope.core.bench import load_timing
+    print(f"the app at 120x40 over the {r['engine']} engine, training flat out, a key every 0.2 s "
+          f"({r['cores']} cores; min / median / max of {r['rounds']} rounds):")
+    for name in ("single", "race16"):
+        k = r[name]
 
-        r = load_timing(args.load)
-        _report(r, args.json, f"{r['rows']:,} rows: read {r['load_s']:.2f} s ({r['load_vs_numpy']:.2f}× numpy.loadtxt's "
-                f"{r['numpy_loadtxt_s']:.2f} s), run built {r['trainer_build_s']:.2f} s, "
-                f"total {r['total_s']:.2f} s (goal < 2 s)")
-        return 0
-    if args.ui:
-        from fitscope.tui.bench_ui import ui_bench
+        def f(key: str, unit: str = "", k=k) -> str:
+            v = k[key]
+            return f"{v['min']:g} / {v['median']:g} / {v['max']:g}{unit}"
 
-        r = ui_bench(cfg, rounds=rounds or 2, engine=args.engine)
-        if args.json:
-            print(json.dumps(r))
-            return 0
-        print(f"the app at 120x40 over the {r['engine']} engine, training flat out, a key every 0.2 s "
-              f"({r['cores']} cores; min / median / max of {r['rounds']} rounds):")
-        for name in ("single", "race16"):
-            k = r[name]
+        print(f"  {name} ({k['members']} member{'s' if k['members'] > 1 else ''}, to step {k['steps_at_end']:,}): "
+              f"train_ratio {f('train_ratio')} (goal ≥ 0.8, vs {k['bare_steps_per_s']:,.0f} steps/s bare) · "
+              f"key p99 {f('key_latency_p99_ms', ' ms')} (goal ≤ 50) · loop lag p99 {f('loop_lag_p99_ms', ' ms')} "
+              f"(goal ≤ 50) · redraw {f('redraw_ms', ' ms')} (goal ≤ 15)")
+    print(f"  switch single → race → single: {r['switch_s']:.3f} s at the slowest (goal ≤ 0.3)")
+    return 0
 
-            def f(key: str, unit: str = "", k=k) -> str:
-                v = k[key]
-                return f"{v['min']:g} / {v['median']:g} / {v['max']:g}{unit}"
 
-            print(f"  {name} ({k['members']} member{'s' if k['members'] > 1 else ''}, to step {k['steps_at_end']:,}): "
-                  f"train_ratio {f('train_ratio')} (goal ≥ 0.8, vs {k['bare_steps_per_s']:,.0f} steps/s bare) · "
-                  f"key p99 {f('key_latency_p99_ms', ' ms')} (goal ≤ 50) · loop lag p99 {f('loop_lag_p99_ms', ' ms')} "
-                  f"(goal ≤ 50) · redraw {f('redraw_ms', ' ms')} (goal ≤ 15)")
-        print(f"  switch single → race → single: {r['switch_s']:.3f} s at the slowest (goal ≤ 0.3)")
-        return 0
-
+def _engine(cfg: FitConfig, args: argparse.Namespace, rounds: int | None) -> int:
     from fitscope.core.bench import engine_vs_bare
 
     result = engine_vs_bare(cfg, rounds=rounds or 5)

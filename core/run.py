@@ -28,6 +28,7 @@ from fitscope.core.tracker import Tracker
 from fitscope.core.training import Experiment, StateError
 
 ALIGNED_PACE_BLOCKS = 16  # paces of at least this many blocks a second wait for whole blocks
+BLOCK_SECONDS = 0.25  # flat out, a chunk holds a whole block while one takes no longer than this
 CHUNK_SECONDS = 0.01  # flat out, the driver looks at its commands about this often
 MAX_STEP = 100_000  # one Step command trains at once; more would hold commands back
 STATS_SHARE = 0.05  # the network's numbers take at most about this share of the time
@@ -424,6 +425,8 @@ class Run:
             if self.pace >= ALIGNED_PACE_BLOCKS * self.exp.stepper.block_steps:
                 n = max(n, self.exp.stepper.block_steps)  # a chunk holds a block, once the pace allows it
             n = min(n, allowed)
+        elif self.rate == 0 or self.rate * BLOCK_SECONDS >= self.exp.stepper.block_steps:
+            n = max(n, self.exp.stepper.block_steps)  # flat out, a block at least: a slow tick is no reason to go eager
         run = self._aligned(min(n, left), left)
         if run == 0:  # paced, a block not yet due: wait for it rather than step its head eagerly
             t0, s0 = self._pace_mark or (self.clock(), self.step)

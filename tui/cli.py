@@ -244,52 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             argv = ["--open", *argv]  # fitscope RUN: the app on a saved run (or why it cannot be opened)
     args = parser.parse_args(argv)
     try:
-        if args.command == "runs":
-            return runs_view.list_runs(args.dir)
-        if args.command == "show":
-            return runs_view.show(args.run)
-        if args.command == "export":
-            from fitscope.core import export
-
-            sys.stdout.write(export.script(args.run))
-            return 0
-        if args.command == "run":
-            from fitscope.tui import headless, race
-
-            spec = _resumed_spec(args) if args.resume else load_spec(args)
-            if not 0 <= args.frames <= 50:
-                raise ConfigError("--frames", args.frames, "expected a count of charts from 0 to 50")
-            saving = _saving(args)
-            if spec.racing:
-                return race.run_race(spec, saving, args.quiet)[0]
-            return headless.run(spec, saving, args.quiet, frames=args.frames)
-        spec = load_spec(args)
-        if args.command == "bench":
-            from fitscope.tui.bench_cmd import bench
-
-            return bench(spec.base, args)
-        if args.command == "check":
-            from fitscope.tui.check_cmd import check
-
-            return check(args.device, args.quick, args.json)
-        if args.command == "compare":
-            from fitscope.tui import race
-
-            race_run = race_spec(spec.base, args, ["model.activation=relu,softplus,tanh"], spec)
-            return race.run_race(race_run, _saving(args), args.quiet)[0]
-        if args.command == "demo":
-            from fitscope.tui import race
-
-            return race.demo()
-        from fitscope.tui.app import run_app
-
-        if args.open:  # its settings from the start; the engine loads its weights
-            args.resume = args.open
-            spec = _resumed_spec(args)
-        elif args.vary or args.seeds != "1":
-            spec = race_spec(spec.base, args, [])
-        _precheck(spec)
-        return run_app(spec, args.engine, open_run=args.open)
+        return _dispatch(args)
     except (ConfigError, rundir.RunDirError) as exc:
         print(f"fitscope: {exc}", file=sys.stderr)
         return 2
@@ -298,6 +253,59 @@ def main(argv: list[str] | None = None) -> int:
         return signals.code(exc)
     finally:
         rundir.release_unused()  # an --out folder nothing was saved into is not left behind
+
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """The command's work; main turns what it raises into one line and an exit code."""
+    if args.command == "runs":
+        return runs_view.list_runs(args.dir)
+    if args.command == "show":
+        return runs_view.show(args.run)
+    if args.command == "export":
+        from fitscope.core import export
+
+        sys.stdout.write(export.script(args.run))
+        return 0
+    if args.command == "run":
+        return _run(args)
+    spec = load_spec(args)
+    if args.command == "bench":
+        from fitscope.tui.bench_cmd import bench
+
+        return bench(spec.base, args)
+    if args.command == "check":
+        from fitscope.tui.check_cmd import check
+
+        return check(args.device, args.quick, args.json)
+    if args.command in ("compare", "demo"):
+        from fitscope.tui import race
+
+        if args.command == "demo":
+            return race.demo()
+        race_run = race_spec(spec.base, args, ["model.activation=relu,softplus,tanh"], spec)
+        return race.run_race(race_run, _saving(args), args.quiet)[0]
+    from fitscope.tui.app import run_app
+
+    if args.open:  # its settings from the start; the engine loads its weights
+        args.resume = args.open
+        spec = _resumed_spec(args)
+    elif args.vary or args.seeds != "1":
+        spec = race_spec(spec.base, args, [])
+    _precheck(spec)
+    return run_app(spec, args.engine, open_run=args.open)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from fitscope.tui import headless, race
+
+    spec = _resumed_spec(args) if args.resume else load_spec(args)
+    if not 0 <= args.frames <= 50:
+        raise ConfigError("--frames", args.frames, "expected a count of charts from 0 to 50")
+    saving = _saving(args)
+    if spec.racing:
+        return race.run_race(spec, saving, args.quiet)[0]
+    return headless.run(spec, saving, args.quiet, frames=args.frames)
 
 
 def entry() -> None:

@@ -8,6 +8,7 @@ thread for tests. Commands go in typed; snapshots come out in order, folded into
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from fitscope.core.snapshot import Snapshot
 from fitscope.core.tracker import Tracker
 
 Subscriber = Callable[[Snapshot], None]
+log = logging.getLogger("fitscope")
 
 
 class Driver(Protocol):
@@ -63,8 +65,8 @@ class Mailbox:
         for fn in list(self._subs):
             try:
                 fn(snap)
-            except Exception:  # a broken subscriber must not stop training
-                pass
+            except Exception:  # a broken subscriber must not stop training, but its bug must be seen
+                log.exception("a snapshot subscriber failed (%r); training goes on", fn)
 
     def fail(self, text: str) -> None:
         with self._changed:

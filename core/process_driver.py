@@ -73,6 +73,15 @@ class ProcessDriver(Mailbox):
     def pid(self) -> int:
         return self._proc.pid
 
+    @property
+    def exit_code(self) -> int | None:
+        """The worker's exit status once it has ended (0: it closed itself), else None."""
+        return self._proc.poll()
+
+    def kill(self) -> None:
+        """The worker ended abruptly, as a crash would end it (tests use it to check recovery)."""
+        self._proc.kill()
+
     def close(self, timeout: float = 5.0) -> None:
         self._closing = True
         try:

@@ -21,13 +21,14 @@ from fitscope.core import commands as C
 from fitscope.core import device as device_mod
 from fitscope.core import rundir, runs
 from fitscope.core.errors import ConfigError
+from fitscope.core.ledger import Ledger
+from fitscope.core.pacer import Pacer
 from fitscope.core.rundir import RunDirError
 from fitscope.core.snapshot import Frames, Level, MemberSnap, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.tracker import Tracker
 from fitscope.core.training import Experiment, StateError
 
-CHUNK_SECONDS = 0.01  # flat out, the driver looks at its commands about this often
 MAX_STEP = 100_000  # one Step command trains at once; more would hold commands back
 STATS_SHARE = 0.05  # the network's numbers take at most about this share of the time
 STATS_LOG_CAP = 10_000  # rows of them kept for metrics.csv, thinned evenly past it
@@ -60,7 +61,7 @@ class Run:
         self.blocks = blocks  # how full-batch steps are grouped (CUDA graphs); None: the device's default
         self.inside = inside  # the network's numbers on the snapshot cadence (bench turns them off to compare)
         self.publish_interval = 1.0 / publish_hz
-        self.pace = pace
+        self.pacer = Pacer(clock, pace)
         self.history_cap = history_cap
         self.clock = clock
         self.run_id = 0
@@ -88,12 +89,9 @@ class Run:
         self.state = State.READY
         self.budget = spec.base.train.steps
         self.elapsed = 0.0
-        self.rate = 0.0
+        self.pacer.rate = 0.0
         k = len(exp.members)
-        self._last = np.full(k, np.nan)
-        self._best = np.full(k, np.inf)
-        self._best_step = np.zeros(k, dtype=np.int64)
-        self.dead: dict[int, int] = {}
+        self.ledger = Ledger.empty(k)
         self._finite: dict[int, tuple[int, dict[str, Any]] | None] = {}  # a diverged member's last finite step and state
         self.diverged_at: int | None = None
         self._delta_first = [1] * k
@@ -101,10 +99,8 @@ class Run:
         self._kept = [1] * k  # per member, the first step the run's own tracker does not have yet
         self._data_sent = False
         self._test = exp.test_losses()
-        self._pace_mark: tuple[float, int] | None = None
-        self._rate_mark = (self.clock(), 0)
-        self._rate_windowed = False
-        self._chunk = 1
+        self.pacer.started(0)
+        self.pacer.restart(0)
         self._last_pub = -math.inf
         self._changed = True
         self._stepped = False
@@ -127,10 +123,7 @@ class Run:
         k, step = len(self.exp.members), self.step
         self.home, self.prior = loaded.folder, loaded.prior
         self.elapsed = 0.0
-        for name, attr in (("best", "_best"), ("best_step", "_best_step"), ("last", "_last")):
-            values = saved.get(name)
-            if isinstance(values, list) and len(values) == k:
-                setattr(self, attr, np.array(values, dtype=getattr(self, attr).dtype))
+        self.ledger.restore(saved)
         for j, at in saved.get("dead", []):  # checked by runs.load
             self.dead[j] = at
             self.exp.stepper.stop(j)
@@ -146,6 +139,18 @@ class Run:
             self.state = State.DIVERGED
         elif step >= self.budget:
             self.state = State.DONE
+
+    @property
+    def dead(self) -> dict[int, int]:
+        return self.ledger.dead
+
+    @property
+    def pace(self) -> float | None:
+        return self.pacer.pace
+
+    @property
+    def rate(self) -> float:
+        return self.pacer.rate
 
     @property
     def step(self) -> int:
@@ -171,94 +176,125 @@ class Run:
 
     def _apply(self, cmd: C.Command) -> Any:
         self._changed = True
-        if isinstance(cmd, C.Toggle):
-            return self._apply(C.Pause() if self.state == State.RUNNING else C.Start())
-        if isinstance(cmd, C.Start):
-            self._check_trainable("run")
-            if self.step >= self.budget:
-                raise C.Refused(f"the step budget ({self.budget:,}) is reached — raise train.steps to go on")
-            self.state = State.RUNNING
-            self._pace_mark = None
-            self._rate_mark = (self.clock(), self.step)
-        elif isinstance(cmd, C.Pause):
-            if self.state == State.RUNNING:
-                self.state = State.PAUSED
-        elif isinstance(cmd, C.Step):
-            self._check_trainable("step")
-            if not 1 <= cmd.n <= MAX_STEP:
-                raise C.Refused(f"step: {cmd.n} is not valid — expected 1 to {MAX_STEP:,} steps at once")
-            if self.step >= self.budget:
-                raise C.Refused(f"the step budget ({self.budget:,}) is reached — raise train.steps to go on")
+        match cmd:
+            case C.Toggle():
+                return self._apply(C.Pause() if self.state == State.RUNNING else C.Start())
+            case C.Start():
+                return self._on_start()
+            case C.Pause():
+                return self._on_pause()
+            case C.Step():
+                return self._on_step(cmd)
+            case C.Reset():
+                return self._on_reset(cmd)
+            case C.SetLr():
+                return self._set_lr(cmd.lr)
+            case C.SetSteps():
+                return self._on_set_steps(cmd)
+            case C.SetPace():
+                return self._on_set_pace(cmd)
+            case C.Save():
+                return self._on_save(cmd)
+            case C.Inspect():
+                return self._on_inspect(cmd)
+            case C.Timeline():
+                return self._on_timeline(cmd)
+            case C.Open():
+                return self._on_open(cmd)
+            case C.SetDevice():
+                return self._move(cmd.device)
+        raise C.Refused(f"unknown command {cmd!r}")
+
+    def _check_budget(self) -> None:
+        if self.step >= self.budget:
+            raise C.Refused(f"the step budget ({self.budget:,}) is reached — raise train.steps to go on")
+
+    def _on_start(self) -> None:
+        self._check_trainable("run")
+        self._check_budget()
+        self.state = State.RUNNING
+        self.pacer.started(self.step)
+
+    def _on_pause(self) -> None:
+        if self.state == State.RUNNING:
             self.state = State.PAUSED
-            self._train(min(cmd.n, self.budget - self.step))
-            if self.state == State.PAUSED and self.step >= self.budget:
-                self.state = State.DONE
-        elif isinstance(cmd, C.Reset):
-            try:
-                self._open(cmd.spec or self.spec)
-            except ConfigError as exc:  # e.g. a device that is not there: keep the old run
-                raise C.Refused(str(exc)) from None
-            except (OSError, ValueError, RuntimeError, MemoryError) as exc:  # whatever else building met
-                raise C.Refused(f"these settings cannot run: {type(exc).__name__}: {str(exc)[:200]}") from None
-            self._say("reset")
-        elif isinstance(cmd, C.SetLr):
-            self._set_lr(cmd.lr)
-        elif isinstance(cmd, C.SetSteps):
-            self._set_base("train.steps", cmd.steps)
-            self.budget = self.spec.base.train.steps
-            if self.state == State.DONE and self.step < self.budget:
-                self.state = State.PAUSED
-            elif self.state in (State.RUNNING, State.PAUSED) and self.step >= self.budget:
-                self.state = State.DONE
-        elif isinstance(cmd, C.SetPace):
-            if cmd.steps_per_s is not None and not cmd.steps_per_s > 0:
-                raise C.Refused(f"pace: {cmd.steps_per_s} is not valid — expected steps per second > 0, or flat out")
-            self.pace = cmd.steps_per_s
-            self._pace_mark = None
-        elif isinstance(cmd, C.Save):
-            if self.step == 0:
-                raise C.Refused("nothing to save yet: the run has not trained a step")
-            try:
-                path = self._save(cmd)
-            except (OSError, RunDirError) as exc:  # a full disk or a read-only folder: said; the run goes on
-                raise C.Refused(f"save failed: {exc}") from None
-            self._say(f"saved run to {path}")
-            return str(path)
-        elif isinstance(cmd, C.Inspect):
-            if not 0 <= cmd.member < len(self.exp.members):
-                raise C.Refused(f"inspect: there is no member {cmd.member + 1}")
-            self.inspected = cmd.member
-        elif isinstance(cmd, C.Timeline):
-            if not 0 <= cmd.member < len(self.exp.members):
-                raise C.Refused(f"timeline: there is no member {cmd.member + 1}")
-            steps, fits, layers = self.exp.frames()
-            keep = np.arange(len(steps))
-            if fits.size > FRAMES_LIMIT:  # a big race: every member's fit, at fewer moments
-                keep = np.unique(np.linspace(0, len(steps) - 1, max(2, FRAMES_LIMIT // fits[0].size)).astype(int))
-            mine = [(w[keep], b[keep]) for w, b in layers[cmd.member]] if layers else None
-            return Frames(steps[keep], self.exp.view.grid, fits[keep].astype(np.float32), cmd.member, mine)
-        elif isinstance(cmd, C.Open):
-            try:
-                loaded = runs.load(cmd.path)
-                spec = loaded.spec
-                trained = loaded.state["exp"]["step"]
-                if cmd.steps is not None:
-                    if cmd.steps < trained:
-                        raise C.Refused(steps_refusal(cmd.steps, cmd.path, trained))
-                    spec = spec.with_base(spec.base.with_value("train.steps", cmd.steps))
-                self._open(spec, loaded)
-            except (RunDirError, ConfigError) as exc:
-                raise C.Refused(str(exc)) from None
-            except (ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:  # a crafted file past the checks
-                raise C.Refused(f"{cmd.path}: cannot open it ({type(exc).__name__}: {str(exc)[:120]}); "
-                                "the current run is kept") from None
-            self._say(f"opened {loaded.folder} at step {self.step:,} of {self.budget:,}")
-            return self.spec
-        elif isinstance(cmd, C.SetDevice):
-            self._move(cmd.device)
-        else:
-            raise C.Refused(f"unknown command {cmd!r}")
-        return None
+
+    def _on_step(self, cmd: C.Step) -> None:
+        self._check_trainable("step")
+        if not 1 <= cmd.n <= MAX_STEP:
+            raise C.Refused(f"step: {cmd.n} is not valid — expected 1 to {MAX_STEP:,} steps at once")
+        self._check_budget()
+        self.state = State.PAUSED
+        self._train(min(cmd.n, self.budget - self.step))
+        if self.state == State.PAUSED and self.step >= self.budget:
+            self.state = State.DONE
+
+    def _on_reset(self, cmd: C.Reset) -> None:
+        try:
+            self._open(cmd.spec or self.spec)
+        except ConfigError as exc:  # e.g. a device that is not there: keep the old run
+            raise C.Refused(str(exc)) from None
+        except (OSError, ValueError, RuntimeError, MemoryError) as exc:  # whatever else building met
+            raise C.Refused(f"these settings cannot run: {type(exc).__name__}: {str(exc)[:200]}") from None
+        self._say("reset")
+
+    def _on_set_steps(self, cmd: C.SetSteps) -> None:
+        self._set_base("train.steps", cmd.steps)
+        self.budget = self.spec.base.train.steps
+        if self.state == State.DONE and self.step < self.budget:
+            self.state = State.PAUSED
+        elif self.state in (State.RUNNING, State.PAUSED) and self.step >= self.budget:
+            self.state = State.DONE
+
+    def _on_set_pace(self, cmd: C.SetPace) -> None:
+        if cmd.steps_per_s is not None and not cmd.steps_per_s > 0:
+            raise C.Refused(f"pace: {cmd.steps_per_s} is not valid — expected steps per second > 0, or flat out")
+        self.pacer.set_pace(cmd.steps_per_s)
+
+    def _on_save(self, cmd: C.Save) -> str:
+        if self.step == 0:
+            raise C.Refused("nothing to save yet: the run has not trained a step")
+        try:
+            path = self._save(cmd)
+        except (OSError, RunDirError) as exc:  # a full disk or a read-only folder: said; the run goes on
+            raise C.Refused(f"save failed: {exc}") from None
+        self._say(f"saved run to {path}")
+        return str(path)
+
+    def _member_index(self, what: str, member: int) -> None:
+        if not 0 <= member < len(self.exp.members):
+            raise C.Refused(f"{what}: there is no member {member + 1}")
+
+    def _on_inspect(self, cmd: C.Inspect) -> None:
+        self._member_index("inspect", cmd.member)
+        self.inspected = cmd.member
+
+    def _on_timeline(self, cmd: C.Timeline) -> Frames:
+        self._member_index("timeline", cmd.member)
+        steps, fits, layers = self.exp.frames()
+        keep = np.arange(len(steps))
+        if fits.size > FRAMES_LIMIT:  # a big race: every member's fit, at fewer moments
+            keep = np.unique(np.linspace(0, len(steps) - 1, max(2, FRAMES_LIMIT // fits[0].size)).astype(int))
+        mine = [(w[keep], b[keep]) for w, b in layers[cmd.member]] if layers else None
+        return Frames(steps[keep], self.exp.view.grid, fits[keep].astype(np.float32), cmd.member, mine)
+
+    def _on_open(self, cmd: C.Open) -> RunSpec:
+        try:
+            loaded = runs.load(cmd.path)
+            spec = loaded.spec
+            trained = loaded.state["exp"]["step"]
+            if cmd.steps is not None:
+                if cmd.steps < trained:
+                    raise C.Refused(steps_refusal(cmd.steps, cmd.path, trained))
+                spec = spec.with_base(spec.base.with_value("train.steps", cmd.steps))
+            self._open(spec, loaded)
+        except (RunDirError, ConfigError) as exc:
+            raise C.Refused(str(exc)) from None
+        except (ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:  # a crafted file past the checks
+            raise C.Refused(f"{cmd.path}: cannot open it ({type(exc).__name__}: {str(exc)[:120]}); "
+                            "the current run is kept") from None
+        self._say(f"opened {loaded.folder} at step {self.step:,} of {self.budget:,}")
+        return self.spec
 
     def _save(self, cmd: C.Save) -> Path:
         snap = self._build()
@@ -272,10 +308,8 @@ class Run:
         for j, kept in self._finite.items():  # never NaN weights saved as if they were a model
             if kept is not None:
                 finite_steps[j], exp_state["members"][j] = kept
-        state = {"exp": exp_state, "run": {
-            "elapsed": total, "best": self._best.tolist(), "best_step": self._best_step.tolist(),
-            "last": self._last.tolist(), "dead": [[j, at] for j, at in self.dead.items()],
-            "finite_step": [[j, at] for j, at in finite_steps.items()]}}
+        state = {"exp": exp_state, "run": {"elapsed": total, **self.ledger.state(),
+                                           "finite_step": [[j, at] for j, at in finite_steps.items()]}}
         for j, at in finite_steps.items():
             summary["per_member"][j]["checkpoint_step"] = at
         assert snap.data is not None or self.exp.view is not None
@@ -325,7 +359,7 @@ class Run:
         for j in self.dead:
             exp.stepper.stop(j)
         self.exp, self.spec = exp, spec
-        self._rate_mark, self._rate_windowed, self._chunk = (self.clock(), self.step), False, 1
+        self.pacer.restart(self.step)
 
     def _check_trainable(self, what: str) -> None:
         if self.state == State.DIVERGED:
@@ -375,36 +409,18 @@ class Run:
             self.state = State.DONE
             self._changed = True
             return None
-        n = self._chunk
-        if self.pace:
-            now = self.clock()
-            if self._pace_mark is None:
-                self._pace_mark = (now, self.step)
-            t0, s0 = self._pace_mark
-            allowed = int((now - t0) * self.pace) + 1 - (self.step - s0)
-            if allowed <= 0:
-                return max(0.0, (self.step - s0) / self.pace - (now - t0))
-            n = min(n, allowed)
+        block = self.exp.stepper.block_steps
+        n, wait = self.pacer.due(self.step, left, block)
+        if n == 0:
+            return wait
         t0 = self.clock()
-        self._train(min(n, left))
-        took = self.clock() - t0
-        if n == self._chunk:  # aim for chunks of ~CHUNK_SECONDS; grow at most 2x at a time
-            self._chunk = max(1, min(2 * n, int(n * CHUNK_SECONDS / max(took, 1e-6))))
+        self._train(n)
+        self.pacer.took(n, self.clock() - t0, block)
         if self.state == State.RUNNING and self.step >= self.budget:
             self.state = State.DONE
             self._changed = True
-        self._measure_rate()
+        self.pacer.measure(self.step)
         return 0.0
-
-    def _measure_rate(self) -> None:
-        now = self.clock()
-        mark_t, mark_steps = self._rate_mark
-        if now - mark_t >= 0.25:
-            self.rate = (self.step - mark_steps) / (now - mark_t)
-            self._rate_mark = (now, self.step)
-            self._rate_windowed = True
-        elif not self._rate_windowed and now - mark_t > 0.02:
-            self.rate = (self.step - mark_steps) / (now - mark_t)  # until a full window
 
     def _train(self, n: int) -> None:
         first = self.step + 1
@@ -422,24 +438,15 @@ class Run:
         for j in range(losses.shape[1]):
             if j in self.dead:
                 continue
-            col = losses[:, j]
-            bad = ~np.isfinite(col)
-            if bad.any():
-                i = int(np.argmax(bad))
-                col = col[:i]
-                self.dead[j] = first + i
-                self._finite[j] = self.exp.last_finite(j, first + i)  # what a save keeps of it
+            col, died = self.ledger.take(j, first, losses[:, j])
+            if died is not None:
+                self._finite[j] = self.exp.last_finite(j, died)  # what a save keeps of it
                 self.exp.stepper.stop(j)  # the others go on
                 if len(self.exp.members) > 1:
-                    self._say(f"{self.exp.members[j].label} diverged at step {first + i}")
+                    self._say(f"{self.exp.members[j].label} diverged at step {died}")
             if not self._delta[j]:
                 self._delta_first[j] = first
             self._delta[j].append(col)
-            if len(col):
-                self._last[j] = col[-1]
-                k = int(np.argmin(col))
-                if col[k] < self._best[j]:
-                    self._best[j], self._best_step[j] = col[k], first + k
         if len(self.dead) == len(self.exp.members) and self.state != State.DIVERGED:
             self.diverged_at = min(self.dead.values())
             self.state = State.DIVERGED
@@ -491,14 +498,15 @@ class Run:
         for j, m in enumerate(self.exp.members):
             pred = np.full_like(preds[j], np.nan) if j in self.dead else preds[j]  # its line stops
             pred.setflags(write=False)
-            best = float(self._best[j]) if np.isfinite(self._best[j]) else None
+            led = self.ledger
+            best = float(led.best[j]) if np.isfinite(led.best[j]) else None
             delta = np.concatenate(self._delta[j]) if self._delta[j] else np.zeros(0)
             first = self._delta_first[j] if self._delta[j] else self.step + 1
             members.append(MemberSnap(
                 m.label, m.variant or m.label, m.seed,
-                None if np.isnan(self._last[j]) else float(self._last[j]),
+                None if np.isnan(led.last[j]) else float(led.last[j]),
                 None if self._test is None or j in self.dead else float(self._test[j]),
-                best, int(self._best_step[j]) if best is not None else None, self.dead.get(j), pred, first, delta,
+                best, int(led.best_step[j]) if best is not None else None, self.dead.get(j), pred, first, delta,
                 self._stats[j] if self._stats else None, layers if j == self.inspected else None))
         return Snapshot(
             seq=self._seq, run_id=self.run_id, state=self.state, step=self.step, budget=self.budget,

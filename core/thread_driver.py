@@ -80,6 +80,10 @@ class ThreadDriver(Mailbox):
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def join(self, timeout: float | None = None) -> None:
+        """Until the engine thread has ended (it ends by itself after close or a Quit)."""
+        self._thread.join(timeout)
+
     def close(self, timeout: float = 5.0) -> None:
         self._q.put((_CLOSE, None))
         self._thread.join(timeout)

@@ -1,6 +1,7 @@
 """The drivers: a thread, a worker process and the manual one honour the same commands and give
 the same numbers. Waits are on snapshots and events; their timeouts are only a backstop."""
 
+import logging
 import threading
 import time
 
@@ -133,9 +134,9 @@ def test_a_driver_takes_every_command_and_matches_the_manual_driver(kind, make, 
     took = time.monotonic() - t0
     assert d.wait_for(lambda s: s.state == State.STOPPED, timeout=T).state == State.STOPPED
     if kind == "thread":
-        assert not d._thread.is_alive()
+        assert not d.alive
     else:
-        assert d._proc.returncode == 0  # it ended itself: not killed after close's timeout
+        assert d.exit_code == 0  # it ended itself: not killed after close's timeout
     assert took < 5  # a generous bound on "promptly"; close gives up (and fails above) at 5 s
     with pytest.raises(C.Refused, match="stopped"):
         d.send(C.Start()).result(timeout=T)
@@ -145,7 +146,7 @@ def test_a_killed_worker_is_an_error_state_and_a_failure_not_a_hang(make):
     d = make("process", RunSpec(CPU.with_value("train.steps", 100_000_000)))
     d.send(C.Start()).result(timeout=T)
     assert d.wait_for(lambda s: s.step > 50, timeout=T).step > 50
-    d._proc.kill()
+    d.kill()
     snap = d.wait_for(lambda s: s.state == State.ERROR, timeout=T)
     assert snap.state == State.ERROR and snap.step > 50  # the last state stays on screen
     assert d.failure is not None and "ended unexpectedly" in d.failure
@@ -178,3 +179,14 @@ def test_the_manual_driver_applies_commands_at_once_and_survives_a_broken_subscr
     assert snap.state == State.RUNNING and snap.step > 3
     d.close()
     assert d.latest.state == State.STOPPED
+
+
+def test_a_broken_subscriber_is_logged_with_its_traceback(caplog):
+    d = ManualDriver(RunSpec(CPU))
+    d.subscribe(lambda s: 1 / 0)
+    with caplog.at_level(logging.ERROR, logger="fitscope"):
+        d.send(C.Step(1)).result()
+    failed = [r for r in caplog.records if r.name == "fitscope" and "subscriber" in r.getMessage()]
+    assert failed and failed[0].exc_info is not None and failed[0].exc_info[0] is ZeroDivisionError
+    assert d.latest.step == 1  # and the run went on
+    d.close()

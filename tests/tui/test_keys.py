@@ -206,8 +206,8 @@ async def test_q_quits_and_stops_the_engine():
         app.send(C.Start())
         assert app.driver.wait_for(lambda s: s.state == State.RUNNING, timeout=30).state == State.RUNNING
         await pilot.press("q")
-    app.driver._thread.join(5)
-    assert not app.driver._thread.is_alive()
+    app.driver.join(5)
+    assert not app.driver.alive
     assert app.driver.latest.state == State.STOPPED
 
 

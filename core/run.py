@@ -19,7 +19,7 @@ import numpy as np
 
 from fitscope.core import commands as C
 from fitscope.core import device as device_mod
-from fitscope.core import rundir, runs
+from fitscope.core import rundir, runs, store
 from fitscope.core.errors import ConfigError
 from fitscope.core.ledger import Ledger
 from fitscope.core.pacer import Pacer
@@ -115,30 +115,7 @@ class Run:
         self.prior: runs.Prior | None = None
         self.lrs = [[(1, m.cfg.train.lr)] for m in exp.members]  # per member: (from step, lr)
         if loaded is not None:
-            self._restore(loaded)
-
-    def _restore(self, loaded: runs.Loaded) -> None:
-        """The rest of a saved run: bests, diverged members, time, and its losses for the charts."""
-        saved = loaded.state.get("run", {})
-        k, step = len(self.exp.members), self.step
-        self.home, self.prior = loaded.folder, loaded.prior
-        self.elapsed = 0.0
-        self.ledger.restore(saved)
-        for j, at in saved.get("dead", []):  # checked by runs.load
-            self.dead[j] = at
-            self.exp.stepper.stop(j)
-        self.lrs = [[(1, m.cfg.train.lr)] for m in self.exp.members]
-        self._kept = [step + 1] * k  # the saved losses are the prior's rows, not the tracker's
-        self._delta_first = [step + 1] * k
-        curves = runs.prior_losses(loaded.prior, [m.label for m in self.exp.members], step)
-        if curves is not None:  # drawn from step 1 in the charts, as if trained here
-            self._delta = [[c] for c in curves]
-            self._delta_first = [1] * k
-        if self.dead and len(self.dead) == k:
-            self.diverged_at = min(self.dead.values())
-            self.state = State.DIVERGED
-        elif step >= self.budget:
-            self.state = State.DONE
+            store.restore(self, loaded)
 
     @property
     def dead(self) -> dict[int, int]:
@@ -193,6 +170,11 @@ class Run:
                 return self._on_set_steps(cmd)
             case C.SetPace():
                 return self._on_set_pace(cmd)
+        return self._apply_other(cmd)
+
+    def _apply_other(self, cmd: C.Command) -> Any:
+        """The commands that do not train: files, views, devices."""
+        match cmd:
             case C.Save():
                 return self._on_save(cmd)
             case C.Inspect():
@@ -255,7 +237,7 @@ class Run:
         if self.step == 0:
             raise C.Refused("nothing to save yet: the run has not trained a step")
         try:
-            path = self._save(cmd)
+            path = store.save(self, cmd)
         except (OSError, RunDirError) as exc:  # a full disk or a read-only folder: said; the run goes on
             raise C.Refused(f"save failed: {exc}") from None
         self._say(f"saved run to {path}")
@@ -295,40 +277,6 @@ class Run:
                             "the current run is kept") from None
         self._say(f"opened {loaded.folder} at step {self.step:,} of {self.budget:,}")
         return self.spec
-
-    def _save(self, cmd: C.Save) -> Path:
-        snap = self._build()
-        self._keep(snap)  # the steps since the last snapshot too: a save is never behind
-        folder = Path(cmd.path) if cmd.path else self.home or rundir.new_run_dir("runs", runs.short_name(self.spec))
-        prior_elapsed = self.prior.elapsed if self.prior else 0.0
-        total = prior_elapsed + self.elapsed
-        summary = runs.summary(snap, total, folder.name)
-        exp_state = self.exp.state()
-        finite_steps = {}
-        for j, kept in self._finite.items():  # never NaN weights saved as if they were a model
-            if kept is not None:
-                finite_steps[j], exp_state["members"][j] = kept
-        state = {"exp": exp_state, "run": {"elapsed": total, **self.ledger.state(),
-                                           "finite_step": [[j, at] for j, at in finite_steps.items()]}}
-        for j, at in finite_steps.items():
-            summary["per_member"][j]["checkpoint_step"] = at
-        assert snap.data is not None or self.exp.view is not None
-        steps, fits, _ = self.exp.frames()
-        files = runs.files(self.spec, runs.metrics_csv(self.tracker, self.exp.members, self.lrs, self.prior,
-                                                       self.stats_log), state,
-                           runs.fit_csv(self.exp.view.grid, self.exp.predict(), self.exp.members),
-                           cmd.fit_text or "(no chart: saved without one)", summary,
-                           runs.timeline_npz(steps, self.exp.view.grid, fits))
-        listing = {k: summary[k] for k in ("name", "target", "net", "members", "steps", "final_loss", "lead")}
-        meta: dict[str, Any] = {"fitscope": runs.version(), "listing": listing}
-        if self.data_record is not None:
-            meta["data"] = self.data_record
-        rundir.commit(folder, files, meta)
-        self.home = folder
-        for j, at in finite_steps.items():
-            self._say(f"{self.exp.members[j].label if len(self.exp.members) > 1 else 'the run'} diverged at step "
-                      f"{self.dead[j]:,}: checkpoint.pt holds its last finite weights, from step {at:,}", Level.WARNING)
-        return folder
 
     def _move(self, name: str) -> None:
         """The run to another device: its weights, optimiser state, data order and timeline go

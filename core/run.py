@@ -24,6 +24,7 @@ from fitscope.core.errors import ConfigError
 from fitscope.core.ledger import Ledger
 from fitscope.core.pacer import Pacer
 from fitscope.core.rundir import RunDirError
+from fitscope.core.sampler import Sampler
 from fitscope.core.snapshot import Frames, Level, MemberSnap, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.tracker import Tracker
@@ -106,11 +107,7 @@ class Run:
         self._stepped = False
         self.tracker = Tracker(self.history_cap or _save_cap(k))  # the run's own record, for saving
         self.inspected = 0
-        self._stats: list[dict[str, float | None] | None] | None = None
-        self._stats_step: int | None = None
-        self._stats_at = -math.inf  # when they were last computed, and what that cost
-        self._stats_cost = 0.0
-        self.stats_log: list[tuple[int, list[dict[str, float | None] | None]]] = []  # for metrics.csv
+        self.sampler = Sampler(self.clock, STATS_LOG_CAP)
         self.home: Path | None = None  # the folder this run was opened from or last saved to
         self.prior: runs.Prior | None = None
         self.lrs = [[(1, m.cfg.train.lr)] for m in exp.members]  # per member: (from step, lr)
@@ -421,19 +418,9 @@ class Run:
 
     def _measure_inside(self) -> None:
         """The network's numbers, on the snapshot cadence but at most ~STATS_SHARE of the time."""
-        now = self.clock()
-        if not self.inside or self.step == 0 or self._stats_step == self.step:
-            return
-        if self.state == State.RUNNING and now - self._stats_at < self._stats_cost / STATS_SHARE:
-            return  # while training flat out, at most ~STATS_SHARE of the time; idle, always up to date
-        self._stats = [None if j in self.dead else row for j, row in enumerate(self.exp.stats())]  # no NaN nets
-        self._stats_step = self.step
-        self._stats_at = self.clock()
-        self._stats_cost = self._stats_at - now
-        if self.step:
-            self.stats_log.append((self.step, self._stats))
-            if len(self.stats_log) > STATS_LOG_CAP:
-                self.stats_log[:] = self.stats_log[1::2]
+        if self.inside:
+            self.sampler.measure(self.step, self.state == State.RUNNING, STATS_SHARE,  # no NaN nets:
+                                 lambda: [None if j in self.dead else row for j, row in enumerate(self.exp.stats())])
 
     def _build(self) -> Snapshot:
         """The snapshot as of now; it takes nothing away (``snapshot`` does)."""
@@ -455,13 +442,13 @@ class Run:
                 None if np.isnan(led.last[j]) else float(led.last[j]),
                 None if self._test is None or j in self.dead else float(self._test[j]),
                 best, int(led.best_step[j]) if best is not None else None, self.dead.get(j), pred, first, delta,
-                self._stats[j] if self._stats else None, layers if j == self.inspected else None))
+                self.sampler.latest[j] if self.sampler.latest else None, layers if j == self.inspected else None))
         return Snapshot(
             seq=self._seq, run_id=self.run_id, state=self.state, step=self.step, budget=self.budget,
             steps_per_s=self.rate if self.state == State.RUNNING else self._trained_here / max(self.elapsed, 1e-9),
             elapsed=self.elapsed, data=None if self._data_sent else self.exp.view,
             members=tuple(members), spec=self.spec, device=str(self.exp.device), pace=self.pace,
-            notices=tuple(self._notices), diverged_at=self.diverged_at, stats_step=self._stats_step,
+            notices=tuple(self._notices), diverged_at=self.diverged_at, stats_step=self.sampler.step,
             inspected=self.inspected, memory=device_mod.memory_in_use(self.exp.device))
 
     def _layers(self, j: int) -> tuple[tuple[np.ndarray, np.ndarray], ...] | None:

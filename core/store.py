@@ -32,7 +32,7 @@ def save(run: Run, cmd: C.Save) -> Path:
     assert snap.data is not None or run.exp.view is not None
     steps, fits, _ = run.exp.frames()
     files = runs.files(run.spec, runs.metrics_csv(run.tracker, run.exp.members, run.lrs, run.prior,
-                                                   run.stats_log), state,
+                                                   run.sampler.log), state,
                        runs.fit_csv(run.exp.view.grid, run.exp.predict(), run.exp.members),
                        cmd.fit_text or "(no chart: saved without one)", summary,
                        runs.timeline_npz(steps, run.exp.view.grid, fits))

@@ -19,17 +19,17 @@ import numpy as np
 
 from fitscope.core import commands as C
 from fitscope.core import device as device_mod
-from fitscope.core import rundir, runs
+from fitscope.core import rundir, runs, store
 from fitscope.core.errors import ConfigError
+from fitscope.core.ledger import Ledger
+from fitscope.core.pacer import Pacer
 from fitscope.core.rundir import RunDirError
+from fitscope.core.sampler import Sampler
 from fitscope.core.snapshot import Frames, Level, MemberSnap, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.tracker import Tracker
 from fitscope.core.training import Experiment, StateError
 
-ALIGNED_PACE_BLOCKS = 16  # paces of at least this many blocks a second wait for whole blocks
-BLOCK_SECONDS = 0.25  # flat out, a chunk holds a whole block while one takes no longer than this
-CHUNK_SECONDS = 0.01  # flat out, the driver looks at its commands about this often
 MAX_STEP = 100_000  # one Step command trains at once; more would hold commands back
 STATS_SHARE = 0.05  # the network's numbers take at most about this share of the time
 STATS_LOG_CAP = 10_000  # rows of them kept for metrics.csv, thinned evenly past it
@@ -62,7 +62,7 @@ class Run:
         self.blocks = blocks  # how full-batch steps are grouped (CUDA graphs); None: the device's default
         self.inside = inside  # the network's numbers on the snapshot cadence (bench turns them off to compare)
         self.publish_interval = 1.0 / publish_hz
-        self.pace = pace
+        self.pacer = Pacer(clock, pace)
         self.history_cap = history_cap
         self.clock = clock
         self.run_id = 0
@@ -91,12 +91,9 @@ class Run:
         self.state = State.READY
         self.budget = spec.base.train.steps
         self.elapsed = 0.0
-        self.rate = 0.0
+        self.pacer.rate = 0.0
         k = len(exp.members)
-        self._last = np.full(k, np.nan)
-        self._best = np.full(k, np.inf)
-        self._best_step = np.zeros(k, dtype=np.int64)
-        self.dead: dict[int, int] = {}
+        self.ledger = Ledger.empty(k)
         self._finite: dict[int, tuple[int, dict[str, Any]] | None] = {}  # a diverged member's last finite step and state
         self.diverged_at: int | None = None
         self._delta_first = [1] * k
@@ -104,51 +101,31 @@ class Run:
         self._kept = [1] * k  # per member, the first step the run's own tracker does not have yet
         self._data_sent = False
         self._test = exp.test_losses()
-        self._pace_mark: tuple[float, int] | None = None
-        self._rate_mark = (self.clock(), 0)
-        self._rate_windowed = False
-        self._chunk = 1
+        self.pacer.started(0)
+        self.pacer.restart(0)
         self._last_pub = -math.inf
         self._changed = True
         self._stepped = False
         self.tracker = Tracker(self.history_cap or _save_cap(k))  # the run's own record, for saving
         self.inspected = 0
-        self._stats: list[dict[str, float | None] | None] | None = None
-        self._stats_step: int | None = None
-        self._stats_at = -math.inf  # when they were last computed, and what that cost
-        self._stats_cost = 0.0
-        self.stats_log: list[tuple[int, list[dict[str, float | None] | None]]] = []  # for metrics.csv
+        self.sampler = Sampler(self.clock, STATS_LOG_CAP)
         self.home: Path | None = None  # the folder this run was opened from or last saved to
         self.prior: runs.Prior | None = None
         self.lrs = [[(1, m.cfg.train.lr)] for m in exp.members]  # per member: (from step, lr)
         if loaded is not None:
-            self._restore(loaded)
+            store.restore(self, loaded)
 
-    def _restore(self, loaded: runs.Loaded) -> None:
-        """The rest of a saved run: bests, diverged members, time, and its losses for the charts."""
-        saved = loaded.state.get("run", {})
-        k, step = len(self.exp.members), self.step
-        self.home, self.prior = loaded.folder, loaded.prior
-        self.elapsed = 0.0
-        for name, attr in (("best", "_best"), ("best_step", "_best_step"), ("last", "_last")):
-            values = saved.get(name)
-            if isinstance(values, list) and len(values) == k:
-                setattr(self, attr, np.array(values, dtype=getattr(self, attr).dtype))
-        for j, at in saved.get("dead", []):  # checked by runs.load
-            self.dead[j] = at
-            self.exp.stepper.stop(j)
-        self.lrs = [[(1, m.cfg.train.lr)] for m in self.exp.members]
-        self._kept = [step + 1] * k  # the saved losses are the prior's rows, not the tracker's
-        self._delta_first = [step + 1] * k
-        curves = runs.prior_losses(loaded.prior, [m.label for m in self.exp.members], step)
-        if curves is not None:  # drawn from step 1 in the charts, as if trained here
-            self._delta = [[c] for c in curves]
-            self._delta_first = [1] * k
-        if self.dead and len(self.dead) == k:
-            self.diverged_at = min(self.dead.values())
-            self.state = State.DIVERGED
-        elif step >= self.budget:
-            self.state = State.DONE
+    @property
+    def dead(self) -> dict[int, int]:
+        return self.ledger.dead
+
+    @property
+    def pace(self) -> float | None:
+        return self.pacer.pace
+
+    @property
+    def rate(self) -> float:
+        return self.pacer.rate
 
     @property
     def step(self) -> int:
@@ -178,109 +155,110 @@ class Run:
             case C.Toggle():
                 return self._apply(C.Pause() if self.state == State.RUNNING else C.Start())
             case C.Start():
-                self._start()
+                return self._on_start()
             case C.Pause():
-                if self.state == State.RUNNING:
-                    self.state = State.PAUSED
+                return self._on_pause()
             case C.Step():
-                self._step(cmd.n)
+                return self._on_step(cmd)
             case C.Reset():
-                self._reset(cmd.spec or self.spec)
-            case _:
-                return self._apply_setting_or_file(cmd)
-        return None
-
-    def _apply_setting_or_file(self, cmd: C.Command) -> Any:
-        """The commands that change a setting live, or read and write what the run holds."""
-        match cmd:
+                return self._on_reset(cmd)
             case C.SetLr():
-                self._set_lr(cmd.lr)
+                return self._set_lr(cmd.lr)
             case C.SetSteps():
-                self._set_steps(cmd.steps)
+                return self._on_set_steps(cmd)
             case C.SetPace():
-                self._set_pace(cmd.steps_per_s)
-            case C.Save():
-                return self._save_command(cmd)
-            case C.Inspect():
-                self.inspected = self._member(cmd.member, "inspect")
-            case C.Timeline():
-                return self._timeline(self._member(cmd.member, "timeline"))
-            case C.Open():
-                return self._open_command(cmd)
-            case C.SetDevice():
-                self._move(cmd.device)
-            case _:
-                raise C.Refused(f"unknown command {cmd!r}")
-        return None
+                return self._on_set_pace(cmd)
+        return self._apply_other(cmd)
 
-    def _start(self) -> None:
-        self._check_trainable("run")
-        self._check_budget()
-        self.state = State.RUNNING
-        self._pace_mark = None
-        self._rate_mark = (self.clock(), self.step)
+    def _apply_other(self, cmd: C.Command) -> Any:
+        """The commands that do not train: files, views, devices."""
+        match cmd:
+            case C.Save():
+                return self._on_save(cmd)
+            case C.Inspect():
+                return self._on_inspect(cmd)
+            case C.Timeline():
+                return self._on_timeline(cmd)
+            case C.Open():
+                return self._on_open(cmd)
+            case C.SetDevice():
+                return self._move(cmd.device)
+        raise C.Refused(f"unknown command {cmd!r}")
 
     def _check_budget(self) -> None:
         if self.step >= self.budget:
             raise C.Refused(f"the step budget ({self.budget:,}) is reached — raise train.steps to go on")
 
-    def _step(self, n: int) -> None:
+    def _on_start(self) -> None:
+        self._check_trainable("run")
+        self._check_budget()
+        self.state = State.RUNNING
+        self.pacer.started(self.step)
+
+    def _on_pause(self) -> None:
+        if self.state == State.RUNNING:
+            self.state = State.PAUSED
+
+    def _on_step(self, cmd: C.Step) -> None:
         self._check_trainable("step")
-        if not 1 <= n <= MAX_STEP:
-            raise C.Refused(f"step: {n} is not valid — expected 1 to {MAX_STEP:,} steps at once")
+        if not 1 <= cmd.n <= MAX_STEP:
+            raise C.Refused(f"step: {cmd.n} is not valid — expected 1 to {MAX_STEP:,} steps at once")
         self._check_budget()
         self.state = State.PAUSED
-        self._train(min(n, self.budget - self.step))
+        self._train(min(cmd.n, self.budget - self.step))
         if self.state == State.PAUSED and self.step >= self.budget:
             self.state = State.DONE
 
-    def _reset(self, spec: RunSpec) -> None:
+    def _on_reset(self, cmd: C.Reset) -> None:
         try:
-            self._open(spec)
+            self._open(cmd.spec or self.spec)
         except ConfigError as exc:  # e.g. a device that is not there: keep the old run
             raise C.Refused(str(exc)) from None
         except (OSError, ValueError, RuntimeError, MemoryError) as exc:  # whatever else building met
             raise C.Refused(f"these settings cannot run: {type(exc).__name__}: {str(exc)[:200]}") from None
         self._say("reset")
 
-    def _set_steps(self, steps: int) -> None:
-        self._set_base("train.steps", steps)
+    def _on_set_steps(self, cmd: C.SetSteps) -> None:
+        self._set_base("train.steps", cmd.steps)
         self.budget = self.spec.base.train.steps
         if self.state == State.DONE and self.step < self.budget:
             self.state = State.PAUSED
         elif self.state in (State.RUNNING, State.PAUSED) and self.step >= self.budget:
             self.state = State.DONE
 
-    def _set_pace(self, steps_per_s: float | None) -> None:
-        if steps_per_s is not None and not steps_per_s > 0:
-            raise C.Refused(f"pace: {steps_per_s} is not valid — expected steps per second > 0, or flat out")
-        self.pace = steps_per_s
-        self._pace_mark = None
+    def _on_set_pace(self, cmd: C.SetPace) -> None:
+        if cmd.steps_per_s is not None and not cmd.steps_per_s > 0:
+            raise C.Refused(f"pace: {cmd.steps_per_s} is not valid — expected steps per second > 0, or flat out")
+        self.pacer.set_pace(cmd.steps_per_s)
 
-    def _save_command(self, cmd: C.Save) -> str:
+    def _on_save(self, cmd: C.Save) -> str:
         if self.step == 0:
             raise C.Refused("nothing to save yet: the run has not trained a step")
         try:
-            path = self._save(cmd)
+            path = store.save(self, cmd)
         except (OSError, RunDirError) as exc:  # a full disk or a read-only folder: said; the run goes on
             raise C.Refused(f"save failed: {exc}") from None
         self._say(f"saved run to {path}")
         return str(path)
 
-    def _member(self, j: int, what: str) -> int:
-        if not 0 <= j < len(self.exp.members):
-            raise C.Refused(f"{what}: there is no member {j + 1}")
-        return j
+    def _member_index(self, what: str, member: int) -> None:
+        if not 0 <= member < len(self.exp.members):
+            raise C.Refused(f"{what}: there is no member {member + 1}")
 
-    def _timeline(self, j: int) -> Frames:
+    def _on_inspect(self, cmd: C.Inspect) -> None:
+        self._member_index("inspect", cmd.member)
+        self.inspected = cmd.member
+
+    def _on_timeline(self, cmd: C.Timeline) -> Frames:
+        self._member_index("timeline", cmd.member)
         steps, fits, layers = self.exp.frames()
         keep = np.arange(len(steps))
         if fits.size > FRAMES_LIMIT:  # a big race: every member's fit, at fewer moments
             keep = np.unique(np.linspace(0, len(steps) - 1, max(2, FRAMES_LIMIT // fits[0].size)).astype(int))
-        mine = [(w[keep], b[keep]) for w, b in layers[j]] if layers else None
-        return Frames(steps[keep], self.exp.view.grid, fits[keep].astype(np.float32), j, mine)
+        mine = [(w[keep], b[keep]) for w, b in layers[cmd.member]] if layers else None
+        return Frames(steps[keep], self.exp.view.grid, fits[keep].astype(np.float32), cmd.member, mine)
 
-    def _open_command(self, cmd: C.Open) -> RunSpec:
+    def _on_open(self, cmd: C.Open) -> RunSpec:
         try:
             loaded = runs.load(cmd.path)
             spec = loaded.spec
@@ -297,42 +275,6 @@ class Run:
                             "the current run is kept") from None
         self._say(f"opened {loaded.folder} at step {self.step:,} of {self.budget:,}")
         return self.spec
-
-    def _save(self, cmd: C.Save) -> Path:
-        snap = self._build()
-        self._keep(snap)  # the steps since the last snapshot too: a save is never behind
-        folder = Path(cmd.path) if cmd.path else self.home or rundir.new_run_dir("runs", runs.short_name(self.spec))
-        prior_elapsed = self.prior.elapsed if self.prior else 0.0
-        total = prior_elapsed + self.elapsed
-        summary = runs.summary(snap, total, folder.name)
-        exp_state = self.exp.state()
-        finite_steps = {}
-        for j, kept in self._finite.items():  # never NaN weights saved as if they were a model
-            if kept is not None:
-                finite_steps[j], exp_state["members"][j] = kept
-        state = {"exp": exp_state, "run": {
-            "elapsed": total, "best": self._best.tolist(), "best_step": self._best_step.tolist(),
-            "last": self._last.tolist(), "dead": [[j, at] for j, at in self.dead.items()],
-            "finite_step": [[j, at] for j, at in finite_steps.items()]}}
-        for j, at in finite_steps.items():
-            summary["per_member"][j]["checkpoint_step"] = at
-        assert snap.data is not None or self.exp.view is not None
-        steps, fits, _ = self.exp.frames()
-        files = runs.files(self.spec, runs.metrics_csv(self.tracker, self.exp.members, self.lrs, self.prior,
-                                                       self.stats_log), state,
-                           runs.fit_csv(self.exp.view.grid, self.exp.predict(), self.exp.members),
-                           cmd.fit_text or "(no chart: saved without one)", summary,
-                           runs.timeline_npz(steps, self.exp.view.grid, fits))
-        listing = {k: summary[k] for k in ("name", "target", "net", "members", "steps", "final_loss", "lead")}
-        meta: dict[str, Any] = {"fitscope": runs.version(), "listing": listing}
-        if self.data_record is not None:
-            meta["data"] = self.data_record
-        rundir.commit(folder, files, meta)
-        self.home = folder
-        for j, at in finite_steps.items():
-            self._say(f"{self.exp.members[j].label if len(self.exp.members) > 1 else 'the run'} diverged at step "
-                      f"{self.dead[j]:,}: checkpoint.pt holds its last finite weights, from step {at:,}", Level.WARNING)
-        return folder
 
     def _move(self, name: str) -> None:
         """The run to another device: its weights, optimiser state, data order and timeline go
@@ -363,7 +305,7 @@ class Run:
         for j in self.dead:
             exp.stepper.stop(j)
         self.exp, self.spec = exp, spec
-        self._rate_mark, self._rate_windowed, self._chunk = (self.clock(), self.step), False, 1
+        self.pacer.restart(self.step)
 
     def _check_trainable(self, what: str) -> None:
         if self.state == State.DIVERGED:
@@ -413,62 +355,18 @@ class Run:
             self.state = State.DONE
             self._changed = True
             return None
-        n = self._chunk
-        if self.pace:
-            now = self.clock()
-            if self._pace_mark is None:
-                self._pace_mark = (now, self.step)
-            t0, s0 = self._pace_mark
-            allowed = int((now - t0) * self.pace) + 1 - (self.step - s0)
-            if allowed <= 0:
-                return max(0.0, (self.step - s0) / self.pace - (now - t0))
-            if self.pace >= ALIGNED_PACE_BLOCKS * self.exp.stepper.block_steps:
-                n = max(n, self.exp.stepper.block_steps)  # a chunk holds a block, once the pace allows it
-            n = min(n, allowed)
-        elif self.rate == 0 or self.rate * BLOCK_SECONDS >= self.exp.stepper.block_steps:
-            n = max(n, self.exp.stepper.block_steps)  # flat out, a block at least: a slow tick is no reason to go eager
-        run = self._aligned(min(n, left), left)
-        if run == 0:  # paced, a block not yet due: wait for it rather than step its head eagerly
-            t0, s0 = self._pace_mark or (self.clock(), self.step)
-            due = self.step - s0 + self.exp.stepper.block_steps - self.step % self.exp.stepper.block_steps
-            return max(0.0, due / self.pace - (self.clock() - t0)) if self.pace else 0.0
+        block = self.exp.stepper.block_steps
+        n, wait = self.pacer.due(self.step, left, block)
+        if n == 0:
+            return wait
         t0 = self.clock()
-        self._train(run)
-        took = self.clock() - t0
-        if n == self._chunk:  # aim for chunks of ~CHUNK_SECONDS; grow at most 2x at a time
-            self._chunk = max(1, min(2 * n, int(run * CHUNK_SECONDS / max(took, 1e-6))))
+        self._train(n)
+        self.pacer.took(n, self.clock() - t0, block)
         if self.state == State.RUNNING and self.step >= self.budget:
             self.state = State.DONE
             self._changed = True
-        self._measure_rate()
+        self.pacer.measure(self.step)
         return 0.0
-
-    def _aligned(self, n: int, left: int) -> int:
-        """Steps for this chunk so that it ends on a block boundary: the fast kernels run full-batch
-        steps 16 at a time from a boundary, and a chunk ending between two ran its head and tail
-        eagerly (14 % of the app's steps, issue 25). Unaligned only where blocks cannot help: the
-        run's last steps, a chunk shorter than a block flat out (a net this slow is not bound by
-        launches), or a pace meant for the eye (under 16 blocks a second: at the lesson's watch pace,
-        100 steps/s, waiting for whole blocks would make the curve jump 16 steps at a time)."""
-        block = self.exp.stepper.block_steps
-        if block <= 1 or n >= left:
-            return n
-        end = (self.step + n) // block * block
-        if end > self.step:
-            return end - self.step
-        if self.pace and self.pace >= ALIGNED_PACE_BLOCKS * block:
-            return 0
-        return n
-
-    def _measure_rate(self) -> None:
-        now = self.clock()
-        mark_t, mark_steps = self._rate_mark
-        if now - mark_t >= 0.25:
-            self.rate = (self.step - mark_steps) / (now - mark_t)
-            self._rate_mark = (now, self.step)
-            self._rate_windowed = True
-        elif not self._rate_windowed and now - mark_t > 0.02:
-            self.rate = (self.step - mark_steps) / (now - mark_t)  # until a full window
 
     def _train(self, n: int) -> None:
         first = self.step + 1
@@ -486,24 +384,15 @@ class Run:
         for j in range(losses.shape[1]):
             if j in self.dead:
                 continue
-            col = losses[:, j]
-            bad = ~np.isfinite(col)
-            if bad.any():
-                i = int(np.argmax(bad))
-                col = col[:i]
-                self.dead[j] = first + i
-                self._finite[j] = self.exp.last_finite(j, first + i)  # what a save keeps of it
+            col, died = self.ledger.take(j, first, losses[:, j])
+            if died is not None:
+                self._finite[j] = self.exp.last_finite(j, died)  # what a save keeps of it
                 self.exp.stepper.stop(j)  # the others go on
                 if len(self.exp.members) > 1:
-                    self._say(f"{self.exp.members[j].label} diverged at step {first + i}")
+                    self._say(f"{self.exp.members[j].label} diverged at step {died}")
             if not self._delta[j]:
                 self._delta_first[j] = first
             self._delta[j].append(col)
-            if len(col):
-                self._last[j] = col[-1]
-                k = int(np.argmin(col))
-                if col[k] < self._best[j]:
-                    self._best[j], self._best_step[j] = col[k], first + k
         if len(self.dead) == len(self.exp.members) and self.state != State.DIVERGED:
             self.diverged_at = min(self.dead.values())
             self.state = State.DIVERGED
@@ -530,19 +419,9 @@ class Run:
 
     def _measure_inside(self) -> None:
         """The network's numbers, on the snapshot cadence but at most ~STATS_SHARE of the time."""
-        now = self.clock()
-        if not self.inside or self.step == 0 or self._stats_step == self.step:
-            return
-        if self.state == State.RUNNING and now - self._stats_at < self._stats_cost / STATS_SHARE:
-            return  # while training flat out, at most ~STATS_SHARE of the time; idle, always up to date
-        self._stats = [None if j in self.dead else row for j, row in enumerate(self.exp.stats())]  # no NaN nets
-        self._stats_step = self.step
-        self._stats_at = self.clock()
-        self._stats_cost = self._stats_at - now
-        if self.step:
-            self.stats_log.append((self.step, self._stats))
-            if len(self.stats_log) > STATS_LOG_CAP:
-                self.stats_log[:] = self.stats_log[1::2]
+        if self.inside:
+            self.sampler.measure(self.step, self.state == State.RUNNING, STATS_SHARE,  # no NaN nets:
+                                 lambda: [None if j in self.dead else row for j, row in enumerate(self.exp.stats())])
 
     def _build(self) -> Snapshot:
         """The snapshot as of now; it takes nothing away (``snapshot`` does)."""
@@ -555,21 +434,22 @@ class Run:
         for j, m in enumerate(self.exp.members):
             pred = np.full_like(preds[j], np.nan) if j in self.dead else preds[j]  # its line stops
             pred.setflags(write=False)
-            best = float(self._best[j]) if np.isfinite(self._best[j]) else None
+            led = self.ledger
+            best = float(led.best[j]) if np.isfinite(led.best[j]) else None
             delta = np.concatenate(self._delta[j]) if self._delta[j] else np.zeros(0)
             first = self._delta_first[j] if self._delta[j] else self.step + 1
             members.append(MemberSnap(
                 m.label, m.variant or m.label, m.seed,
-                None if np.isnan(self._last[j]) else float(self._last[j]),
+                None if np.isnan(led.last[j]) else float(led.last[j]),
                 None if self._test is None or j in self.dead else float(self._test[j]),
-                best, int(self._best_step[j]) if best is not None else None, self.dead.get(j), pred, first, delta,
-                self._stats[j] if self._stats else None, layers if j == self.inspected else None))
+                best, int(led.best_step[j]) if best is not None else None, self.dead.get(j), pred, first, delta,
+                self.sampler.latest[j] if self.sampler.latest else None, layers if j == self.inspected else None))
         return Snapshot(
             seq=self._seq, run_id=self.run_id, state=self.state, step=self.step, budget=self.budget,
             steps_per_s=self.rate if self.state == State.RUNNING else self._trained_here / max(self.elapsed, 1e-9),
             elapsed=self.elapsed, data=None if self._data_sent else self.exp.view,
             members=tuple(members), spec=self.spec, device=str(self.exp.device), pace=self.pace,
-            notices=tuple(self._notices), diverged_at=self.diverged_at, stats_step=self._stats_step,
+            notices=tuple(self._notices), diverged_at=self.diverged_at, stats_step=self.sampler.step,
             inspected=self.inspected, memory=device_mod.memory_in_use(self.exp.device))
 
     def _layers(self, j: int) -> tuple[tuple[np.ndarray, np.ndarray], ...] | None:

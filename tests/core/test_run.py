@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from fitscope.core import commands as C
+from fitscope.core import graphs
 from fitscope.core.config import ConfigError, FitConfig
 from fitscope.core.model import make_mlp
 from fitscope.core.run import MAX_STEP, Run
@@ -460,3 +461,27 @@ def test_step_stops_at_the_budget():
     assert run.step == 10 and run.state == State.DONE
     refused(run, C.Step(1), "budget")
     assert run.step == 10
+
+
+@pytest.mark.parametrize("pace", [None, 5_000, 100])
+def test_chunks_fall_on_the_fast_kernels_blocks(pace, monkeypatch):
+    done = {"block": 0}
+    real = graphs.Block.run
+
+    def counted(self, rows):
+        done["block"] += self.steps
+        return real(self, rows)
+
+    monkeypatch.setattr(graphs.Block, "run", counted)
+    clock = FakeClock()
+    total = 100 * graphs.BLOCK + 5  # a tail the budget forces
+    run = Run(RunSpec(CPU.with_value("train.steps", total)), pace=pace, clock=clock, blocks="eager")
+    run.apply(C.Start())
+    while run.state == State.RUNNING:
+        if run.tick() != 0.0:
+            clock.advance(0.01)
+    assert run.step == total
+    if pace is None or graphs.BLOCK / pace <= 0.05:  # flat out, or a pace fast enough to gather blocks
+        assert done["block"] >= 0.99 * total and done["block"] == total - 5
+    else:  # a slow pace steps as it is due, rather than in bursts of a block
+        assert done["block"] < total

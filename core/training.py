@@ -22,6 +22,7 @@ from fitscope.core import memory
 from fitscope.core.graphs import BLOCK, Block, CaptureError
 from fitscope.core.kernels import Group, make_groups
 from fitscope.core.model import ACTIVATION_MODULES, make_loss, make_mlp, make_optimizer
+from fitscope.core.registry import ACTIVATIONS
 from fitscope.core.spec import Member, RunSpec
 from fitscope.core.timeline import CAP, WEIGHT_FRAMES_BYTES, Timeline
 
@@ -409,7 +410,7 @@ class Experiment:
                 before = [old[f"{2 * i}.weight"].to(x.device) for i in range(len(ws))]
             grads = self.stepper.grads(j)
             act = ACTIVATION_FNS[m.cfg.model.activation]
-            kinked = m.cfg.model.activation in ("relu", "leaky_relu")
+            kinked = ACTIVATIONS[m.cfg.model.activation].kinked
             row: dict[str, float | None] = {}
             h = x
             for i, (w, b) in enumerate(ws):

@@ -24,6 +24,7 @@ from fitscope.core.kernels import Group, make_groups
 from fitscope.core.model import ACTIVATION_MODULES, make_loss, make_mlp, make_optimizer
 from fitscope.core.registry import ACTIVATIONS
 from fitscope.core.spec import Member, RunSpec
+from fitscope.core.stepper import Stepper
 from fitscope.core.timeline import CAP, WEIGHT_FRAMES_BYTES, Timeline
 
 Frames = Callable[[int], None]  # called after each step of a chunk with its index from 1
@@ -303,8 +304,9 @@ class AutogradStepper:
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return torch.stack([f(m(x), y) for m, f in zip(self.models, self.loss_fns)])
 
-    def state_dict(self, j: int) -> dict[str, torch.Tensor]:
-        return {k: v.detach().cpu() for k, v in self.models[j].state_dict().items()}
+    def state_dict(self, j: int, copy: list[Any] | None = None) -> dict[str, torch.Tensor]:
+        model = copy[j][0] if copy is not None else self.models[j].state_dict()
+        return {k: v.detach().cpu() for k, v in model.items()}
 
     def copy(self) -> list[Any]:
         return [(copy.deepcopy(m.state_dict()), copy.deepcopy(o.state_dict())) for m, o in zip(self.models, self.optimizers)]
@@ -329,11 +331,9 @@ class AutogradStepper:
             at += o * i + o
         return out
 
-    def member_state(self, j: int, saved: list[Any] | None = None) -> dict[str, Any]:
-        if saved is not None:
-            model, optim = saved[j]
-            return {"model": {k: v.cpu() for k, v in model.items()}, "optim": optim}
-        return {"model": self.state_dict(j), "optim": self.optimizers[j].state_dict()}
+    def member_state(self, j: int, copy: list[Any] | None = None) -> dict[str, Any]:
+        optim = copy[j][1] if copy is not None else self.optimizers[j].state_dict()
+        return {"model": self.state_dict(j, copy), "optim": optim}
 
     def load_member_state(self, j: int, state: dict[str, Any]) -> None:
         self.models[j].load_state_dict(state["model"])
@@ -367,7 +367,7 @@ class Experiment:
         else:
             self.use(FastStepper(self.members, models, self.device, blocks))
 
-    def use(self, stepper: FastStepper | AutogradStepper) -> None:
+    def use(self, stepper: Stepper) -> None:
         """Step with ``stepper`` (its members' weights as they are now); the timeline starts here."""
         self.stepper = stepper
         sizes = stepper.frame_sizes()

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from fitscope.core.training import Batches, Frames
+    from fitscope.core.steppers import Batches, Frames
 
 
 class Stepper(Protocol):

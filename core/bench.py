@@ -15,7 +15,7 @@ from fitscope.core.model import make_loss, make_optimizer
 from fitscope.core.snapshot import State
 from fitscope.core.spec import Member, RunSpec
 from fitscope.core.thread_driver import ThreadDriver
-from fitscope.core.training import Experiment, build
+from fitscope.core.training import AutogradStepper, Experiment, FastStepper, build
 
 
 def spread(values: list[float], digits: int = 3) -> dict[str, Any]:
@@ -182,7 +182,8 @@ def compare_speed(cfg: FitConfig, k: int, steps: int = 300, rounds: int = 3) -> 
         race.step(steps)
         batched.append(steps / (time.perf_counter() - t0))
         mixed = Experiment(same)
-        mixed.use(type(mixed.stepper)(mixed_members, build(RunSpec(cfg))[1] * k, mixed.device))
+        kind = AutogradStepper if isinstance(mixed.stepper, AutogradStepper) else FastStepper
+        mixed.use(kind(mixed_members, build(RunSpec(cfg))[1] * k, mixed.device))
         t0 = time.perf_counter()
         mixed.step(steps)
         mixed_rates.append(steps / (time.perf_counter() - t0))

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fitscope.core import targets
+from fitscope.core import registry, targets
 from fitscope.core.errors import ConfigError, printable
 
-ACTIVATIONS = ("relu", "softplus", "tanh", "sigmoid", "gelu", "silu", "elu", "leaky_relu", "identity")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-LOSSES = ("mse", "l1", "huber")
+ACTIVATIONS = tuple(registry.ACTIVATIONS)
+OPTIMIZERS = tuple(registry.OPTIMIZERS)
+LOSSES = tuple(registry.LOSSES)
 NOISE_KINDS = ("uniform", "gaussian", "none")
 SAMPLINGS = ("grid", "random")
 SPLITS = ("none", "random", "extrapolate")

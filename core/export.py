@@ -12,17 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from fitscope.core import datafile, rundir, targets
+from fitscope.core import datafile, registry, rundir, targets
 from fitscope.core import spec as spec_mod
 from fitscope.core.config import DataConfig, FitConfig, file_problem, shape_text
 from fitscope.core.rundir import RunDirError
 from fitscope.core.spec import Member, RunSpec
 
-ACTIVATIONS = {"relu": "nn.ReLU()", "softplus": "nn.Softplus()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()",
-               "gelu": "nn.GELU()", "silu": "nn.SiLU()", "elu": "nn.ELU()", "leaky_relu": "nn.LeakyReLU()",
-               "identity": "nn.Identity()"}
-LOSSES = {"mse": "nn.MSELoss()", "l1": "nn.L1Loss()", "huber": "nn.HuberLoss()"}
-OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+ACTIVATIONS = {n: a.source for n, a in registry.ACTIVATIONS.items()}
+LOSSES = {n: loss.source for n, loss in registry.LOSSES.items()}
+OPTIMIZERS = {n: o.cls for n, o in registry.OPTIMIZERS.items()}
 
 
 def script(run: str | Path) -> str:
@@ -154,11 +152,12 @@ def _net_lines(hidden: tuple[int, ...], activation: str, indent: str) -> list[st
 def _optimizer(cfg: FitConfig, params: str = "net.parameters()") -> str:
     t = cfg.train
     args = [params, f"lr={t.lr!r}"]
-    if t.optimizer in ("sgd", "rmsprop") and t.momentum:
+    entry = registry.OPTIMIZERS[t.optimizer]
+    if entry.momentum and t.momentum:
         args.append(f"momentum={t.momentum!r}")
     if t.weight_decay:
         args.append(f"weight_decay={t.weight_decay!r}")
-    if t.optimizer in ("adam", "adamw"):
+    if entry.fused:
         args.append("fused=True")  # as fitscope runs it: the same math in one kernel
     return f"torch.optim.{OPTIMIZERS[t.optimizer]}({', '.join(args)})"
 

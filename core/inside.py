@@ -6,34 +6,21 @@ A net is its layers as (W [out, in], b [out]) pairs, ``nn.Linear``'s layout.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from fitscope.core import registry
+from fitscope.core.registry import KINKED
+
+__all__ = ["ACTIVATIONS", "KINKED", "TOP_UNITS", "Layers", "Units", "dead_fraction", "forward", "hidden", "kinks",
+           "layers_of", "units"]
+
 Layers = list[tuple[np.ndarray, np.ndarray]]
-KINKED = ("relu", "leaky_relu")  # piecewise-linear: the fit's slope changes where a unit turns on
 TOP_UNITS = 8
-
-_ERF = np.vectorize(math.erf, otypes=[float])
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "relu": lambda z: np.maximum(z, 0.0),
-    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
-    "softplus": lambda z: np.where(z > 20, z, np.log1p(np.exp(np.minimum(z, 20.0)))),
-    "tanh": np.tanh,
-    "sigmoid": _sigmoid,
-    "gelu": lambda z: 0.5 * z * (1.0 + _ERF(z / math.sqrt(2.0))),
-    "silu": lambda z: z * _sigmoid(z),
-    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))),
-    "identity": lambda z: z,
-}
+# the numpy view of each activation, for the app, which never loads torch
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {n: a.numpy for n, a in registry.ACTIVATIONS.items()}
 
 
 def layers_of(state: dict[str, np.ndarray]) -> Layers:

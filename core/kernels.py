@@ -23,30 +23,12 @@ import torch.nn.functional as F
 
 from fitscope.core import device as device_mod
 from fitscope.core.config import FitConfig
+from fitscope.core.registry import ACTIVATIONS, LOSSES, OPTIMIZERS
 from fitscope.core.spec import Member
 
-_A, _NN = torch.ops.aten, torch._C._nn
 # Each activation as (forward into out, backward into out), the kernels autograd calls.
-KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
-    "relu": (lambda z, out: torch.clamp_min(z, 0, out=out),
-             lambda g, z, a, out: _A.threshold_backward.grad_input(g, a, 0, grad_input=out)),
-    "softplus": (lambda z, out: _NN.softplus(z, 1, 20, out=out),  # type: ignore[call-arg]
-                 lambda g, z, a, out: _A.softplus_backward.grad_input(g, z, 1, 20, grad_input=out)),
-    "tanh": (lambda z, out: torch.tanh(z, out=out),
-             lambda g, z, a, out: _A.tanh_backward.grad_input(g, a, grad_input=out)),
-    "sigmoid": (lambda z, out: torch.sigmoid(z, out=out),
-                lambda g, z, a, out: _A.sigmoid_backward.grad_input(g, a, grad_input=out)),
-    "gelu": (lambda z, out: _NN.gelu(z, out=out),  # type: ignore[call-arg]
-             lambda g, z, a, out: _A.gelu_backward.grad_input(g, z, grad_input=out)),
-    "silu": (lambda z, out: _NN.silu(z, out=out),  # type: ignore[call-arg]
-             lambda g, z, a, out: _A.silu_backward.grad_input(g, z, grad_input=out)),
-    "elu": (lambda z, out: _NN.elu(z, out=out),  # type: ignore[call-arg]
-            lambda g, z, a, out: _A.elu_backward.grad_input(g, 1, 1, 1, False, z, grad_input=out)),
-    "leaky_relu": (lambda z, out: _NN.leaky_relu(z, 0.01, out=out),
-                   lambda g, z, a, out: _A.leaky_relu_backward.grad_input(g, z, 0.01, False, grad_input=out)),
-    "identity": (lambda z, out: out.copy_(z), lambda g, z, a, out: out.copy_(g)),
-}
-_LOSSES: dict[str, Callable[..., torch.Tensor]] = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss}
+KERNELS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {n: a.kernels() for n, a in ACTIVATIONS.items()}
+_LOSSES: dict[str, Callable[..., torch.Tensor]] = {n: getattr(F, loss.functional) for n, loss in LOSSES.items()}
 BETAS, EPS, RMS_ALPHA = (0.9, 0.999), 1e-8, 0.99
 
 
@@ -102,7 +84,7 @@ class Group:
         self.momentum = torch.tensor([c.train.momentum for c in cfgs], device=device)
         self.plain = self.optimizer == "sgd" and not bool(self.wd.any()) and not bool(self.momentum.any())
         self.buf = torch.zeros_like(self.flat)
-        self.sq = torch.zeros_like(self.flat) if self.optimizer in ("adam", "adamw", "rmsprop") else self.buf
+        self.sq = torch.zeros_like(self.flat) if OPTIMIZERS[self.optimizer].second_moment else self.buf
         self.t = 0
         # the step count Adam's corrections read; float64 as the host's (float32 on MPS, which has no float64)
         self.t_dev = torch.zeros((), dtype=device_mod.counter_dtype(torch.device(device)), device=device)

@@ -8,7 +8,6 @@ lesson prints them), read from the device once per call, not once per step.
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -19,64 +18,18 @@ import torch
 from fitscope.core import data as data_mod
 from fitscope.core import device as device_mod
 from fitscope.core import memory
-from fitscope.core.graphs import BLOCK, Block, CaptureError
-from fitscope.core.kernels import Group, make_groups
-from fitscope.core.model import ACTIVATION_MODULES, make_loss, make_mlp, make_optimizer
-from fitscope.core.spec import Member, RunSpec
+from fitscope.core.checkstate import StateError, check_state, shape_of
+from fitscope.core.model import ACTIVATION_MODULES, make_mlp
+from fitscope.core.registry import ACTIVATIONS
+from fitscope.core.spec import RunSpec
+from fitscope.core.stepper import Stepper
+from fitscope.core.steppers import AutogradStepper, Batches, FastStepper, Frames
 from fitscope.core.timeline import CAP, WEIGHT_FRAMES_BYTES, Timeline
 
-Frames = Callable[[int], None]  # called after each step of a chunk with its index from 1
+__all__ = ["ACTIVATION_FNS", "AutogradStepper", "Batches", "Experiment", "FastStepper", "Frames", "StateError",
+           "Stepper", "build", "check_state", "r2", "shape_of"]
+
 ACTIVATION_FNS = {name: cls() for name, cls in ACTIVATION_MODULES.items()}
-
-
-class Batches:
-    """Full batch, or mini-batches from a seeded shuffle per epoch (its state saveable with a run)."""
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, size: int, seed: int):
-        self.x, self.y, self.size = x, y, size
-        self.rng = torch.Generator().manual_seed(seed)
-        self._order: torch.Tensor | None = None
-        self._pos = 0
-
-    @property
-    def rows(self) -> int:
-        n = self.x.shape[0]
-        return n if self.size == 0 or self.size >= n else self.size
-
-    @property
-    def full(self) -> bool:
-        """Full batch: every step sees the same tensors (a step that can be captured)."""
-        return self.rows == self.x.shape[0]
-
-    def state(self) -> dict[str, Any]:
-        order = None if self._order is None else self._order.cpu()
-        return {"rng": self.rng.get_state(), "order": order, "pos": self._pos}
-
-    def load(self, state: dict[str, Any]) -> None:
-        n = self.x.shape[0]
-        order, pos = state.get("order"), state.get("pos", 0)
-        if not isinstance(state.get("rng"), torch.Tensor) or state["rng"].dtype != torch.uint8:
-            raise StateError("its batch order's generator state is not a byte tensor")
-        if order is not None and not (isinstance(order, torch.Tensor) and order.dtype == torch.int64
-                                      and tuple(order.shape) == (n,)
-                                      and torch.equal(order.sort().values, torch.arange(n))):
-            raise StateError(f"its batch order is not an order of this run's {n:,} training points")
-        if not isinstance(pos, int) or isinstance(pos, bool) or not 0 <= pos <= n:
-            raise StateError(f"its batch position {pos!r} is not within the {n:,} training points")
-        self.rng.set_state(state["rng"])
-        self._order = None if order is None else order.to(self.x.device)
-        self._pos = pos
-
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        n = self.x.shape[0]
-        if self.size == 0 or self.size >= n:
-            return self.x, self.y
-        if self._order is None or self._pos + self.size > n:
-            self._order = torch.randperm(n, generator=self.rng).to(self.x.device)
-            self._pos = 0
-        idx = self._order[self._pos: self._pos + self.size]
-        self._pos += self.size
-        return self.x[idx], self.y[idx]
 
 
 def build(spec: RunSpec, check: Callable[[int], object] | None = None) -> tuple[data_mod.Dataset, list[torch.nn.Sequential]]:
@@ -98,245 +51,6 @@ def build(spec: RunSpec, check: Callable[[int], object] | None = None) -> tuple[
                 torch.set_rng_state(after_data)
             models.append(make_mlp(m.cfg.model))
     return dataset, models
-
-
-class FastStepper:
-    notice: str | None = None  # something to tell the user once (a graph that could not be captured)
-
-    def __init__(self, members: list[Member], models: list[torch.nn.Sequential], device: torch.device,
-                 blocks: str | None = None):
-        """``blocks``: "graph" (full-batch steps in CUDA-graph blocks; the default on CUDA), "eager"
-        (the same blocks without a graph: the CPU's test of their bookkeeping) or "off"."""
-        self.blocks = blocks or ("graph" if device.type == "cuda" else "off")
-        self._block: Block | None = None
-        weights = []
-        for model in models:
-            linears = [m for m in model if isinstance(m, torch.nn.Linear)]
-            weights.append([t for lin in linears for t in (lin.weight.detach(), lin.bias.detach())])
-        self.groups: list[Group] = make_groups(members, weights, device)
-        self.k = len(members)
-        self._rows: list[torch.Tensor] = []
-        self._row_views: list[tuple[torch.Tensor, ...]] = []
-
-    def run(self, batches: Batches, n: int, frames: Frames | None = None, start: int = 0) -> np.ndarray:
-        """Steps start+1 … start+n; with blocks, those that begin at a multiple of the block size
-        run as one block (the timeline's frames, every BLOCK steps or more, fall on block ends)."""
-        if not self._rows or self._rows[0].shape[0] < n:  # a device buffer of losses, a row per step
-            dev = self.groups[0].flat.device
-            self._rows = [torch.empty(max(n, 64), g.k, 1, 1, device=dev) for g in self.groups]
-            self._row_views = [tuple(r.unbind(0)) for r in self._rows]  # views made once, not per step
-        block = self._block_for(batches)
-        i = 0
-        while i < n:
-            if block is not None and n - i >= block.steps and (start + i) % block.steps == 0:
-                block.run([r[i:i + block.steps] for r in self._rows])
-                i += block.steps
-            else:
-                x, y = batches.next()
-                for g, rows in zip(self.groups, self._row_views):
-                    g.step(x, y, rows[i])
-                i += 1
-            if frames is not None:
-                frames(i)
-        return self._read(n, batches.rows)
-
-    def _read(self, n: int, rows: int) -> np.ndarray:
-        """The chunk's losses, one copy per group: the only wait for the device in a chunk."""
-        out = np.empty((n, self.k))
-        for g, buf in zip(self.groups, self._rows):
-            src = buf[:n, :, 0, 0]
-            if src.is_cuda:  # into pinned memory without blocking, then one sync for the lot
-                host = torch.empty(src.shape, dtype=src.dtype, pin_memory=True)
-                host.copy_(src, non_blocking=True)
-                torch.cuda.current_stream(src.device).synchronize()
-                src = host
-            out[:, g.index] = src.to(torch.float64).numpy() / rows
-        return out
-
-    def _block_for(self, batches: Batches) -> Block | None:
-        if self.blocks == "off":
-            return None
-        if not batches.full:
-            self.blocks, self.notice = "off", "mini-batches (train.batch_size) step eagerly: no CUDA graph"
-            return None
-        if self._block is None or self._block.x is not batches.x:
-            try:
-                self._block = Block(self.groups, batches.x, batches.y, capture=self.blocks == "graph")
-            except CaptureError as exc:
-                self.blocks, self.notice = "off", f"CUDA graph capture failed ({exc}): stepping eagerly"
-                return None
-        return self._block
-
-    @property
-    def block_steps(self) -> int:
-        """The fewest steps between two timeline frames: a block's, when steps run in blocks."""
-        return 1 if self.blocks == "off" else BLOCK
-
-    def _find(self, j: int) -> tuple[Group, int]:
-        for g in self.groups:
-            if j in g.index:
-                return g, g.index.index(j)
-        raise IndexError(j)
-
-    def stop(self, j: int) -> None:
-        g, i = self._find(j)
-        g.stop(i)
-
-    def set_lr(self, j: int, lr: float) -> None:
-        g, i = self._find(j)
-        g.set_lr(i, lr)
-
-    @torch.no_grad()
-    def forward_one(self, j: int, x: torch.Tensor) -> torch.Tensor:
-        g, i = self._find(j)
-        return g.forward(x)[i]
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.empty(self.k, x.shape[0], device=x.device)
-        for g in self.groups:
-            out[g.index] = g.forward(x)
-        return out
-
-    @torch.no_grad()
-    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        out = torch.empty(self.k, device=x.device)
-        for g in self.groups:
-            out[g.index] = g.losses(x, y)
-        return out
-
-    def state_dict(self, j: int, copy: list[Any] | None = None) -> dict[str, torch.Tensor]:
-        g, i = self._find(j)
-        tensors = g.weights(i, copy[self.groups.index(g)] if copy else None)
-        return {f"{2 * (t // 2)}.{'weight' if t % 2 == 0 else 'bias'}": v.cpu() for t, v in enumerate(tensors)}
-
-    def copy(self) -> list[Any]:
-        return [g.copy() for g in self.groups]
-
-    def grads(self, j: int) -> list[torch.Tensor]:
-        """Member j's last gradient of each layer's weight (of the mean loss)."""
-        g, i = self._find(j)
-        return [block[i, :, :-1] * g.grad_scale for block in g.grads]
-
-    def frame_sizes(self) -> list[int]:
-        return [g.flat.numel() for g in self.groups]
-
-    def frame_sources(self) -> list[torch.Tensor]:
-        return [g.flat for g in self.groups]
-
-    def frame_layers(self, rows: list[torch.Tensor], j: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Member j's (W [F, out, in], b [F, out]) per layer, from frames of ``frame_sources``."""
-        g, i = self._find(j)
-        row = rows[self.groups.index(g)]
-        out = []
-        for block in g.blocks:
-            start = block.storage_offset() - g.flat.storage_offset()
-            wb = row[:, start:start + block.numel()].reshape(row.shape[0], *block.shape)[:, i]
-            out.append((wb[:, :, :-1], wb[:, :, -1]))
-        return out
-
-    def member_state(self, j: int, copy: list[Any] | None = None) -> dict[str, Any]:
-        g, i = self._find(j)
-        optim = g.optim_state(i, copy[self.groups.index(g)] if copy else None)
-        return {"model": self.state_dict(j, copy), "optim": {"t": optim["t"], "buf": [t.cpu() for t in optim["buf"]],
-                                                             "sq": [t.cpu() for t in optim["sq"]]}}
-
-    def load_member_state(self, j: int, state: dict[str, Any]) -> None:
-        g, i = self._find(j)
-        model = state["model"]
-        tensors = [model[f"{2 * (t // 2)}.{'weight' if t % 2 == 0 else 'bias'}"] for t in range(2 * len(g.blocks))]
-        g.load_member(i, tensors, state["optim"])
-
-
-class AutogradStepper:
-    """Each member an nn.Sequential with its torch.optim optimiser: the lesson's loop."""
-
-    notice: str | None = None
-    block_steps = 1
-
-    def __init__(self, members: list[Member], models: list[torch.nn.Sequential], device: torch.device):
-        self.models = [m.to(device) for m in models]
-        self.optimizers = [make_optimizer(m.parameters(), mem.cfg.train, device) for m, mem in zip(self.models, members)]
-        self.loss_fns = [make_loss(mem.cfg.train) for mem in members]
-        self.alive = [True] * len(members)
-        self.k = len(members)
-
-    def run(self, batches: Batches, n: int, frames: Frames | None = None, start: int = 0) -> np.ndarray:
-        losses: list[list[torch.Tensor]] = [[] for _ in range(self.k)]
-        for i in range(n):
-            x, y = batches.next()
-            for j in range(self.k):
-                if not self.alive[j]:
-                    continue
-                model, opt = self.models[j], self.optimizers[j]
-                loss = self.loss_fns[j](model(x), y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                losses[j].append(loss.detach())
-            if frames is not None:
-                frames(i + 1)
-        out = np.zeros((n, self.k))
-        for j, rows in enumerate(losses):
-            if rows:
-                out[:, j] = torch.stack(rows).to("cpu", torch.float64).numpy()
-        return out
-
-    def stop(self, j: int) -> None:
-        self.alive[j] = False
-
-    def set_lr(self, j: int, lr: float) -> None:
-        for group in self.optimizers[j].param_groups:
-            group["lr"] = lr
-
-    @torch.no_grad()
-    def forward_one(self, j: int, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.models[j](x)[:, 0]
-        return out
-
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([m(x)[:, 0] for m in self.models])
-
-    @torch.no_grad()
-    def losses(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return torch.stack([f(m(x), y) for m, f in zip(self.models, self.loss_fns)])
-
-    def state_dict(self, j: int) -> dict[str, torch.Tensor]:
-        return {k: v.detach().cpu() for k, v in self.models[j].state_dict().items()}
-
-    def copy(self) -> list[Any]:
-        return [(copy.deepcopy(m.state_dict()), copy.deepcopy(o.state_dict())) for m, o in zip(self.models, self.optimizers)]
-
-    def grads(self, j: int) -> list[torch.Tensor]:
-        lins = [m for m in self.models[j] if isinstance(m, torch.nn.Linear)]
-        return [lin.weight.grad if lin.weight.grad is not None else torch.zeros_like(lin.weight) for lin in lins]
-
-    def frame_sizes(self) -> list[int]:
-        return [sum(p.numel() for p in m.parameters()) for m in self.models]
-
-    def frame_sources(self) -> list[torch.Tensor]:
-        return [torch.nn.utils.parameters_to_vector(m.parameters()) for m in self.models]
-
-    def frame_layers(self, rows: list[torch.Tensor], j: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        row, out, at = rows[j], [], 0
-        for lin in (m for m in self.models[j] if isinstance(m, torch.nn.Linear)):
-            o, i = lin.weight.shape
-            w = row[:, at:at + o * i].reshape(-1, o, i)
-            b = row[:, at + o * i:at + o * i + o]
-            out.append((w, b))
-            at += o * i + o
-        return out
-
-    def member_state(self, j: int, saved: list[Any] | None = None) -> dict[str, Any]:
-        if saved is not None:
-            model, optim = saved[j]
-            return {"model": {k: v.cpu() for k, v in model.items()}, "optim": optim}
-        return {"model": self.state_dict(j), "optim": self.optimizers[j].state_dict()}
-
-    def load_member_state(self, j: int, state: dict[str, Any]) -> None:
-        self.models[j].load_state_dict(state["model"])
-        self.optimizers[j].load_state_dict(state["optim"])
 
 
 def step_work(spec: RunSpec) -> int:
@@ -382,7 +96,7 @@ class Experiment:
         else:
             self.use(FastStepper(self.members, models, self.device, blocks))
 
-    def use(self, stepper: FastStepper | AutogradStepper) -> None:
+    def use(self, stepper: Stepper) -> None:
         """Step with ``stepper`` (its members' weights as they are now); the timeline starts here."""
         self.stepper = stepper
         sizes = stepper.frame_sizes()
@@ -425,7 +139,7 @@ class Experiment:
                 before = [old[f"{2 * i}.weight"].to(x.device) for i in range(len(ws))]
             grads = self.stepper.grads(j)
             act = ACTIVATION_FNS[m.cfg.model.activation]
-            kinked = m.cfg.model.activation in ("relu", "leaky_relu")
+            kinked = ACTIVATIONS[m.cfg.model.activation].kinked
             row: dict[str, float | None] = {}
             h = x
             for i, (w, b) in enumerate(ws):
@@ -503,62 +217,6 @@ class Experiment:
         if self.data.x_test.shape[0] == 0:
             return None
         return self.stepper.losses(self.data.x_test, self.data.y_test).to("cpu", torch.float64).numpy()
-
-
-def check_state(state: dict[str, Any], exp: Experiment) -> None:
-    """A checkpoint that fits this experiment, or a StateError naming what does not."""
-    if not isinstance(state, dict) or not isinstance(state.get("members"), list):
-        raise StateError("not a fitscope checkpoint")
-    if state.get("kernels") != exp.spec.base.train.kernels:
-        raise StateError(f"saved with train.kernels = {state.get('kernels')!r}, the config says "
-                         f"{exp.spec.base.train.kernels!r}")
-    if len(state["members"]) != len(exp.members):
-        raise StateError(f"holds {len(state['members'])} members, the config makes {len(exp.members)}")
-    if not isinstance(state.get("batches"), dict):
-        raise StateError("holds no batch order")
-    if not isinstance(state.get("step"), int) or state["step"] < 0:
-        raise StateError(f"step {state.get('step')!r} is not a step count")
-    for j, (member, m) in enumerate(zip(state["members"], exp.members)):
-        model = member.get("model") if isinstance(member, dict) else None
-        if not isinstance(model, dict):
-            raise StateError(f"member {j} has no model weights")
-        widths = [1, *m.cfg.model.hidden, 1]
-        for layer, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
-            for name, shape in ((f"{2 * layer}.weight", (w_out, w_in)), (f"{2 * layer}.bias", (w_out,))):
-                t = model.get(name)
-                if not isinstance(t, torch.Tensor):
-                    raise StateError(f"member {j} ({m.label}) has no {name}")
-                if tuple(t.shape) != shape:
-                    raise StateError(f"member {j} ({m.label}): {name} has shape {list(t.shape)}, the config's "
-                                     f"{shape_of(m.cfg.model.hidden)} net needs {list(shape)}")
-                if t.dtype != torch.float32:  # a bool, int8 or complex tensor of the right shape loaded silently
-                    raise StateError(f"member {j} ({m.label}): {name} is {str(t.dtype).removeprefix('torch.')}, "
-                                     "expected float32")
-        for t in _tensors(member.get("optim")):
-            if t.dtype.is_complex or t.dtype == torch.bool:
-                raise StateError(f"member {j} ({m.label}): its optimiser state holds a "
-                                 f"{str(t.dtype).removeprefix('torch.')} tensor, expected real numbers")
-        if not isinstance(member.get("optim"), dict):
-            raise StateError(f"member {j} ({m.label}) has no optimiser state")
-        if len(model) != 2 * (len(widths) - 1):
-            raise StateError(f"member {j} ({m.label}) has {len(model) // 2} layers, the config needs {len(widths) - 1}")
-
-
-def _tensors(value: Any, depth: int = 0) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if depth > 8:
-        return []
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    return [t for v in items for t in _tensors(v, depth + 1)]
-
-
-def shape_of(hidden: tuple[int, ...]) -> str:
-    return "-".join(str(n) for n in (1, *hidden, 1))
-
-
-class StateError(ValueError):
-    """A checkpoint that does not fit the run it is loaded into."""
 
 
 def r2(pred: torch.Tensor, y: torch.Tensor) -> float | None:

@@ -31,7 +31,6 @@ from fitscope.core import reference as reference_mod
 from fitscope.core import rundir
 from fitscope.core import spec as spec_mod
 from fitscope.core.config import ACTIVATIONS, FitConfig, data_label, file_problem, shape_text
-from fitscope.core.config import keys as config_keys
 from fitscope.core.driver import Driver
 from fitscope.core.errors import ConfigError
 from fitscope.core.reference import Reference
@@ -41,11 +40,12 @@ from fitscope.tui.formatting import num
 from fitscope.tui.inside_view import TimelineView, inside_fields, inside_lines
 from fitscope.tui.messages import FramesReady, ResetRefused, RunOpened, RunSaved, SettingSubmitted
 from fitscope.tui.palette import Palette, binding_commands
+from fitscope.tui.plan import Live, Move, Refusal, Unchanged, plan
 from fitscope.tui.plotting import chart_text
 from fitscope.tui.screens import CompareSetup, Dialog, HelpScreen, PathDialog
 from fitscope.tui.widgets.charts import VIEWS, FitChart, FrameView, LossChart, colour_on
 from fitscope.tui.widgets.leaderboard import leaderboard, member_tag, unit_tag
-from fitscope.tui.widgets.settings import LIVE_KEYS, SettingsPanel
+from fitscope.tui.widgets.settings import SettingsPanel
 from fitscope.tui.widgets.textview import LogView, TextView
 
 PACES: list[tuple[float | None, str]] = [
@@ -502,14 +502,14 @@ class FitscopeApp(App):
         self._apply_spec(self.spec, "race reset" if self.racing else "reset weights")
 
     def action_new_data(self) -> None:
-        self._change("data.seed", self.cfg.data.seed + 1)
+        self.change_setting("data.seed", self.cfg.data.seed + 1)
 
     def action_activation(self, delta: int) -> None:
         i = ACTIVATIONS.index(self.cfg.model.activation)
-        self._change("model.activation", ACTIVATIONS[(i + delta) % len(ACTIVATIONS)])
+        self.change_setting("model.activation", ACTIVATIONS[(i + delta) % len(ACTIVATIONS)])
 
     def action_lr(self, factor: float) -> None:
-        self._change("train.lr", self.cfg.train.lr * factor)  # a float: halving then doubling is exact
+        self.change_setting("train.lr", self.cfg.train.lr * factor)  # a float: halving then doubling is exact
 
     def action_truth(self) -> None:
         fit = self.fit_chart
@@ -653,7 +653,7 @@ class FitscopeApp(App):
     async def action_compare(self) -> None:
         self._main_keys_only()
         if self.racing:
-            self._switch(RunSpec(self.cfg))
+            self.switch_spec(RunSpec(self.cfg))
             self.log_line("back to a single run")
             return
         await self._open(CompareSetup(self._start_race))
@@ -679,12 +679,22 @@ class FitscopeApp(App):
                                   "two or more values, or 2 or more seeds")
         except ConfigError as exc:
             return str(exc)
-        self._switch(spec)
+        self.switch_spec(spec)
         self.send(C.Start())
         self.log_line(f"race: {spec.count()} members varying {', '.join(vary) or 'the init seed'}")
         return None
 
-    def _switch(self, spec: RunSpec, key: str | None = None) -> None:
+    @property
+    def switching(self) -> bool:
+        """A switch is on its way: the run it replaces may still be the latest snapshot."""
+        return self._switch_from is not None
+
+    @property
+    def replaying(self) -> bool:
+        """The timeline is replaying on its own timer (p)."""
+        return self._replay is not None
+
+    def switch_spec(self, spec: RunSpec, key: str | None = None) -> None:
         """Single <-> race or new settings: a Reset in the same worker, never a new process.
 
         The run may refuse the spec (a device that is not there, an unreadable file: checks
@@ -780,16 +790,16 @@ class FitscopeApp(App):
         if snap.state == State.RUNNING:
             self.notify("pause first (space) to move through the fit's history", timeout=2)
             return
-        self._want_frames(lambda: self._show_frame(delta=delta))
+        self._want_frames(lambda: self.show_frame(delta=delta))
 
     def action_frame_edge(self, end: int) -> None:
         self._main_keys_only()  # in a field home and end move its cursor (in order); in help they scroll it
         snap = self.driver.latest
         if snap is None or snap.state == State.RUNNING:
             return
-        self._want_frames(lambda: self._show_frame(at=-1 if end else 0))
+        self._want_frames(lambda: self.show_frame(at=-1 if end else 0))
 
-    def _show_frame(self, delta: int = 0, at: int | None = None) -> None:
+    def show_frame(self, delta: int = 0, at: int | None = None) -> None:
         frames = self._frames
         if frames is None:
             return
@@ -834,7 +844,7 @@ class FitscopeApp(App):
             if position[0] >= count:
                 self._live()
                 return
-            self._show_frame(at=position[0])
+            self.show_frame(at=position[0])
             position[0] += hop
 
         if self._replay is not None:
@@ -960,10 +970,11 @@ class FitscopeApp(App):
 
     # ---- settings ---------------------------------------------------------------------------
     def on_setting_submitted(self, msg: SettingSubmitted) -> None:
-        self._change(msg.key, msg.raw)
+        self.change_setting(msg.key, msg.raw)
 
-    def _change(self, key: str, raw) -> None:
-        """One path for every edit: validate with the core's config, then apply live or by reset.
+    def change_setting(self, key: str, raw) -> None:
+        """One path for every edit: :func:`plan` decides (validated by the core's config), this
+        carries it out, live or by reset.
 
         Checks that need torch or the data (a device, a file's contents) happen in the engine: a
         refused reset keeps the old run and says why in the log."""
@@ -972,32 +983,30 @@ class FitscopeApp(App):
             panel.show_config(self.cfg, revert=key)
             self.notify("the engine has stopped — press R to restart it", severity="error", timeout=3)
             return
-        if key in self.race_spec:
-            panel.show_config(self.cfg, revert=key)
-            self.notify(f"{key} is what this race varies: start a new race (c) to change its values",
-                        severity="warning", timeout=3)
-            return
-        try:
-            new = self.cfg.with_value(key, raw)
-        except ConfigError as exc:
-            # the reason stays under the field, with the text as typed, until it is fixed or escape
-            # restores the old value; the run keeps its settings meanwhile
-            panel.show_error(exc.field if exc.field in _KEYS else key, str(exc))
-            self.log_line(str(exc))
+        step = plan(self.spec, key, raw)
+        if isinstance(step, Refusal):
+            if step.field is None:  # not the value's fault: the form goes back to the run's
+                panel.show_config(self.cfg, revert=key)
+                self.notify(step.message, severity="warning", timeout=3)
+            else:
+                # the reason stays under the field, with the text as typed, until it is fixed or
+                # escape restores the old value; the run keeps its settings meanwhile
+                panel.show_error(step.field, step.message)
+                self.log_line(step.message)
             return
         panel.clear_error(key)
-        if new == self.cfg:
-            panel.show_config(new)
+        if isinstance(step, Unchanged):
+            panel.show_config(step.cfg)
             return
-        if key == "train.device":  # live: the run moves, its step and losses stay
-            self._move(self.spec.with_base(new))
-        elif key in LIVE_KEYS and not (key == "train.lr" and "train.lr" in self.race_spec):
-            self.cfg = new
-            self.spec = self.spec.with_base(new)
+        if isinstance(step, Move):  # live: the run moves, its step and losses stay
+            self._move(step.spec)
+        elif isinstance(step, Live):
+            self.spec, self.cfg = step.spec, step.spec.base
+            new = self.cfg
             self.send(C.SetLr(new.train.lr) if key == "train.lr" else C.SetSteps(new.train.steps))
             self.log_line(f"{key} = {new.get(key)} (live)")
         else:
-            self._apply_spec(self.spec.with_base(new), f"{key} = {_short(new.get(key))}: reset", key)
+            self._apply_spec(step.spec, step.why, key)
         panel.show_config(self.cfg)
         self._drawn_seq = -1
 
@@ -1018,12 +1027,12 @@ class FitscopeApp(App):
         """g: the run between the CPU and the GPU."""
         snap = self.driver.latest
         on_cpu = snap is None or snap.device == "cpu"
-        self._change("train.device", "cuda" if on_cpu else "cpu")
+        self.change_setting("train.device", "cuda" if on_cpu else "cpu")
 
     def _apply_spec(self, spec: RunSpec, why: str, key: str | None = None) -> None:
         latest = self.driver.latest
         was_running = latest is not None and latest.state in (State.RUNNING, State.DONE)
-        self._switch(spec, key)
+        self.switch_spec(spec, key)
         if was_running:  # keep the experiment moving: see the curve react to the change
             self.send(C.Start())
         self.log_line(why)
@@ -1086,14 +1095,6 @@ class FitscopeApp(App):
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
         yield from binding_commands(self)
-
-
-_KEYS = set(config_keys())
-
-
-def _short(value) -> str:
-    text = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
-    return text if len(text) <= 30 else text[:27] + "..."
 
 
 def _write_traceback(error: BaseException) -> str | None:

@@ -67,7 +67,7 @@ async def _switch_time(app: FitscopeApp, spec: RunSpec) -> float:
     """Seconds from the switch key's handler to the new run's first chart frame."""
     t0 = time.perf_counter()
     before = _latest(app).run_id
-    app._switch(spec)
+    app.switch_spec(spec)
     await _until(lambda: (s := _latest(app)).run_id != before and app.fit_chart.drawn_seq == s.seq)
     return time.perf_counter() - t0
 

@@ -41,7 +41,7 @@ async def after_the_lesson(pilot):
 
 async def lesson_race(pilot):
     app = pilot.app
-    app._switch(RunSpec.race(app.cfg, {"model.activation": ["relu", "softplus", "tanh"]}))
+    app.switch_spec(RunSpec.race(app.cfg, {"model.activation": ["relu", "softplus", "tanh"]}))
     await pilot.pause()
     app.driver.send(C.Step(300))
     await settle(pilot)
@@ -49,7 +49,7 @@ async def lesson_race(pilot):
 
 async def lr_race_with_a_diverged_member(pilot):
     app = pilot.app
-    app._switch(RunSpec.race(app.cfg, {"train.lr": [0.05, 0.2, 0.8, 3.0]}))
+    app.switch_spec(RunSpec.race(app.cfg, {"train.lr": [0.05, 0.2, 0.8, 3.0]}))
     await pilot.pause()
     app.driver.send(C.Step(200))
     await settle(pilot)

@@ -262,7 +262,7 @@ async def test_a_narrow_leaderboard_drops_columns_rather_than_wrap_its_rows(app)
     from fitscope.core.spec import RunSpec
 
     async with app.run_test(size=(100, 30)) as pilot:
-        app._switch(RunSpec.race(app.cfg, {"train.lr": [0.05, 0.2, 0.8, 3.0]}))
+        app.switch_spec(RunSpec.race(app.cfg, {"train.lr": [0.05, 0.2, 0.8, 3.0]}))
         await pilot.pause()
         app.driver.send(C.Step(300))
         app.refresh_view()

@@ -25,7 +25,7 @@ async def setup(pilot, state: str) -> None:
     elif state == "done":
         app.send(C.Step(300))
     elif state == "diverged":
-        app._change("train.lr", "60")
+        app.change_setting("train.lr", "60")
         await pilot.pause()
         app.send(C.Step(40))
     elif state == "race":
@@ -66,4 +66,4 @@ async def test_random_keys_never_break_the_app(state, make_app, tmp_path, monkey
             frame is not None and f"◀ frame {frame.index + 1}/{frame.count}" in header)
         dialogs = (CompareSetup, HelpScreen, PathDialog, CommandPalette)
         assert isinstance(app.screen, dialogs) or app.screen is app.screen_stack[0]
-        assert app.spec.count() == len(snap.members) or app._switch_from is not None
+        assert app.spec.count() == len(snap.members) or app.switching

@@ -79,12 +79,12 @@ async def test_replay_walks_the_whole_history_then_returns_live(app):
         app.driver.send(C.Step(60))
         await settle(pilot)
         shown = []
-        real = app._show_frame
-        app._show_frame = lambda delta=0, at=None: (shown.append(at), real(delta=delta, at=at))
+        real = app.show_frame
+        app.show_frame = lambda delta=0, at=None: (shown.append(at), real(delta=delta, at=at))
         await pilot.press("p")
         await pilot.pause()
-        assert app._replay is not None
-        while app._replay is not None:  # the replay's own timer ends it (~3 s)
+        assert app.replaying
+        while app.replaying:  # the replay's own timer ends it (~3 s)
             await pilot.pause(0.1)
         assert app.fit_chart.frame is None  # back to the live fit
         assert shown == list(range(61))  # every frame, first to last, in order
@@ -104,7 +104,7 @@ async def test_a_race_member_picked_by_number_is_the_one_inspected(app):
     from fitscope.core.spec import RunSpec
 
     async with app.run_test(size=(120, 40)) as pilot:
-        app._switch(RunSpec.race(app.cfg, {"model.activation": ["relu", "tanh"]}))
+        app.switch_spec(RunSpec.race(app.cfg, {"model.activation": ["relu", "tanh"]}))
         await pilot.pause()
         app.driver.send(C.Step(50))
         await pilot.press("2")
@@ -132,9 +132,9 @@ async def test_space_during_a_replay_returns_to_the_live_fit_at_once(app):
         await settle(pilot)
         await pilot.press("p")
         await pilot.pause()
-        assert app._replay is not None
+        assert app.replaying
         await pilot.press("space")
-        assert app._replay is None and app.fit_chart.frame is None
+        assert not app.replaying and app.fit_chart.frame is None
         assert app.driver.latest.state == State.PAUSED  # "space live": the live fit, the run as it was
 
 

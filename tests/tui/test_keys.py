@@ -273,7 +273,7 @@ async def test_a_varied_setting_is_not_changed_by_its_key_in_a_race(app):
     from fitscope.core.spec import RunSpec
 
     async with app.run_test(size=(120, 40)) as pilot:
-        app._switch(RunSpec.race(app.cfg, {"model.activation": ["relu", "tanh"]}))
+        app.switch_spec(RunSpec.race(app.cfg, {"model.activation": ["relu", "tanh"]}))
         await pilot.pause()
         run_id = app.driver.latest.run_id
         await pilot.press("a")
@@ -384,7 +384,7 @@ async def test_space_on_the_timeline_goes_live_and_does_not_start_training(app):
 
 async def test_i_on_a_diverged_run_says_why_there_are_no_numbers(app):
     async with app.run_test(size=(120, 40)) as pilot:
-        app._change("train.lr", "60")
+        app.change_setting("train.lr", "60")
         await pilot.pause()
         app.send(C.Step(40))
         await settle(pilot)

@@ -42,7 +42,7 @@ async def test_the_fit_legend_shows_the_markers_drawn(make_app):
 async def test_a_race_legend_and_leaderboard_name_members_by_their_character(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        app._switch(RunSpec.race(app.cfg, {"model.activation": ["relu", "tanh"]}))
+        app.switch_spec(RunSpec.race(app.cfg, {"model.activation": ["relu", "tanh"]}))
         await trained(pilot, 50)
         legend = str(app.fit_chart.border_subtitle)
         assert "━" not in legend

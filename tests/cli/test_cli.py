@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from support.devices import absent_cuda
 from support.oracle import assert_printed_lesson_loss
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +76,7 @@ def test_run_trains_writes_files_and_plain_progress(tmp_path):
     (["--set", "data.points=abc"], "data.points: 'abc'"),
     (["--set", "nope.key=1"], "unknown setting"),
     (["--set", "train.lr"], "KEY=VALUE"),
-    (["--set", "train.device=cuda:3"], "train.device"),
+    (["--set", f"train.device={absent_cuda()}"], "train.device"),
     (["--config", "/does/not/exist.toml"], "no such file"),
     (["--steps", "zero"], "invalid int value"),
     (["--bogus"], "unrecognized arguments"),

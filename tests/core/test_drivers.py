@@ -16,9 +16,11 @@ from fitscope.core.spec import RunSpec
 from fitscope.core.thread_driver import ManualDriver, ThreadDriver
 from fitscope.core.training import Experiment
 
+from support.devices import absent_cuda
+
 CPU = FitConfig().with_values({"train.device": "cpu", "train.steps": 120})
 RACE = RunSpec.race(CPU, {"model.activation": ["relu", "tanh", "softplus"]})
-BAD = RunSpec(CPU.with_value("train.device", "cuda:7"))
+BAD = RunSpec(CPU.with_value("train.device", absent_cuda()))
 SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json",
          "timeline.npz"]
 T = 60  # seconds; a backstop, never what decides a test
@@ -113,9 +115,9 @@ def test_a_driver_takes_every_command_and_matches_the_manual_driver(kind, make, 
     for j in range(3):
         np.testing.assert_array_equal(d.tracker.history(j).loss, race[:, j])  # histories started over
 
-    with pytest.raises(C.Refused, match="train.device: 'cuda:7' is not valid"):
+    with pytest.raises(C.Refused, match=f"train.device: '{absent_cuda()}' is not valid"):
         d.send(C.Reset(BAD)).result(timeout=T)
-    notices.wait("train.device: 'cuda:7' is not valid")
+    notices.wait(f"train.device: '{absent_cuda()}' is not valid")
     d.send(C.SetPace(50)).result(timeout=T)
     d.send(C.Step(1)).result(timeout=T)
     snap = d.wait_for(lambda s: s.step == 6, timeout=T)
@@ -162,7 +164,7 @@ def test_a_bad_first_spec_is_a_config_error():
     d = ProcessDriver(BAD)
     try:
         assert d.wait_for(lambda s: False, timeout=T) is None  # returns on the failure, with no run
-        assert d.failure is not None and "train.device: 'cuda:7' is not valid" in d.failure
+        assert d.failure is not None and f"train.device: '{absent_cuda()}' is not valid" in d.failure
     finally:
         d.close()
 

@@ -17,6 +17,8 @@ from fitscope.core.snapshot import END_STATES, IDLE_STATES, Level, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.training import Experiment
 
+from support.devices import absent_cuda
+
 SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json",
          "timeline.npz"]
 CPU = FitConfig().with_value("train.device", "cpu")
@@ -429,13 +431,13 @@ def test_metrics_are_thinned_past_the_cap_and_say_so(tmp_path):
 
 
 def test_a_missing_device_is_a_config_error_and_a_bad_reset_keeps_the_run():
-    bad = RunSpec(CPU.with_value("train.device", "cuda:7"))
+    bad = RunSpec(CPU.with_value("train.device", absent_cuda()))
     with pytest.raises(ConfigError, match="train.device"):
         Run(bad)
     run = Run(RunSpec(CPU))
     run.apply(C.Step(5))
     run_id = run.run_id
-    refused(run, C.Reset(bad), "train.device: 'cuda:7' is not valid")
+    refused(run, C.Reset(bad), f"train.device: '{absent_cuda()}' is not valid")
     assert run.run_id == run_id and run.step == 5 and run.state == State.PAUSED and run.spec == RunSpec(CPU)
     run.apply(C.Step(1))
     assert run.step == 6

@@ -3,6 +3,8 @@ from textual.widgets import Input
 
 from fitscope.core.snapshot import State
 
+from support.devices import absent_cuda
+
 
 async def edit(pilot, key: str, text: str):
     field = pilot.app.query_one(f"#field-{key.replace('.', '-')}", Input)
@@ -24,7 +26,7 @@ INVALID = [
     ("data.target", "y + 1", "unknown name 'y' at column 1"),
     ("data.target", "__import__('os')", "unknown function '__import__'"),
     ("data.target", "x.__class__", "attribute access is not allowed"),
-    ("train.device", "cuda:9", "not available"),
+    ("train.device", absent_cuda(), "not available"),
 ]
 
 
@@ -167,7 +169,7 @@ async def test_a_refused_reset_keeps_the_run_and_the_app_in_step(make_app):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
         driver, before = app.driver, app.driver.latest
-        await edit(pilot, "train.device", "cuda:9")
+        await edit(pilot, "train.device", absent_cuda())
         app.refresh_view()
         await pilot.pause()
         assert app.driver is driver and app.driver.latest.run_id == before.run_id

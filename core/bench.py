@@ -146,7 +146,8 @@ def load_timing(n: int, seed: int = 0) -> dict[str, Any]:
         cfg = FitConfig().with_values({"data.file": path, "train.device": "cpu"})
         exp = Experiment(RunSpec(cfg))
         t_build = time.perf_counter() - t0
-        assert len(xs) == n and exp.data.x_train.shape[0] == n
+        assert len(xs) == n
+        assert exp.data.x_train.shape[0] == n
     return {"rows": n, "load_s": round(t_load, 3), "numpy_loadtxt_s": round(t_numpy, 3),
             "load_vs_numpy": round(t_load / t_numpy, 2), "trainer_build_s": round(t_build, 3),
             "total_s": round(t_load + t_build, 3)}

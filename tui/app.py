@@ -284,14 +284,8 @@ class FitscopeApp(App):
         while self._notices:
             self._show_notice(self._notices.popleft())
         snap = self.driver.latest
-        if self.driver.failure is not None and self._said_failure != self.driver.failure:
-            self._said_failure = self.driver.failure  # whole, in the log: the header may cut it
-            self.log_line(f"the engine has stopped: {self.driver.failure}")
+        self._say_failure(snap)
         if snap is None:  # the worker is still loading torch
-            if self.driver.failure is not None:
-                self.status_bar.update(escape(f"✗ the engine could not start: {self.driver.failure}"))
-            else:
-                self.status_bar.update(self._status_line(None))
             return
         if self.freeze_heap:
             self.freeze_heap = False
@@ -309,17 +303,38 @@ class FitscopeApp(App):
             self._live()  # training again, or another run: the live fit
         self._update_ghosts(snap)
         if snap.seq != self._drawn_seq:
-            self._drawn_seq = snap.seq
-            self.status_bar.update(self._status_line(snap))
-            self._legends()
-            if snap.racing:
-                self.board.update(leaderboard(snap, self.hidden, self.solo, self.selected, colour_on(),
-                                              self.board.content_region.width or None))
-            else:
-                self._log_snapshot(snap)
+            self._show_snapshot(snap)
         now = time.monotonic()
         if now < self._next_draw:
             return
+        self._draw_charts(snap, now)
+        if self.autostart and not self._started and self.fit_chart.drawn_seq == snap.seq:
+            self._started = True  # training begins once the user has seen the fit at step 0
+            self.send(C.Start())
+
+    def _say_failure(self, snap: Snapshot | None) -> None:
+        """An engine that stopped is said whole in the log (the header may cut it); one that never
+        started is the header's line."""
+        if self.driver.failure is not None and self._said_failure != self.driver.failure:
+            self._said_failure = self.driver.failure
+            self.log_line(f"the engine has stopped: {self.driver.failure}")
+        if snap is None:
+            if self.driver.failure is not None:
+                self.status_bar.update(escape(f"✗ the engine could not start: {self.driver.failure}"))
+            else:
+                self.status_bar.update(self._status_line(None))
+
+    def _show_snapshot(self, snap: Snapshot) -> None:
+        self._drawn_seq = snap.seq
+        self.status_bar.update(self._status_line(snap))
+        self._legends()
+        if snap.racing:
+            self.board.update(leaderboard(snap, self.hidden, self.solo, self.selected, colour_on(),
+                                          self.board.content_region.width or None))
+        else:
+            self._log_snapshot(snap)
+
+    def _draw_charts(self, snap: Snapshot, now: float) -> None:
         for chart in (self.fit_chart, self.loss_chart):
             if chart.drawn_seq != snap.seq and chart.display and chart.size.area and not chart.building:
                 chart.shown = self.visible_members(snap)
@@ -331,9 +346,6 @@ class FitscopeApp(App):
         if self.background_charts:  # (drawn in place, as in tests, every redraw is of the latest snapshot)
             spent = self.fit_chart.build_seconds + self.loss_chart.build_seconds
             self._next_draw = now + DRAW_SPACING * spent
-        if self.autostart and not self._started and self.fit_chart.drawn_seq == snap.seq:
-            self._started = True  # training begins once the user has seen the fit at step 0
-            self.send(C.Start())
 
     def _show_notice(self, notice: Notice) -> None:
         if notice.text in ("reset",):

@@ -187,10 +187,10 @@ class Timed(FitscopeApp):
 async def main():
     app = Timed(FitConfig().with_value("train.device", "cpu"), background_charts=True, lazy_settings=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.driver.latest is None or app.fit_chart.drawn_seq != _latest(app).seq:
+        while app.driver.latest is None or app.fit_chart.drawn_seq != app.driver.latest.seq:
             await asyncio.sleep(0.005)
         await pilot.pause()
-        print("ready", _latest(app).step, flush=True)
+        print("ready", app.driver.latest.step, flush=True)
         await pilot.press("q")
 asyncio.run(main())
 """

@@ -59,7 +59,9 @@ def summary(snap: Snapshot) -> str:
         parts.append(f"test loss {num(lead.test_loss)}")
     rate = snap.steps_per_s
     trained = snap.step if snap.diverged_at is None else min(snap.step, snap.diverged_at)
-    device = snap.device + (" (auto: no GPU found)" if cfg.train.device == "auto" and snap.device == "cpu" else "")
+    device = snap.device
+    if cfg.train.device == "auto" and snap.device == "cpu":  # why auto chose the CPU (tui loads no torch to ask)
+        device += " (auto: a small net, faster on the CPU)" if os.path.exists("/dev/nvidia0") else " (auto: no GPU found)"
     parts += [f"{trained} steps", f"{rate:,.0f} steps/s", device, f"{snap.elapsed:.2f} s"]
     head = (f"{data_label(cfg.data)} · {shape_text(cfg.model)} {cfg.model.activation} · "
             f"{cfg.train.optimizer} lr {cfg.train.lr:g}")
@@ -158,7 +160,8 @@ def _train(spec: RunSpec, on_snapshot, saving: Saving, err, chart, want_frames: 
                 err.write(f"fitscope: note: {n.text}\n")
     driver.subscribe(warn)
     first = driver.latest
-    assert first is not None and first.data is not None
+    assert first is not None
+    assert first.data is not None
     interrupted: KeyboardInterrupt | None = None
     failed = None
     saved_to = None

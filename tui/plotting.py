@@ -156,6 +156,15 @@ MAX_DECADES = 6  # the log loss axis spans at most this many powers of ten above
 Series = tuple[np.ndarray, np.ndarray, "str | None", str, "str | None"]  # x, y, colour, marker, label
 
 
+def _loss_ticks(lo: float, hi: float, log_y: bool, height: int) -> list[float]:
+    # no more ticks than every other row can hold: two on one row would leave plotext to pick one
+    most = max(2, min(4, (height - 5) // 2))
+    if log_y and hi - lo >= 1:
+        yt = [float(v) for v in range(math.ceil(lo), math.floor(hi) + 1)]
+        return yt[::max(1, math.ceil(len(yt) / most))]
+    return nice_ticks(lo, hi, most)
+
+
 def plot_losses(plt, series: list[Series], *, width: int, log_y: bool, diverged: list[int],
                 height: int = 12, wild: set[int] | frozenset[int] = frozenset()) -> None:
     """Loss curves on round ticks. Log scale is drawn as log10 values on a linear axis (plotext's
@@ -198,13 +207,7 @@ def plot_losses(plt, series: list[Series], *, width: int, log_y: bool, diverged:
         last = max(last, float(step))
         plt.vline(step, DIVERGED_COLOR)
     plt.ylim(lo, hi)
-    # no more ticks than every other row can hold: two on one row would leave plotext to pick one
-    most = max(2, min(4, (height - 5) // 2))
-    if log_y and hi - lo >= 1:
-        yt = [float(v) for v in range(math.ceil(lo), math.floor(hi) + 1)]
-        yt = yt[::max(1, math.ceil(len(yt) / most))]
-    else:
-        yt = nice_ticks(lo, hi, most)
+    yt = _loss_ticks(lo, hi, log_y, height)
     plt.yticks(yt, [short(10 ** v if log_y else v) for v in yt])
     first_i, last_i = int(first), int(last)
     xt = int_ticks(first_i, max(last_i, first_i + 1), max(2, min(5, width // 12)))

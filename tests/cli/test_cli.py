@@ -46,10 +46,13 @@ def test_run_trains_writes_files_and_plain_progress(tmp_path):
     r = fitscope("run", "--out", str(tmp_path / "run"), "--set", "train.device=cpu")
     assert r.returncode == 0, r.stderr
     progress = [line for line in r.stdout.splitlines() if line.startswith("step ")]
-    assert len(progress) == 10 and progress[-1].startswith("step 300/300")
+    assert len(progress) == 10
+    assert progress[-1].startswith("step 300/300")
     # the lesson's number only through the oracle: another CPU rounds this run its own way
     final = re.search(r"final loss (\d\.\d{5}) ", r.stdout)
-    assert final is not None and "300 steps" in r.stdout and "cpu" in r.stdout, r.stdout
+    assert final is not None, r.stdout
+    assert "300 steps" in r.stdout, r.stdout
+    assert "cpu" in r.stdout, r.stdout
     assert_printed_lesson_loss(final[1])
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert f"{summary['final_loss']:.5f}" == final[1]  # what is printed is what is kept
@@ -59,7 +62,8 @@ def test_run_trains_writes_files_and_plain_progress(tmp_path):
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert files == SAVED
     lines = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert lines[1].startswith("step,member,train_loss,test_loss,lr,seconds") and len(lines) == 302
+    assert lines[1].startswith("step,member,train_loss,test_loss,lr,seconds")
+    assert len(lines) == 302
     assert f"Loss={summary['final_loss']:.4f}" in (tmp_path / "run" / "fit.txt").read_text()  # the chart, as text
     import torch
 
@@ -67,7 +71,8 @@ def test_run_trains_writes_files_and_plain_progress(tmp_path):
     assert state["exp"]["members"][0]["model"]["0.weight"].shape == (10, 1)
     # the written config runs again as a --config
     r2 = fitscope("run", "--quiet", "--config", str(tmp_path / "run" / "config.toml"), "--steps", "5")
-    assert r2.returncode == 0 and "5 steps" in r2.stdout
+    assert r2.returncode == 0
+    assert "5 steps" in r2.stdout
 
 
 @pytest.mark.parametrize("args,fragment", [
@@ -86,7 +91,8 @@ def test_bad_input_is_one_clear_line_and_exit_2(args, fragment):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
-    assert fragment in lines[0] and "Traceback" not in r.stderr
+    assert fragment in lines[0]
+    assert "Traceback" not in r.stderr
 
 
 def test_divergence_exits_3():
@@ -121,7 +127,8 @@ def test_ctrl_c_exits_130_after_writing_results(tmp_path):
     at = int(stderr.split("interrupted at step ")[1].split()[0])
     assert steps // 10 <= at < steps  # stopped mid-run, after the first line
     rows = (out / "metrics.csv").read_text().splitlines()
-    assert rows[1].startswith("step,member,train_loss") and len(rows) > 10
+    assert rows[1].startswith("step,member,train_loss")
+    assert len(rows) > 10
     assert int(rows[-1].split(",")[0]) == at  # the results as they were when it stopped
     assert sorted(p.name for p in out.iterdir()) == SAVED
 
@@ -133,7 +140,8 @@ def test_help_explains_options_with_defaults():
         assert option in r.stdout
     assert "default" in r.stdout
     top = fitscope("--help")
-    assert "run" in top.stdout and "bench" in top.stdout
+    assert "run" in top.stdout
+    assert "bench" in top.stdout
 
 
 def test_the_installed_fitscope_script_runs():
@@ -156,12 +164,22 @@ def test_bench_json_reports_the_ratio():
         assert 0 < s["min"] <= s["median"] <= s["max"]
 
 
+def test_bench_startup_times_fresh_processes():
+    """Its timed app ran as a code string that named a helper it could not see: exit 1, a traceback."""
+    r = fitscope("bench", "--startup", "--json", "--rounds", "1")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert 0 < result["first_frame_s"]
+    assert 0 < result["import_torch_s"]
+
+
 def test_bench_compare_prices_mixing_against_the_activations_raced_apart():
     r = fitscope("bench", "--compare", "3", "--json", "--rounds", "1")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     apart = result["one_activation_steps_per_s"]
-    assert set(apart) == {"relu", "softplus", "tanh"} and min(apart.values()) > 0
+    assert set(apart) == {"relu", "softplus", "tanh"}
+    assert min(apart.values()) > 0
     # one member of each: the unmixed step is the mean of the three steps' times
     expected = sum(1 / v for v in apart.values()) / 3
     assert result["mixed_vs_its_activations_apart"] == pytest.approx(
@@ -177,8 +195,10 @@ def test_own_csv_trains_with_a_split_and_says_what_it_dropped(tmp_path):
     r = fitscope("run", "--data", str(FIXTURE), "--set", "data.split=random", "--set", "train.optimizer=adam",
                  "--set", "train.lr=0.01", "--steps", "300", "--out", str(tmp_path / "r"))
     assert r.returncode == 0, r.stderr
-    assert "dropped 2 of 202 rows" in r.stderr and "wave.csv" in r.stdout
-    assert "test=" in r.stdout and "test loss" in r.stdout  # chart title and summary
+    assert "dropped 2 of 202 rows" in r.stderr
+    assert "wave.csv" in r.stdout
+    assert "test=" in r.stdout
+    assert "test loss" in r.stdout
     assert "x" in r.stdout.split("Loss=")[1]  # test points drawn with their own marker
     rows = (tmp_path / "r" / "metrics.csv").read_text().splitlines()
     assert rows[1].startswith("step,member,train_loss,test_loss,lr,seconds,dead_l1,")
@@ -203,7 +223,8 @@ def test_presets_and_formulas_from_the_command_line(target):
 
 def test_rejected_formula_points_at_the_column():
     r = fitscope("run", "--set", "data.target=sin(x) + y")
-    assert r.returncode == 2 and "unknown name 'y' at column 10" in r.stderr
+    assert r.returncode == 2
+    assert "unknown name 'y' at column 10" in r.stderr
 
 
 def test_compare_prints_chart_table_and_writes_csv(tmp_path):
@@ -214,9 +235,12 @@ def test_compare_prints_chart_table_and_writes_csv(tmp_path):
     table = r.stdout[r.stdout.index("variant"):]
     for variant in ("relu 0.05", "relu 0.2", "tanh 0.05", "tanh 0.2"):
         assert variant in table
-    assert "median" in table and "min" in table and "max" in table
+    assert "median" in table
+    assert "min" in table
+    assert "max" in table
     rows = (tmp_path / "c" / "metrics.csv").read_text().splitlines()[1:]
-    assert rows[0].startswith("step,member,train_loss,test_loss,lr,seconds") and len(rows) == 1 + 8 * 50
+    assert rows[0].startswith("step,member,train_loss,test_loss,lr,seconds")
+    assert len(rows) == 1 + 8 * 50
     assert {r.split(",")[1] for r in rows[1:]} >= {"relu 0.05 s0", "tanh 0.2 s1"}
 
 
@@ -230,13 +254,16 @@ def test_compare_prints_chart_table_and_writes_csv(tmp_path):
 ])
 def test_compare_bad_lists_are_one_line_exit_2(args, why):
     r = fitscope("compare", *args)
-    assert r.returncode == 2 and why in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.returncode == 2, r.stderr
+    assert why in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_demo_tells_the_whole_story():
     r = fitscope("demo")
     assert r.returncode == 0, r.stderr
-    assert "1/2" in r.stdout and "2/2" in r.stdout
+    assert "1/2" in r.stdout
+    assert "2/2" in r.stdout
     final = re.search(r"final loss (\d\.\d{5}) ", r.stdout)
     assert final is not None, r.stdout
     assert_printed_lesson_loss(final[1])
@@ -252,8 +279,10 @@ def test_vary_opens_the_app_straight_into_that_race(monkeypatch):
     monkeypatch.setattr(app_mod, "run_app", lambda spec, engine, open_run=None: opened.append(spec) or 0)
     assert cli.main(["--vary", "train.lr=0.05,0.2", "--vary", "model.activation=relu,tanh", "--seeds", "2"]) == 0
     (spec,) = opened
-    assert spec.count() == 8 and spec.varied == {"train.lr": (0.05, 0.2), "model.activation": ("relu", "tanh")}
-    assert cli.main([]) == 0 and not opened[1].racing  # no --vary: the single run
+    assert spec.count() == 8
+    assert spec.varied == {"train.lr": (0.05, 0.2), "model.activation": ("relu", "tanh")}
+    assert cli.main([]) == 0
+    assert not opened[1].racing
 
 
 @pytest.mark.parametrize("args,first", [
@@ -263,20 +292,27 @@ def test_vary_opens_the_app_straight_into_that_race(monkeypatch):
 ])
 def test_a_bad_race_for_the_app_is_one_line_and_exit_2(args, first):
     r = fitscope(*args)
-    assert r.returncode == 2 and r.stderr.startswith(first) and "Traceback" not in r.stderr
+    assert r.returncode == 2
+    assert r.stderr.startswith(first)
+    assert "Traceback" not in r.stderr
 
 
 def test_a_race_whose_members_all_diverge_in_a_variant_still_prints_chart_and_table():
     r = fitscope("compare", "--vary", "train.lr=1,2", "--seeds", "2", "--steps", "50", "--set", "train.device=cpu")
-    assert r.returncode == 0 and "Traceback" not in r.stderr
-    assert re.search(r"\(2 diverged, the first at step \d+\)", r.stdout) and "┬" in r.stdout  # the table, a chart
+    assert r.returncode == 0
+    assert "Traceback" not in r.stderr
+    assert re.search(r"\(2 diverged, the first at step \d+\)", r.stdout)
+    assert "┬" in r.stdout
 
 
 def test_bench_device_cuda_without_cuda_says_so_and_exits_0():
     r = fitscope("bench", "--device", "cuda")
-    assert r.returncode == 0 and r.stdout.startswith("no CUDA device on this machine") and not r.stderr
+    assert r.returncode == 0
+    assert r.stdout.startswith("no CUDA device on this machine")
+    assert not r.stderr
     r = fitscope("bench", "--device", "cuda", "--json")
-    assert r.returncode == 0 and json.loads(r.stdout)["cuda"] is False
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["cuda"] is False
 
 
 @pytest.mark.parametrize("device", ["cuda", "cuda:1", "mps"])
@@ -290,12 +326,14 @@ def test_the_app_refuses_a_device_this_machine_lacks_before_it_opens(device, mon
     assert r.stderr.strip() == (f"fitscope: train.device: '{device}' is not valid — not available on this machine; "
                                 "available: auto, cpu")
     r = fitscope("--set", f"train.device={device}", "--vary", "train.lr=0.1,0.2")  # a race there: the same
-    assert r.returncode == 2 and "not available on this machine" in r.stderr
+    assert r.returncode == 2
+    assert "not available on this machine" in r.stderr
 
 
 def test_device_auto_falls_back_to_the_cpu_with_a_notice_and_cuda_is_a_clear_error():
     r = fitscope("run", "--steps", "5", "--no-save", "--quiet")  # train.device is auto by default
-    assert r.returncode == 0 and "· cpu (auto: no GPU found) ·" in r.stdout
+    assert r.returncode == 0
+    assert "· cpu (auto: no GPU found) ·" in r.stdout
     r = fitscope("run", "--steps", "5", "--no-save", "--set", "train.device=cuda")
     assert r.returncode == 2
     assert r.stderr.strip() == ("fitscope: train.device: 'cuda' is not valid — not available on this machine; "

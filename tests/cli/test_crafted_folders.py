@@ -50,7 +50,8 @@ def checkpoint_bytes(state) -> bytes:
 
 def one_line(r, code=2):
     assert r.returncode == code, (r.returncode, r.stdout[-500:], r.stderr)
-    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_a_committing_run_whose_pending_is_a_link_never_moves_the_users_files(tmp_path, saved):
@@ -74,7 +75,8 @@ def test_a_committing_run_whose_pending_is_a_link_never_moves_the_users_files(tm
         assert ".pending" in r.stderr, r.stderr
         for name, data in own.items():
             assert (project / name).read_bytes() == data, (args, name)
-    assert (crafted / ".pending").is_symlink() and json.loads((crafted / "run.json").read_text())["state"] == "committing"
+    assert (crafted / ".pending").is_symlink()
+    assert json.loads((crafted / "run.json").read_text())["state"] == "committing"
 
 
 def test_a_reader_never_writes_a_committing_folder(tmp_path):
@@ -87,7 +89,8 @@ def test_a_reader_never_writes_a_committing_folder(tmp_path):
     assert rundir.read(folder).files["a.txt"] == b"new"  # the committed set, from where it is
     assert {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
     rundir.commit(folder, {"a.txt": b"next"}, {})  # a writer finishes what it finds, then saves
-    assert rundir.read(folder).files["a.txt"] == b"next" and not (folder / ".pending").exists()
+    assert rundir.read(folder).files["a.txt"] == b"next"
+    assert not (folder / ".pending").exists()
 
 
 def test_a_pending_file_that_is_a_link_is_not_followed(tmp_path):
@@ -101,7 +104,8 @@ def test_a_pending_file_that_is_a_link_is_not_followed(tmp_path):
     with pytest.raises(RunDirError, match="a symbolic link"):
         rundir.read(folder)
     rundir.commit(folder, {"a.txt": b"mine"}, {})  # the link is not moved into the run, nor followed
-    assert secret.read_bytes() == b"private" and rundir.read(folder).files["a.txt"] == b"mine"
+    assert secret.read_bytes() == b"private"
+    assert rundir.read(folder).files["a.txt"] == b"mine"
     assert not (folder / ".pending").exists()
 
 
@@ -113,7 +117,8 @@ def test_a_saved_file_that_is_a_link_is_not_followed(tmp_path, saved):
     fix_hash(saved, "fit.txt", b"private\n")
     r = fitscope("show", str(saved))
     one_line(r)
-    assert "private" not in r.stdout and "symbolic link" in r.stderr
+    assert "private" not in r.stdout
+    assert "symbolic link" in r.stderr
 
 
 ESCAPES = "\x1b]0;owned\x07\x1b[31mred\x1b[2J\x1bP+q\x1b\\\x9b31m"
@@ -183,7 +188,8 @@ def test_a_2_gb_metrics_file_is_refused_from_its_size_before_it_is_read(saved):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
     one_line(r)
-    assert "metrics.csv" in r.stderr and "more than fitscope reads" in r.stderr
+    assert "metrics.csv" in r.stderr
+    assert "more than fitscope reads" in r.stderr
     from fitscope.core import reference
 
     with pytest.raises(RunDirError, match="more than fitscope reads"):
@@ -201,7 +207,8 @@ def test_resuming_a_run_whose_data_file_is_now_a_fifo_or_a_device_is_one_line_no
     os.mkfifo(data)  # nothing will ever write to it: reading it would block for good
     r = fitscope("run", "--resume", str(folder), "--steps", "6", "--quiet")
     one_line(r)
-    assert "FIFO" in r.stderr and "data file" in r.stderr
+    assert "FIFO" in r.stderr
+    assert "data file" in r.stderr
     data.unlink()
     data.symlink_to("/dev/zero")
     r = fitscope("run", "--resume", str(folder), "--steps", "6", "--quiet")
@@ -216,7 +223,8 @@ def test_a_second_resume_of_a_run_being_resumed_is_refused(saved):
         assert f"another fitscope (pid {os.getpid()}) is resuming this run" in r.stderr
     r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
     assert r.returncode == 0, r.stderr
-    assert not (saved / rundir.CLAIM).exists() and json.loads((saved / "summary.json").read_text())["steps"] == 6
+    assert not (saved / rundir.CLAIM).exists()
+    assert json.loads((saved / "summary.json").read_text())["steps"] == 6
 
 
 @pytest.mark.parametrize("dtype", ["bool", "int8", "complex64", "float64"])
@@ -263,7 +271,8 @@ def test_opening_a_damaged_run_keeps_the_current_one(saved, run_part):
     run.apply(C.Step(5))
     with pytest.raises(C.Refused, match="checkpoint.pt"):
         run.apply(C.Open(str(saved)))
-    assert run.state != State.ERROR and run.step == 5
+    assert run.state != State.ERROR
+    assert run.step == 5
     run.apply(C.Step(1))
     assert run.step == 6
 
@@ -288,7 +297,8 @@ def test_a_hard_linked_claim_file_is_refused_not_written_through(tmp_path, saved
     os.link(victim, saved / rundir.CLAIM)
     r = fitscope("run", "--resume", str(saved), "--steps", "6", "--quiet")
     one_line(r)
-    assert victim.read_text() == "PRECIOUS\n" and ".resuming" in r.stderr
+    assert victim.read_text() == "PRECIOUS\n"
+    assert ".resuming" in r.stderr
 
 
 def test_probe_links_planted_in_a_folder_are_never_written_through(tmp_path, saved):

@@ -111,8 +111,11 @@ def test_a_crafted_formula_is_refused_in_one_line_and_writes_no_script(tmp_path,
     assert 'target = "cubic"' in config
     rewrite_saved(folder, "config.toml", config.replace('target = "cubic"', f"target = {json.dumps(formula)}"))
     r = fitscope("export", str(folder))
-    assert r.returncode == 2 and r.stdout == "", r.stdout
-    assert len(r.stderr.strip().splitlines()) == 1 and "data.target" in r.stderr and "column" in r.stderr, r.stderr
+    assert r.returncode == 2, r.stdout
+    assert r.stdout == "", r.stdout
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "data.target" in r.stderr, r.stderr
+    assert "column" in r.stderr, r.stderr
     assert not marker.exists()
 
 

@@ -135,7 +135,9 @@ def assert_one_line_or_success(r, what):
     assert "Traceback" not in r.stderr, (what, r.stderr)
     if r.returncode == 0:
         return
-    assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("fitscope: "), (what, r.returncode, r.stderr)
+    assert r.returncode == 2, (what, r.returncode, r.stderr)
+    assert len(lines) == 1, (what, r.returncode, r.stderr)
+    assert lines[0].startswith("fitscope: "), (what, r.returncode, r.stderr)
 
 
 def timed(fn, what):
@@ -149,7 +151,8 @@ def test_crafted_run_folders_are_one_line_or_a_clean_success(saved, tmp_path):
     cases = all_cases(saved)
     rng = random.Random(SEED)
     picked = rng.sample(cases, min(CASES, len(cases)))
-    assert len(cases) > 500 and len(picked) == min(CASES, len(cases))
+    assert len(cases) > 500
+    assert len(picked) == min(CASES, len(cases))
     kinds = {"refused": 0, "read": 0}
     for n, (kind, name, mutation, fix) in enumerate(picked):
         folder = tmp_path / f"case{n}"
@@ -170,7 +173,9 @@ def test_crafted_run_folders_are_one_line_or_a_clean_success(saved, tmp_path):
         try:
             timed(lambda run=run, folder=folder: run.apply(C.Open(str(folder))), what)
         except C.Refused as exc:
-            assert "\n" not in str(exc) and run.state != State.ERROR and run.step == 2, (what, str(exc))
+            assert "\n" not in str(exc), (what, str(exc))
+            assert run.state != State.ERROR, (what, str(exc))
+            assert run.step == 2, (what, str(exc))
         assert contents(folder) == before, (what, "a reader changed the folder")
         r = timed(lambda folder=folder: fitscope("run", "--resume", str(folder), "--steps", "6", "--quiet"), what)
         assert_one_line_or_success(r, (*what, "resume"))
@@ -179,4 +184,5 @@ def test_crafted_run_folders_are_one_line_or_a_clean_success(saved, tmp_path):
         else:
             assert rundir.read(folder).index["state"] == "clean", what
         shutil.rmtree(folder)
-    assert kinds["refused"] > 0 and kinds["read"] > 0  # the draw holds both kinds of case
+    assert kinds["refused"] > 0
+    assert kinds["read"] > 0

@@ -131,7 +131,8 @@ def test_hostile_input_is_one_clear_line(hostile, args, code, first, monkeypatch
     assert "\x1b" not in err + out
     if code == 2:
         lines = err.strip().splitlines()
-        assert len(lines) == 1 and first in lines[0], lines
+        assert len(lines) == 1, lines
+        assert first in lines[0], lines
     else:
         assert "final loss" in out
 
@@ -153,8 +154,11 @@ def test_an_oversized_run_is_refused_before_it_allocates(args):
                        timeout=300, preexec_fn=_two_gb)
     assert r.returncode == 2, r.stderr[-2000:]
     line = r.stderr.strip()
-    assert line.startswith("fitscope: the run needs ~") and "the limit is" in line and "\n" not in line
-    assert "MemoryError" not in r.stderr and "Traceback" not in r.stderr
+    assert line.startswith("fitscope: the run needs ~")
+    assert "the limit is" in line
+    assert "\n" not in line
+    assert "MemoryError" not in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_a_training_error_is_reported_as_itself_with_exit_1(monkeypatch, capsys):
@@ -190,7 +194,8 @@ def test_a_refused_out_run_leaves_no_folder_behind(tmp_path):
 
     r = fitscope("run", "--steps", "3", "--out", str(out), "--data", str(tmp_path / "bad.csv"), "--set",
                  "train.device=cpu")
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not out.exists()
 
 
@@ -202,7 +207,8 @@ def test_messages_say_what_is_true():
     assert "the most a run may have" in steps_refusal(10, "r", 100_000_000)
     with pytest.raises(rundir.RunDirError) as exc:
         rundir.check_writable(Path("/proc/version"), "./runs")
-    assert "./runs runs" not in str(exc.value) and str(exc.value).startswith("./runs: ")
+    assert "./runs runs" not in str(exc.value)
+    assert str(exc.value).startswith("./runs: ")
 
 
 def test_disk_space_figures_never_read_the_same(tmp_path, monkeypatch):

@@ -19,7 +19,8 @@ def test_a_headless_run_is_kept_under_runs_unless_no_save(tmp_path):
     r = fitscope("run", "--steps", "20", "--quiet", "--set", "train.device=cpu", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     (folder,) = (tmp_path / "runs").iterdir()
-    assert re.fullmatch(r"\d{8}-\d{6}-cubic-relu", folder.name) and sorted(p.name for p in folder.iterdir()) == SAVED
+    assert re.fullmatch(r"\d{8}-\d{6}-cubic-relu", folder.name)
+    assert sorted(p.name for p in folder.iterdir()) == SAVED
     r = fitscope("compare", "--steps", "10", "--quiet", "--no-save", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert len(list((tmp_path / "runs").iterdir())) == 1  # nothing new
@@ -30,12 +31,14 @@ def test_out_refuses_a_folder_that_holds_a_run_unless_force(tmp_path):
     assert fitscope("run", "--steps", "10", "--quiet", "--out", str(out)).returncode == 0
     before = (out / "summary.json").read_text()
     r = fitscope("run", "--steps", "12", "--quiet", "--out", str(out))
-    assert r.returncode == 2 and r.stdout == ""  # refused before training
+    assert r.returncode == 2
+    assert r.stdout == ""
     assert r.stderr.strip() == f"fitscope: --out {out}: this folder already holds a run — choose a new folder, " \
                                "or add --force to replace it"
     assert (out / "summary.json").read_text() == before
     r = fitscope("run", "--steps", "12", "--quiet", "--out", str(out), "--force")
-    assert r.returncode == 0 and json.loads((out / "summary.json").read_text())["steps"] == 12
+    assert r.returncode == 0
+    assert json.loads((out / "summary.json").read_text())["steps"] == 12
 
 
 @pytest.mark.parametrize("where,why", [
@@ -49,13 +52,18 @@ def test_an_unusable_out_is_refused_at_once(tmp_path, where, why):
     else:
         out = where
     r = fitscope("run", "--steps", "300000", "--out", str(out))
-    assert r.returncode == 2 and why in r.stderr and r.stdout == "" and "Traceback" not in r.stderr
+    assert r.returncode == 2
+    assert why in r.stderr
+    assert r.stdout == ""
+    assert "Traceback" not in r.stderr
 
 
 def test_an_out_under_a_file_is_refused_at_once(tmp_path):
     (tmp_path / "f").write_text("x")
     r = fitscope("compare", "--steps", "300000", "--out", str(tmp_path / "f" / "sub"))
-    assert r.returncode == 2 and "--out" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2
+    assert "--out" in r.stderr
+    assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
@@ -68,16 +76,23 @@ def test_runs_lists_newest_first_and_show_prints_summary_and_chart(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["name", "date", "target", "net", "members", "steps", "final", "loss"]
-    assert lines[2].split()[0] == "second" and lines[3].split()[0] == "first" and len(lines) == 4
-    assert lines[2].split()[-3:-1] == ["3", "20"] and lines[3].split()[-3:-1] == ["1", "30"]
+    assert lines[2].split()[0] == "second"
+    assert lines[3].split()[0] == "first"
+    assert len(lines) == 4
+    assert lines[2].split()[-3:-1] == ["3", "20"]
+    assert lines[3].split()[-3:-1] == ["1", "30"]
     r = fitscope("show", str(base / "first"))
     assert r.returncode == 0, r.stderr
-    assert "Loss=" in r.stdout and "30 of 30 steps" in r.stdout and "final loss" in r.stdout
+    assert "Loss=" in r.stdout
+    assert "30 of 30 steps" in r.stdout
+    assert "final loss" in r.stdout
     assert "versions: python" in r.stdout
     r = fitscope("show", str(base / "second"))
-    assert "race of 3 members varying model.activation" in r.stdout and "softplus" in r.stdout
+    assert "race of 3 members varying model.activation" in r.stdout
+    assert "softplus" in r.stdout
     r = fitscope("runs", str(tmp_path / "nowhere"))
-    assert r.returncode == 2 and "no such folder" in r.stderr
+    assert r.returncode == 2
+    assert "no such folder" in r.stderr
 
 
 def test_resume_trains_the_remaining_steps_into_the_same_folder(tmp_path):
@@ -105,16 +120,21 @@ def test_resume_refusals_are_one_line(tmp_path, args, first):
     out = tmp_path / "r"
     assert fitscope("run", "--steps", "120", "--quiet", "--out", str(out)).returncode == 0
     r = fitscope("run", "--resume", str(out), *args, "--quiet")
-    assert r.returncode == 2 and re.search(first, r.stderr), r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert r.returncode == 2, r.stderr
+    assert re.search(first, r.stderr), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in r.stderr
 
 
 def test_resume_of_something_that_is_not_a_run_is_one_line(tmp_path):
     r = fitscope("run", "--resume", str(tmp_path))
-    assert r.returncode == 2 and r.stderr.strip() == f"fitscope: {tmp_path}: no saved run here (no run.json)"
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"fitscope: {tmp_path}: no saved run here (no run.json)"
     (tmp_path / "run.json").write_text("[1, 2")
     r = fitscope("run", "--resume", str(tmp_path))
-    assert r.returncode == 2 and "run.json: unreadable" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2
+    assert "run.json: unreadable" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def run_script(path) -> list[str]:
@@ -167,7 +187,8 @@ def test_fitscope_run_opens_the_app_on_a_saved_run(tmp_path, monkeypatch):
     assert fitscope("run", "--steps", "10", "--quiet", "--out", str(out)).returncode == 0
     opened = []
     monkeypatch.setattr(app_mod, "run_app", lambda spec, engine, open_run=None: opened.append(open_run) or 0)
-    assert cli.main([str(out)]) == 0 and opened == [str(out)]
+    assert cli.main([str(out)]) == 0
+    assert opened == [str(out)]
     assert cli.main([str(tmp_path)]) == 2  # a folder that holds no run: one line, no app
 
 
@@ -181,9 +202,11 @@ def test_a_locked_destination_saves_the_run_elsewhere_and_says_so(tmp_path, monk
     with rundir.locked(out):  # another fitscope saving into it at that moment
         code = cli.main(["run", "--steps", "20", "--quiet", "--out", str(out), "--set", "train.device=cpu"])
     err = capsys.readouterr().err
-    assert code == 1 and "another fitscope is saving into this folder" in err
+    assert code == 1
+    assert "another fitscope is saving into this folder" in err
     (elsewhere,) = (tmp_path / "runs").iterdir()
-    assert f"saved it to runs/{elsewhere.name}" in err and json.loads((elsewhere / "summary.json").read_text())[
+    assert f"saved it to runs/{elsewhere.name}" in err
+    assert json.loads((elsewhere / "summary.json").read_text())[
         "steps"] == 20
 
 
@@ -202,7 +225,8 @@ def test_a_locked_destination_saves_the_run_elsewhere_and_says_so(tmp_path, monk
 def test_unusable_places_are_one_line_and_exit_2_at_once(tmp_path, setup, args, first):
     setup(tmp_path)
     r = fitscope(*args, cwd=tmp_path)
-    assert r.returncode == 2 and r.stdout == "", (r.returncode, r.stderr)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stdout == "", (r.returncode, r.stderr)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(first) if first.startswith("fitscope") else first in lines[0], lines
 
@@ -216,7 +240,8 @@ def test_resume_into_its_own_folder_with_out_and_a_diverged_run_is_refused(tmp_p
     assert fitscope("run", "--steps", "100", "--quiet", "--out", str(dv), "--set", "train.lr=60").returncode == 3
     before = (dv / "config.toml").read_text()
     r = fitscope("run", "--resume", str(dv), "--steps", "200", "--quiet")
-    assert r.returncode == 2 and "the run diverged at step 4; there is nothing to continue" in r.stderr
+    assert r.returncode == 2
+    assert "the run diverged at step 4; there is nothing to continue" in r.stderr
     assert (dv / "config.toml").read_text() == before  # its budget is not rewritten
 
 
@@ -226,7 +251,9 @@ def test_runs_names_what_it_cannot_read_and_escapes_odd_names(tmp_path):
     (base / "broken").mkdir()
     (base / "broken" / "run.json").write_text("{")
     r = fitscope("runs", str(base))
-    assert r.returncode == 0 and "odd?name" in r.stdout and "odd\nname" not in r.stdout
+    assert r.returncode == 0
+    assert "odd?name" in r.stdout
+    assert "odd\nname" not in r.stdout
     assert "not readable: broken: unreadable" in r.stdout
 
 
@@ -248,13 +275,17 @@ def test_damaged_folders_are_named_one_line_each_never_hang_or_crash(tmp_path):
     (base / "zero" / "summary.json").unlink()
     (base / "zero" / "summary.json").symlink_to("/dev/zero")
     r = fitscope("runs", str(base))
-    assert r.returncode == 0 and "good" in r.stdout, r.stderr
+    assert r.returncode == 0, r.stderr
+    assert "good" in r.stdout, r.stderr
     for name, why in (("fifo", "not a regular file"), ("deep", "nested too deeply")):
-        assert f"not readable: {name}" in r.stdout and why in r.stdout
+        assert f"not readable: {name}" in r.stdout
+        assert why in r.stdout
     for name, why in (("fifo", "not a regular file"), ("deep", "nested too deeply"), ("pid", "no saved run here"),
                       ("zero", "a symbolic link")):
         r = fitscope("show", str(base / name))
-        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and why in r.stderr, (name, r.stderr)
+        assert r.returncode == 2, (name, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, (name, r.stderr)
+        assert why in r.stderr, (name, r.stderr)
 
 
 def test_out_never_replaces_a_users_own_files_of_a_saves_names_without_force(tmp_path):
@@ -264,7 +295,8 @@ def test_out_never_replaces_a_users_own_files_of_a_saves_names_without_force(tmp
     (out / "metrics.csv").write_text("my precious results\n")
     (out / "notes.txt").write_text("kept\n")
     r = fitscope("run", "--steps", "10", "--quiet", "--out", str(out))
-    assert r.returncode == 2 and r.stderr.strip() == (
+    assert r.returncode == 2
+    assert r.stderr.strip() == (
         f"fitscope: --out {out}: it holds metrics.csv, which a save would replace — choose a new folder, "
         "or add --force to replace them")
     assert (out / "metrics.csv").read_text() == "my precious results\n"
@@ -292,7 +324,8 @@ def test_resume_needs_the_data_it_trained_on_and_finds_it_from_another_folder(tm
     (work / "pts.csv").write_text("x,y\n" + "".join(f"{a:.6f},{a ** 2:.6f}\n" for a in x))
     for where in (work, tmp_path):
         r = fitscope("run", "--resume", str(work / "r"), "--steps", "80", "--quiet", cwd=where)
-        assert r.returncode == 2 and r.stdout == ""
+        assert r.returncode == 2
+        assert r.stdout == ""
         assert r.stderr.strip() == (f"fitscope: {work / 'pts.csv'}: not the data this run trained on (the file "
                                     "changed since the save); put the original back to resume it") or (
             where == work and r.stderr.strip().startswith("fitscope: pts.csv: not the data")), r.stderr

@@ -10,7 +10,8 @@ def test_defaults_are_the_lesson():
     cfg = FitConfig()
     assert (cfg.data.target, cfg.data.points, cfg.data.x_min, cfg.data.x_max) == ("cubic", 300, -1.0, 1.0)
     assert (cfg.data.noise, cfg.data.noise_level, cfg.data.seed) == ("uniform", 0.2, 0)
-    assert cfg.model.hidden == (10, 10) and cfg.model.activation == "relu"
+    assert cfg.model.hidden == (10, 10)
+    assert cfg.model.activation == "relu"
     t = cfg.train
     assert (t.optimizer, t.lr, t.loss, t.steps, t.batch_size, t.device) == ("sgd", 0.2, "mse", 300, 0, "auto")
 
@@ -48,7 +49,8 @@ def test_bad_values_name_field_value_and_what_is_allowed(key, value, fragment):
     assert msg.startswith(key + ":")
     assert repr(value) in msg
     assert fragment in msg
-    assert err.value.field == key and err.value.value == value
+    assert err.value.field == key
+    assert err.value.value == value
 
 
 def test_unknown_key_lists_the_known_ones():
@@ -79,7 +81,8 @@ def test_x_range_must_be_increasing():
 
 def test_batch_size_full_and_hidden_forms():
     cfg = FitConfig().with_values({"train.batch_size": "full", "model.hidden": "[64]"})
-    assert cfg.train.batch_size == 0 and cfg.model.hidden == (64,)
+    assert cfg.train.batch_size == 0
+    assert cfg.model.hidden == (64,)
     assert FitConfig().with_value("model.hidden", 16).model.hidden == (16,)
 
 
@@ -111,5 +114,6 @@ def test_config_error_is_one_class_that_crosses_a_pipe():
     with pytest.raises(ConfigError) as err:
         FitConfig().with_value("train.lr", "abc")
     again = pickle.loads(pickle.dumps(err.value))
-    assert type(again) is ConfigError and str(again) == str(err.value)
+    assert type(again) is ConfigError
+    assert str(again) == str(err.value)
     assert (again.field, again.value, again.allowed) == ("train.lr", "abc", err.value.allowed)

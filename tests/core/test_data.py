@@ -39,7 +39,8 @@ def test_bad_files_name_the_line_and_the_problem(tmp_path, text, why):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
         datafile.load(path)
-    assert err.value.field == "data.file" and why in str(err.value), str(err.value)
+    assert err.value.field == "data.file", str(err.value)
+    assert why in str(err.value), str(err.value)
 
 
 def test_missing_file_is_a_config_error_at_the_field():
@@ -49,10 +50,12 @@ def test_missing_file_is_a_config_error_at_the_field():
 
 def test_csv_with_header_whitespace_and_nan_rows(tmp_path):
     x, y, notes = datafile.load(write(tmp_path, "x,y\n1,2\n2,4\nnan,5\n3,6\n"))
-    assert list(x) == [1, 2, 3] and list(y) == [2, 4, 6]
+    assert list(x) == [1, 2, 3]
+    assert list(y) == [2, 4, 6]
     assert notes == ("dropped 1 of 4 rows with NaN or infinite values",)
     x, y, notes = datafile.load(write(tmp_path, "0.5  1\n  1.5\t2\n\n2.5 3\n", "w.txt"))
-    assert list(x) == [0.5, 1.5, 2.5] and notes == ()
+    assert list(x) == [0.5, 1.5, 2.5]
+    assert notes == ()
 
 
 def test_npy_and_npz(tmp_path):
@@ -74,24 +77,31 @@ def test_file_data_trains_standardised_and_draws_in_its_own_units():
     cfg = CPU.with_values({"data.file": str(FIXTURE), "data.split": "random", "train.optimizer": "adam",
                            "train.lr": 0.01, "model.hidden": "32,32", "model.activation": "tanh", "train.steps": 600})
     exp = Experiment(RunSpec(cfg))
-    assert abs(float(exp.data.y_train.mean())) < 0.2 and abs(float(exp.data.y_train.std()) - 1) < 0.2  # standardised
+    assert abs(float(exp.data.y_train.mean())) < 0.2
+    assert abs(float(exp.data.y_train.std()) - 1) < 0.2
     view = exp.view
-    assert view.truth is None and 0 < view.x_range[0] < 0.1 and 9.9 < view.x_range[1] < 10
-    assert len(view.x_train) == 160 and len(view.x_test) == 40  # 200 rows kept, 20 % held out
+    assert view.truth is None
+    assert 0 < view.x_range[0] < 0.1
+    assert 9.9 < view.x_range[1] < 10
+    assert len(view.x_train) == 160
+    assert len(view.x_test) == 40
     assert any("dropped 2 of 202 rows" in n for n in view.notes)
     losses = exp.step(600)[:, 0]
     assert losses[-1] < 0.2 * losses[0]
     pred = exp.predict()
     assert pred.shape == (1, len(view.grid))
-    assert 0.5 < pred.min() and pred.max() < 6  # back in y's own units (about 1 to 5)
-    assert 1 < view.y_train.mean() < 5 and np.isfinite(exp.test_losses()).all()
+    assert 0.5 < pred.min()
+    assert pred.max() < 6
+    assert 1 < view.y_train.mean() < 5
+    assert np.isfinite(exp.test_losses()).all()
 
 
 def test_random_split_is_seeded_and_leaves_the_lesson_stream_alone():
     base = CPU.data
     a = generate(base.__class__(**{**base.__dict__, "split": "random"}))
     b = generate(base.__class__(**{**base.__dict__, "split": "random"}))
-    assert torch.equal(a.x_test, b.x_test) and len(a.x_test) == 60
+    assert torch.equal(a.x_test, b.x_test)
+    assert len(a.x_test) == 60
     # the split has its own generator: weights drawn after the data are the lesson's
     (m_split,) = build(RunSpec(CPU.with_value("data.split", "random")))[1]
     (m_none,) = build(RunSpec(CPU))[1]
@@ -101,7 +111,8 @@ def test_random_split_is_seeded_and_leaves_the_lesson_stream_alone():
 def test_extrapolation_split_holds_out_the_outer_range():
     ds = generate(CPU.with_values({"data.split": "extrapolate", "data.test_fraction": 0.2}).data)
     xt = ds.x_test.ravel()
-    assert len(xt) == 60 and (xt.abs() > 0.8 - 1e-6).all()
+    assert len(xt) == 60
+    assert (xt.abs() > 0.8 - 1e-6).all()
     assert (ds.x_train.abs() <= 0.8 + 1e-6).all()
 
 
@@ -150,14 +161,21 @@ def test_every_preset_and_some_formulas_train(target):
         pass
     snap = run.snapshot()
     loss = run.tracker.history(0).loss
-    assert snap.state == State.DONE and snap.step == 400 and len(loss) == 400 and np.isfinite(loss).all()
+    assert snap.state == State.DONE
+    assert snap.step == 400
+    assert len(loss) == 400
+    assert np.isfinite(loss).all()
     assert loss[-1] < loss[0]
-    assert np.isfinite(snap.lead.y_pred).all() and snap.data.truth is not None
+    assert np.isfinite(snap.lead.y_pred).all()
+    assert snap.data.truth is not None
 
 
 def test_random_sampling_and_gaussian_noise():
     d = generate(CPU.with_values({"data.sampling": "random", "data.noise": "gaussian", "data.noise_level": 0.1}).data)
     x = d.x_train.ravel()
-    assert len(x) == 300 and x.min() >= -1 and x.max() <= 1 and not torch.all(x[1:] >= x[:-1])
+    assert len(x) == 300
+    assert x.min() >= -1
+    assert x.max() <= 1
+    assert not torch.all(x[1:] >= x[:-1])
     resid = d.y_train - (d.x_train**3 - d.x_train**2)
     assert 0.07 < float(resid.std()) < 0.13

@@ -69,7 +69,8 @@ def manual_history(spec: RunSpec, steps: int) -> list[np.ndarray]:
     d.send(C.Start()).result()
     while d.latest.state == State.RUNNING:
         d.pump()
-    assert d.latest.state == State.DONE and d.latest.step == steps
+    assert d.latest.state == State.DONE
+    assert d.latest.step == steps
     return [np.asarray(d.tracker.history(j).loss) for j in range(len(spec.members()))]
 
 
@@ -79,13 +80,18 @@ def test_a_driver_takes_every_command_and_matches_the_manual_driver(kind, make, 
     d = make(kind, RunSpec(CPU))
     notices = Notices(d)
     first = d.wait_for(lambda s: True, timeout=T)
-    assert first is not None and first.state == State.READY and first.step == 0
+    assert first is not None
+    assert first.state == State.READY
+    assert first.step == 0
     d.send(C.Step(7)).result(timeout=T)
     snap = d.wait_for(lambda s: s.step == 7 and s.state == State.PAUSED, timeout=T)
-    assert snap.step == 7 and len(snap.data.x_train) == 300  # the data view arrives once, filled in after
+    assert snap.step == 7
+    assert len(snap.data.x_train) == 300
     d.send(C.Start()).result(timeout=T)
     snap = d.wait_for(lambda s: s.state == State.DONE, timeout=T)
-    assert snap.state == State.DONE and snap.step == 120 and len(snap.lead.y_pred) == 400
+    assert snap.state == State.DONE
+    assert snap.step == 120
+    assert len(snap.lead.y_pred) == 400
     h = d.tracker.history(0)
     np.testing.assert_array_equal(h.step, np.arange(1, 121))
     np.testing.assert_array_equal(h.loss, expected[0])  # the same numbers, every one of them
@@ -94,7 +100,9 @@ def test_a_driver_takes_every_command_and_matches_the_manual_driver(kind, make, 
     d.send(C.SetSteps(150)).result(timeout=T)
     d.send(C.Start()).result(timeout=T)
     snap = d.wait_for(lambda s: s.state == State.DONE and s.step == 150, timeout=T)
-    assert snap.step == 150 and snap.config.train.lr == 0.05 and snap.budget == 150
+    assert snap.step == 150
+    assert snap.config.train.lr == 0.05
+    assert snap.budget == 150
     path = d.send(C.Save(str(tmp_path / "run"))).result(timeout=T)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == SAVED
     assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 152  # a comment, the header, 150 rows
@@ -107,7 +115,10 @@ def test_a_driver_takes_every_command_and_matches_the_manual_driver(kind, make, 
     run_id = d.latest.run_id
     d.send(C.Reset(RACE)).result(timeout=T)
     snap = d.wait_for(lambda s: s.run_id != run_id, timeout=T)
-    assert snap.racing and len(snap.members) == 3 and snap.step == 0 and snap.state == State.READY
+    assert snap.racing
+    assert len(snap.members) == 3
+    assert snap.step == 0
+    assert snap.state == State.READY
     race_id = snap.run_id
     d.send(C.Step(5)).result(timeout=T)
     snap = d.wait_for(lambda s: s.step == 5, timeout=T)
@@ -121,10 +132,14 @@ def test_a_driver_takes_every_command_and_matches_the_manual_driver(kind, make, 
     d.send(C.SetPace(50)).result(timeout=T)
     d.send(C.Step(1)).result(timeout=T)
     snap = d.wait_for(lambda s: s.step == 6, timeout=T)
-    assert snap.step == 6 and snap.pace == 50 and snap.racing  # the race stayed
-    assert snap.spec == RACE.with_base(snap.spec.base) and snap.run_id == race_id
+    assert snap.step == 6
+    assert snap.pace == 50
+    assert snap.racing
+    assert snap.spec == RACE.with_base(snap.spec.base)
+    assert snap.run_id == race_id
     if kind == "process":
-        assert d.pid == pid and d.alive  # switched in place: no new process, no torch reload
+        assert d.pid == pid
+        assert d.alive
 
     # close ends it promptly, even flat out
     d.send(C.SetSteps(100_000_000)).result(timeout=T)
@@ -150,10 +165,13 @@ def test_a_killed_worker_is_an_error_state_and_a_failure_not_a_hang(make):
     assert d.wait_for(lambda s: s.step > 50, timeout=T).step > 50
     d.kill()
     snap = d.wait_for(lambda s: s.state == State.ERROR, timeout=T)
-    assert snap.state == State.ERROR and snap.step > 50  # the last state stays on screen
-    assert d.failure is not None and "ended unexpectedly" in d.failure
+    assert snap.state == State.ERROR
+    assert snap.step > 50
+    assert d.failure is not None
+    assert "ended unexpectedly" in d.failure
     assert any("ended unexpectedly" in n.text for n in snap.notices)
-    assert len(d.tracker.history(0)) > 0 and not d.alive
+    assert len(d.tracker.history(0)) > 0
+    assert not d.alive
     with pytest.raises(C.Refused, match="engine has stopped"):
         d.send(C.Start()).result(timeout=T)
 
@@ -164,7 +182,8 @@ def test_a_bad_first_spec_is_a_config_error():
     d = ProcessDriver(BAD)
     try:
         assert d.wait_for(lambda s: False, timeout=T) is None  # returns on the failure, with no run
-        assert d.failure is not None and f"train.device: '{absent_cuda()}' is not valid" in d.failure
+        assert d.failure is not None
+        assert f"train.device: '{absent_cuda()}' is not valid" in d.failure
     finally:
         d.close()
 
@@ -172,13 +191,16 @@ def test_a_bad_first_spec_is_a_config_error():
 def test_the_manual_driver_applies_commands_at_once_and_survives_a_broken_subscriber():
     d = ManualDriver(RunSpec(CPU))
     d.subscribe(lambda s: 1 / 0)
-    assert d.send(C.Step(3)).result() is None and d.latest.step == 3
+    assert d.send(C.Step(3)).result() is None
+    assert d.latest.step == 3
     bad = d.send(C.SetLr(-1))
-    assert isinstance(bad.exception(), C.Refused) and "train.lr" in str(bad.exception())
+    assert isinstance(bad.exception(), C.Refused)
+    assert "train.lr" in str(bad.exception())
     assert any("train.lr" in n.text for n in d.latest.notices)
     d.send(C.Start())
     snap = d.pump(3)
-    assert snap.state == State.RUNNING and snap.step > 3
+    assert snap.state == State.RUNNING
+    assert snap.step > 3
     d.close()
     assert d.latest.state == State.STOPPED
 
@@ -197,4 +219,5 @@ def test_a_failing_subscriber_is_logged_and_the_others_still_hear(caplog):
     with caplog.at_level("ERROR", logger="fitscope"):
         box.deliver(run.snapshot())
     assert len(heard) == 1  # the broken one did not stop the delivery
-    assert "subscriber failed" in caplog.text and "a bug in a subscriber" in caplog.text  # with its traceback
+    assert "subscriber failed" in caplog.text
+    assert "a bug in a subscriber" in caplog.text

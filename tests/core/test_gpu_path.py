@@ -56,12 +56,14 @@ def test_the_divergence_step_from_the_bulk_buffer_is_the_per_step_one(blocks):
     for _ in range(100):
         if per_step.state != State.DIVERGED:
             per_step.apply(C.Step(1))
-    assert bulk.dead == per_step.dead and len(bulk.dead) == 2  # lr 3 and 9 diverge, each at its own step
+    assert bulk.dead == per_step.dead
+    assert len(bulk.dead) == 2
     assert all(at < 100 for at in bulk.dead.values())
     a, b = bulk.snapshot(), per_step.snapshot()
     for m, r in zip(a.members, b.members):
         assert m.diverged_at == r.diverged_at
-        assert np.array_equal(m.losses, r.losses[:len(m.losses)]) and np.isfinite(m.losses).all()
+        assert np.array_equal(m.losses, r.losses[:len(m.losses)])
+        assert np.isfinite(m.losses).all()
 
 
 def test_a_live_lr_change_writes_the_tensors_a_graph_reads():
@@ -71,7 +73,8 @@ def test_a_live_lr_change_writes_the_tensors_a_graph_reads():
     lr_el, negs = group.lr_el, dict(group._neg_lr_scaled)
     pointers = (lr_el.data_ptr(), *(t.data_ptr() for t in negs.values()))
     run.apply(C.SetLr(0.05))
-    assert group.lr_el is lr_el and (lr_el == 0.05).all()
+    assert group.lr_el is lr_el
+    assert (lr_el == 0.05).all()
     assert pointers == (lr_el.data_ptr(), *(t.data_ptr() for t in group._neg_lr_scaled.values()))
     for scale, neg in group._neg_lr_scaled.items():
         assert np.allclose(neg.numpy(), -0.05 * scale)
@@ -91,7 +94,8 @@ def test_frames_fall_on_block_ends():
     for n in CHUNKS:
         exp.step(n)
     steps, _, _ = exp.frames()
-    assert steps[0] == 0 and len(steps) == sum(CHUNKS) // BLOCK + 1
+    assert steps[0] == 0
+    assert len(steps) == sum(CHUNKS) // BLOCK + 1
     assert all(s % BLOCK == 0 for s in steps)
 
 
@@ -100,8 +104,10 @@ def test_mini_batches_step_eagerly_and_say_so_once():
     run.apply(C.Step(40))
     run.apply(C.Step(40))
     said = [n for n in run.snapshot().notices if "mini-batches" in n.text]
-    assert len(said) == 1 and said[0].level == Level.WARNING
-    assert run.exp.stepper.blocks == "off" and run.step == 80
+    assert len(said) == 1
+    assert said[0].level == Level.WARNING
+    assert run.exp.stepper.blocks == "off"
+    assert run.step == 80
 
 
 @pytest.mark.parametrize("kernels", ["fast", "autograd"])
@@ -115,7 +121,8 @@ def test_a_moved_run_goes_on_as_if_it_had_stayed(kernels):
     before = moved.exp
     frames_before = before.frames()[0]
     moved._relocate(spec)
-    assert moved.exp is not before and moved.step == 37
+    assert moved.exp is not before
+    assert moved.step == 37
     assert np.array_equal(moved.exp.frames()[0], frames_before)  # the history of fits went along
     moved.apply(C.Step(63))
     stayed.apply(C.Step(37))
@@ -123,7 +130,8 @@ def test_a_moved_run_goes_on_as_if_it_had_stayed(kernels):
     a, b = moved.snapshot(), stayed.snapshot()
     assert a.step == b.step == 100
     for m, r in zip(a.members, b.members):
-        assert len(m.losses) == 100 and np.array_equal(m.losses, r.losses)
+        assert len(m.losses) == 100
+        assert np.array_equal(m.losses, r.losses)
 
 
 def test_g_to_an_absent_gpu_is_one_clear_refusal_and_the_run_goes_on():
@@ -135,7 +143,8 @@ def test_g_to_an_absent_gpu_is_one_clear_refusal_and_the_run_goes_on():
     with pytest.raises(C.Refused, match="the run is on cpu already"):
         run.apply(C.SetDevice("cpu"))
     run.apply(C.Step(5))
-    assert run.step == 10 and str(run.exp.device) == "cpu"
+    assert run.step == 10
+    assert str(run.exp.device) == "cpu"
 
 
 def stub_gpu(monkeypatch, free: int, reserved: int = 0, allocated: int = 0) -> None:
@@ -187,8 +196,11 @@ def test_a_graph_that_cannot_be_captured_falls_back_to_eager_with_one_notice():
     plain.apply(C.Step(80))
     snap = tried.snapshot()
     notices = [n for n in snap.notices if "CUDA graph" in n.text]
-    assert len(notices) == 1 and notices[0].level == Level.WARNING and "\n" not in notices[0].text
-    assert notices[0].text.startswith("CUDA graph capture failed (") and notices[0].text.endswith("stepping eagerly")
+    assert len(notices) == 1
+    assert notices[0].level == Level.WARNING
+    assert "\n" not in notices[0].text
+    assert notices[0].text.startswith("CUDA graph capture failed (")
+    assert notices[0].text.endswith("stepping eagerly")
     assert "the run's tensors are on cpu: a CUDA graph needs them on one CUDA device" in notices[0].text
     assert np.array_equal(snap.members[0].losses, plain.snapshot().members[0].losses)
 
@@ -238,7 +250,8 @@ def test_eager_adam_steps_read_the_device_step_count():
     exp = Experiment(RunSpec(CPU.with_values(OPTIMISERS["adam"])), blocks="off")
     exp.step(7)
     group = exp.stepper.groups[0]
-    assert group.t == 7 and group.t_dev.item() == 7
+    assert group.t == 7
+    assert group.t_dev.item() == 7
     saved = group.copy()
     exp.step(3)
     group.restore(saved)
@@ -262,7 +275,8 @@ def test_a_run_sets_the_matmul_precision_and_records_it(monkeypatch):
     torch.set_float32_matmul_precision("high")  # as an environment or another library might
     try:
         run = Run(RunSpec(CPU))
-        assert torch.get_float32_matmul_precision() == "highest" and not torch.backends.cuda.matmul.allow_tf32
+        assert torch.get_float32_matmul_precision() == "highest"
+        assert not torch.backends.cuda.matmul.allow_tf32
         run.apply(C.Step(3))
         assert runs.summary(run.snapshot(), 1.0, "r")["matmul_precision"] == "highest"
     finally:

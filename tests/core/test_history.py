@@ -67,7 +67,8 @@ def test_extend_equals_the_step_by_step_rule_for_any_chunking(cap, seed):
         ref.extend(step, losses, t, t + dt)
         step, t = step + k, t + dt
         v = h.view()
-        assert v.stride == ref.stride and len(v) == len(h) <= cap + 1
+        assert v.stride == ref.stride
+        assert len(v) == len(h) <= cap + 1
         for got, want in zip((v.step, v.loss, v.lo, v.hi, v.seconds), ref.view()):
             np.testing.assert_array_equal(got, want)
         curve = h.curve()  # what a chart draws: the same two columns
@@ -84,18 +85,24 @@ def test_history_keeps_every_point_then_min_max_buckets():
     h.extend(1, losses[:5], 0, 1)
     h.extend(6, losses[5:], 1, 2)
     v = h.view()
-    assert len(h) <= 8 + 1 and v.stride == 4
+    assert len(h) <= 8 + 1
+    assert v.stride == 4
     assert v.hi.max() == 1000.0  # the spike survives downsampling
-    assert v.step[-1] == 20 and v.loss[-1] == 20.0 and v.lo.min() == 1.0
+    assert v.step[-1] == 20
+    assert v.loss[-1] == 20.0
+    assert v.lo.min() == 1.0
     assert np.all(np.diff(v.step) > 0)
-    assert not v.loss.flags.writeable and not v.step.flags.writeable
+    assert not v.loss.flags.writeable
+    assert not v.step.flags.writeable
 
 
 def test_history_exact_below_cap():
     h = LossHistory(cap=100)
     h.extend(1, np.array([3.0, 2.0, 1.0]), 0.0, 0.3)
     v = h.view()
-    assert list(v.step) == [1, 2, 3] and list(v.loss) == [3.0, 2.0, 1.0] and v.stride == 1
+    assert list(v.step) == [1, 2, 3]
+    assert list(v.loss) == [3.0, 2.0, 1.0]
+    assert v.stride == 1
     np.testing.assert_allclose(v.seconds, [0.1, 0.2, 0.3])
     np.testing.assert_array_equal(v.lo, v.hi)
 
@@ -103,7 +110,8 @@ def test_history_exact_below_cap():
 def test_an_empty_history_and_a_bad_cap():
     h = LossHistory(4)
     h.extend(1, np.zeros(0), 0, 1)
-    assert len(h) == 0 and len(h.view()) == 0
+    assert len(h) == 0
+    assert len(h.view()) == 0
     for cap in (0, 1, 3):
         with pytest.raises(ValueError, match="even"):
             LossHistory(cap)
@@ -122,10 +130,13 @@ def test_the_tracker_folds_deltas_and_starts_over_on_a_new_run():
         np.testing.assert_array_equal(h.step, np.arange(1, 10))
         np.testing.assert_array_equal(h.loss, own.loss)
         assert [s for s, _ in t.test_history(j)] == [3, 8, 9]  # one test loss per step it was taken at
-    assert h.seconds[-1] == pytest.approx(run.elapsed) and np.all(np.diff(h.seconds) >= 0)
+    assert h.seconds[-1] == pytest.approx(run.elapsed)
+    assert np.all(np.diff(h.seconds) >= 0)
     run.apply(C.Reset(RunSpec(CPU)))
     first = t.feed(run.snapshot())
-    assert first.data is not None and len(first.members) == 1
-    assert len(t.history(0)) == 0 and t.test_history(0) == ()
+    assert first.data is not None
+    assert len(first.members) == 1
+    assert len(t.history(0)) == 0
+    assert t.test_history(0) == ()
     with pytest.raises(IndexError):
         t.history(1)  # the old race's second member is gone with it

@@ -58,7 +58,8 @@ def test_deeper_kinks_are_where_the_fit_changes_slope(seed):
     y = inside.forward(layers, "relu", x)
     slope = np.diff(y) / np.diff(x)
     bends = x[1:-1][np.abs(np.diff(slope)) > 1e-6 * max(1.0, np.abs(slope).max())]
-    assert len(bends) and len(found)
+    assert len(bends)
+    assert len(found)
     gap = np.abs(bends[:, None] - found[None, :]).min(axis=1)
     assert gap.max() < 1e-3  # every bend of the fit is at a detected kink
     for k in found:  # and every detected kink that bends the fit does so there
@@ -83,7 +84,9 @@ def test_the_engines_dead_units_match_a_count_on_its_own_weights():
     layers = [tuple(a) for a in m.layers]
     mine = inside.dead_fraction(layers, "relu", snap.data.x_train)
     assert [m.stats["dead_l1"], m.stats["dead_l2"]] == pytest.approx(mine)
-    assert 0.9 < m.stats["r2_train"] < 1 and m.stats["weight_norm_l1"] > 0 and m.stats["grad_norm_l2"] > 0
+    assert 0.9 < m.stats["r2_train"] < 1
+    assert m.stats["weight_norm_l1"] > 0
+    assert m.stats["grad_norm_l2"] > 0
 
 
 def test_a_timeline_of_a_million_steps_holds_at_most_512_frames_in_fixed_memory():
@@ -96,8 +99,11 @@ def test_a_timeline_of_a_million_steps_holds_at_most_512_frames_in_fixed_memory(
             source[0].fill_(step)
             tl.add(step, lambda: source)
     steps, (rows,) = tl.frames()
-    assert len(steps) <= 512 and steps[0] == 0 and steps[-1] >= 1_000_000 - tl.stride
-    assert np.all(np.diff(steps) > 0) and np.all(np.diff(steps[1:]) == tl.stride)
+    assert len(steps) <= 512
+    assert steps[0] == 0
+    assert steps[-1] >= 1_000_000 - tl.stride
+    assert np.all(np.diff(steps) > 0)
+    assert np.all(np.diff(steps[1:]) == tl.stride)
     assert tl.nbytes() == held  # nothing grew
     np.testing.assert_array_equal(rows[:, 0].numpy(), steps.astype(np.float32))  # each frame is its own step's
 
@@ -109,9 +115,12 @@ def test_a_frames_fit_equals_a_replayed_runs_fit_at_that_step(kernels):
     run = Run(spec)
     run.apply(C.Step(1500))
     frames = run.apply(C.Timeline(1))
-    assert len(frames.steps) <= 512 and frames.steps[0] == 0 and frames.steps[-1] == 1500
+    assert len(frames.steps) <= 512
+    assert frames.steps[0] == 0
+    assert frames.steps[-1] == 1500
     assert np.all(np.diff(frames.steps) > 0)
-    assert frames.layers is not None and frames.layers[0][0].shape == (len(frames.steps), 10, 1)
+    assert frames.layers is not None
+    assert frames.layers[0][0].shape == (len(frames.steps), 10, 1)
     for i in (1, len(frames.steps) // 2, len(frames.steps) - 1):
         replay = Run(spec)
         if frames.steps[i]:
@@ -130,7 +139,8 @@ def test_a_save_keeps_the_timeline_and_the_networks_numbers(tmp_path, monkeypatc
         run.snapshot()  # the snapshot cadence: the numbers are measured here
     run.apply(C.Save(str(tmp_path / "r")))
     with np.load(io.BytesIO((tmp_path / "r" / "timeline.npz").read_bytes())) as z:
-        assert z["fits"].shape == (len(z["steps"]), 1, len(z["x"])) and z["steps"][-1] == 300
+        assert z["fits"].shape == (len(z["steps"]), 1, len(z["x"]))
+        assert z["steps"][-1] == 300
     rows = (tmp_path / "r" / "metrics.csv").read_text().splitlines()
     head = rows[1].split(",")
     assert head[6:] == ["dead_l1", "weight_norm_l1", "grad_norm_l1", "update_ratio_l1", "dead_l2", "weight_norm_l2",

@@ -67,7 +67,9 @@ def test_thread_driver_end_to_end_matches_the_lesson(activation, kernels, seed):
         snap = driver.wait_for(lambda s: s.state == State.DONE, timeout=60)
     finally:
         driver.close()
-    assert snap is not None and snap.state == State.DONE and snap.step == 300
+    assert snap is not None
+    assert snap.state == State.DONE
+    assert snap.step == 300
     h = driver.tracker.history(0)
     np.testing.assert_array_equal(h.step, np.arange(1, 301))
     np.testing.assert_array_equal(h.lo, h.hi)  # below the cap: one step per row

@@ -145,7 +145,8 @@ def test_predictions_and_test_loss_per_member():
     exp = Experiment(spec)
     exp.step(5)
     pred, test = exp.predict(), exp.test_losses()
-    assert pred.shape == (3, 400) and test.shape == (3,)
+    assert pred.shape == (3, 400)
+    assert test.shape == (3,)
     for j, m in enumerate(spec.members()):
         alone = Experiment(RunSpec(m.cfg.with_value("train.kernels", "autograd")))
         alone.step(5)

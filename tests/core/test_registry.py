@@ -14,7 +14,8 @@ Z = torch.cat([torch.linspace(-6, 6, 49), torch.tensor([0.0, 25.0, -25.0])]).res
 @pytest.mark.parametrize("name", list(registry.ACTIVATIONS))
 def test_activation_agrees_everywhere(name):
     entry = registry.ACTIVATIONS[name]
-    assert name in config.ACTIVATIONS and name in kernels.KERNELS
+    assert name in config.ACTIVATIONS
+    assert name in kernels.KERNELS
     assert (name in inside.KINKED) == entry.kinked
     module = model.ACTIVATION_MODULES[name]()
     exported = eval(export.ACTIVATIONS[name], {"nn": nn})  # the exported script's text, run
@@ -32,7 +33,8 @@ def test_activation_agrees_everywhere(name):
 
 
 def test_the_defaults_the_kernels_repeat_are_torchs():
-    assert nn.Softplus().beta == registry.SOFTPLUS_BETA and nn.Softplus().threshold == registry.SOFTPLUS_THRESHOLD
+    assert nn.Softplus().beta == registry.SOFTPLUS_BETA
+    assert nn.Softplus().threshold == registry.SOFTPLUS_THRESHOLD
     assert nn.LeakyReLU().negative_slope == registry.LEAKY_SLOPE
     assert nn.ELU().alpha == registry.ELU_ALPHA
 

@@ -71,15 +71,29 @@ def history(run: Run, member: int = 0) -> np.ndarray:
 def test_ready_snapshot_before_any_step():
     run = Run(RunSpec(CPU))
     snap = run.snapshot()
-    assert snap.state == State.READY == "ready" and snap.step == 0 and snap.budget == 300
-    assert snap.train_loss is None and snap.test_loss is None and snap.notices == ()
-    assert snap.data is not None and len(snap.data.x_train) == 300
+    assert snap.state == State.READY == "ready"
+    assert snap.step == 0
+    assert snap.budget == 300
+    assert snap.train_loss is None
+    assert snap.test_loss is None
+    assert snap.notices == ()
+    assert snap.data is not None
+    assert len(snap.data.x_train) == 300
     (m,) = snap.members
-    assert m.label == "base" and m.loss is None and m.best_loss is None and m.diverged_at is None
-    assert m.first == 1 and len(m.losses) == 0
-    assert len(snap.x_grid) == len(m.y_pred) > 100 and np.isfinite(m.y_pred).all()
-    assert not m.y_pred.flags.writeable and not snap.data.x_train.flags.writeable
-    assert not snap.racing and snap.lead is m and snap.config == CPU and snap.device == "cpu"
+    assert m.label == "base"
+    assert m.loss is None
+    assert m.best_loss is None
+    assert m.diverged_at is None
+    assert m.first == 1
+    assert len(m.losses) == 0
+    assert len(snap.x_grid) == len(m.y_pred) > 100
+    assert np.isfinite(m.y_pred).all()
+    assert not m.y_pred.flags.writeable
+    assert not snap.data.x_train.flags.writeable
+    assert not snap.racing
+    assert snap.lead is m
+    assert snap.config == CPU
+    assert snap.device == "cpu"
     assert run.tick() is None  # nothing to do until a command comes
     assert run.step == 0
 
@@ -89,12 +103,14 @@ def test_the_data_view_goes_out_once_and_the_tracker_fills_it_in():
     first = run.snapshot()
     run.apply(C.Step(3))
     later = run.snapshot()
-    assert first.data is not None and later.data is None  # the wire does not carry it again
+    assert first.data is not None
+    assert later.data is None
     assert len(pickle.dumps(later)) < len(pickle.dumps(first.data))
     from fitscope.core.tracker import Tracker
 
     t = Tracker()
-    assert t.feed(first).data is first.data and t.feed(later).data is first.data
+    assert t.feed(first).data is first.data
+    assert t.feed(later).data is first.data
     run.apply(C.Reset(RunSpec(CPU.with_value("data.points", 50))))
     assert len(run.snapshot().data.x_train) == 50  # a new run sends its new data
 
@@ -103,16 +119,22 @@ def test_step_then_reset_replays_the_same_losses():
     run = Run(RunSpec(CPU))
     run.apply(C.Step(5))
     snap = run.snapshot()
-    assert snap.state == State.PAUSED and snap.step == 5
+    assert snap.state == State.PAUSED
+    assert snap.step == 5
     (m,) = snap.members
-    assert m.first == 1 and len(m.losses) == 5 and m.loss == m.losses[-1]
+    assert m.first == 1
+    assert len(m.losses) == 5
+    assert m.loss == m.losses[-1]
     first_run_id, first = snap.run_id, m.losses.copy()
     np.testing.assert_array_equal(history(run), first)
     np.testing.assert_array_equal(first, Experiment(RunSpec(CPU)).step(5)[:, 0])
     run.apply(C.Reset())
     snap = run.snapshot()
-    assert snap.state == State.READY and snap.step == 0 and snap.run_id != first_run_id
-    assert [n.text for n in snap.notices] == ["reset"] and len(run.tracker.history(0)) == 0
+    assert snap.state == State.READY
+    assert snap.step == 0
+    assert snap.run_id != first_run_id
+    assert [n.text for n in snap.notices] == ["reset"]
+    assert len(run.tracker.history(0)) == 0
     run.apply(C.Step(5))
     np.testing.assert_array_equal(run.snapshot().members[0].losses, first)
     np.testing.assert_array_equal(history(run), first)
@@ -129,16 +151,19 @@ def test_snapshots_carry_only_the_losses_since_the_previous_one():
     c = run.snapshot().members[0]
     assert (a.first, len(a.losses), b.first, len(b.losses), c.first, len(c.losses)) == (1, 7, 8, 2, 10, 0)
     np.testing.assert_array_equal(np.concatenate([a.losses, b.losses]), Experiment(RunSpec(CPU)).step(9)[:, 0])
-    assert b.best_loss == min(np.concatenate([a.losses, b.losses])) and 1 <= b.best_step <= 9
+    assert b.best_loss == min(np.concatenate([a.losses, b.losses]))
+    assert 1 <= b.best_step <= 9
 
 
 def test_step_n_runs_exactly_n_steps_and_stops_at_the_budget():
     run = Run(RunSpec(CPU.with_value("train.steps", 100)))
     for _ in range(2):
         run.apply(C.Step(40))
-    assert run.step == 80 and run.state == State.PAUSED
+    assert run.step == 80
+    assert run.state == State.PAUSED
     run.apply(C.Step(40))  # a Step stops at the budget...
-    assert run.step == 100 and run.state == State.DONE  # ...and then the run is done
+    assert run.step == 100
+    assert run.state == State.DONE
     np.testing.assert_array_equal(run.snapshot().members[0].losses, Experiment(RunSpec(CPU)).step(100)[:, 0])
     run.apply(C.SetSteps(1000))
     for n in (0, -1, MAX_STEP + 1):
@@ -150,14 +175,18 @@ def test_start_runs_to_the_budget_and_set_steps_from_done_goes_on():
     run.apply(C.Start())
     assert run.state == State.RUNNING
     run_until_idle(run)
-    assert run.state == State.DONE and run.step == 30
+    assert run.state == State.DONE
+    assert run.step == 30
     refused(run, C.Start(), r"budget \(30\) is reached")
     run.apply(C.SetSteps(60))
     snap = run.snapshot()
-    assert snap.state == State.PAUSED and snap.budget == 60 and snap.config.train.steps == 60
+    assert snap.state == State.PAUSED
+    assert snap.budget == 60
+    assert snap.config.train.steps == 60
     run.apply(C.Start())
     run_until_idle(run)
-    assert run.state == State.DONE and run.step == 60
+    assert run.state == State.DONE
+    assert run.step == 60
     np.testing.assert_array_equal(history(run), Experiment(RunSpec(CPU)).step(60)[:, 0])
     refused(run, C.SetSteps(0), "train.steps")
 
@@ -167,7 +196,9 @@ def test_set_steps_below_the_step_while_running_is_done():
     run.apply(C.Step(20))
     run.apply(C.Start())
     run.apply(C.SetSteps(10))
-    assert run.state == State.DONE and run.tick() is None and run.step == 20
+    assert run.state == State.DONE
+    assert run.tick() is None
+    assert run.step == 20
 
 
 def test_set_steps_below_the_step_while_paused_is_done():
@@ -193,15 +224,20 @@ def test_toggle_pause_and_close():
     run = Run(RunSpec(CPU.with_value("train.steps", 1_000_000)))
     run.apply(C.Toggle())
     assert run.state == State.RUNNING
-    assert run.tick() == 0.0 and run.step >= 1
+    assert run.tick() == 0.0
+    assert run.step >= 1
     run.apply(C.Toggle())
     at = run.step
-    assert run.state == State.PAUSED and run.tick() is None and run.step == at  # nothing after a pause
+    assert run.state == State.PAUSED
+    assert run.tick() is None
+    assert run.step == at
     run.apply(C.Start())
     run.close()
-    assert run.state == State.STOPPED and run.tick() is None
+    assert run.state == State.STOPPED
+    assert run.tick() is None
     assert run.snapshot().state == State.STOPPED
-    assert State.STOPPED in END_STATES and State.RUNNING not in IDLE_STATES
+    assert State.STOPPED in END_STATES
+    assert State.RUNNING not in IDLE_STATES
 
 
 def test_live_lr_and_budget_update():
@@ -211,7 +247,9 @@ def test_live_lr_and_budget_update():
     run.apply(C.Start())
     run_until_idle(run)
     snap = run.snapshot()
-    assert snap.state == State.DONE and snap.step == 80 and snap.budget == 80
+    assert snap.state == State.DONE
+    assert snap.step == 80
+    assert snap.budget == 80
     assert snap.config.train.lr == 0.05
     np.testing.assert_array_equal(history(run), Experiment(RunSpec(CPU.with_value("train.lr", 0.05))).step(80)[:, 0])
     refused(run, C.SetLr(-1), "train.lr")
@@ -249,17 +287,21 @@ def test_step_while_diverged_is_refused_until_reset():
     run = Run(RunSpec(CPU.with_value("train.lr", 50)))
     run.apply(C.Step(50))
     snap = run.snapshot()
-    assert snap.state == State.DIVERGED and snap.diverged_at == 4 and run.step == 50
+    assert snap.state == State.DIVERGED
+    assert snap.diverged_at == 4
+    assert run.step == 50
     assert any(n.level == Level.ERROR and "diverged at step 4" in n.text for n in snap.notices)
     np.testing.assert_array_equal(history(run), Experiment(RunSpec(CPU.with_value("train.lr", 50))).step(3)[:, 0])
-    assert np.isnan(snap.members[0].y_pred).all() and snap.members[0].diverged_at == 4
+    assert np.isnan(snap.members[0].y_pred).all()
+    assert snap.members[0].diverged_at == 4
     refused(run, C.Step(1), r"step: the run diverged at step 4 — reset \(r\) to train again")
     refused(run, C.Start(), r"run: the run diverged at step 4 — reset \(r\) to train again")
     refused(run, C.Toggle(), "reset")
     run.apply(C.Reset())
     assert run.state == State.READY
     run.apply(C.Step(2))
-    assert run.state == State.PAUSED and run.diverged_at is None
+    assert run.state == State.PAUSED
+    assert run.diverged_at is None
 
 
 def test_one_race_member_diverging_leaves_the_others_going():
@@ -269,16 +311,25 @@ def test_one_race_member_diverging_leaves_the_others_going():
     run.apply(C.Start())
     run_until_idle(run)
     snap = run.snapshot()
-    assert snap.state == State.DONE and snap.step == 100 and snap.diverged_at is None
+    assert snap.state == State.DONE
+    assert snap.step == 100
+    assert snap.diverged_at is None
     wild, calm = snap.members
-    assert wild.diverged_at == 4 and wild.state == "diverged at step 4"
-    assert np.isnan(wild.y_pred).all() and wild.test_loss is None  # its line stops
-    assert calm.diverged_at is None and calm.state == "ok" and np.isfinite(calm.y_pred).all()
+    assert wild.diverged_at == 4
+    assert wild.state == "diverged at step 4"
+    assert np.isnan(wild.y_pred).all()
+    assert wild.test_loss is None
+    assert calm.diverged_at is None
+    assert calm.state == "ok"
+    assert np.isfinite(calm.y_pred).all()
     assert any("50 diverged at step 4" in n.text for n in snap.notices)
-    assert len(run.tracker.history(0)) == 3 and len(run.tracker.history(1)) == 100
+    assert len(run.tracker.history(0)) == 3
+    assert len(run.tracker.history(1)) == 100
     alone = Experiment(RunSpec(spec.members()[1].cfg)).step(100)[:, 0]
     np.testing.assert_allclose(history(run, 1), alone, rtol=1e-6, atol=1e-6)  # as if it ran alone
-    assert snap.lead is calm and snap.train_loss == calm.loss and snap.test_loss == calm.test_loss is not None
+    assert snap.lead is calm
+    assert snap.train_loss == calm.loss
+    assert snap.test_loss == calm.test_loss is not None
 
 
 def test_every_member_diverged_is_a_diverged_run():
@@ -287,7 +338,8 @@ def test_every_member_diverged_is_a_diverged_run():
     assert run.state == State.PAUSED  # lr 20 is still finite at step 3, lr 50 too
     run.apply(C.Step(10))
     snap = run.snapshot()
-    assert snap.state == State.DIVERGED and snap.diverged_at == 4
+    assert snap.state == State.DIVERGED
+    assert snap.diverged_at == 4
     assert [m.diverged_at for m in snap.members] == [5, 4]
     assert all(np.isnan(m.y_pred).all() for m in snap.members)
     refused(run, C.Step(1), "diverged at step 4")
@@ -298,12 +350,15 @@ def test_pace_limits_the_steps_by_the_clock():
     run = Run(RunSpec(CPU.with_value("train.steps", 100_000)), pace=100, clock=clock)
     run.apply(C.Start())
     wait = tick_until_waiting(run)
-    assert run.step == 1 and wait == pytest.approx(0.01)
+    assert run.step == 1
+    assert wait == pytest.approx(0.01)
     clock.advance(0.5)
     wait = tick_until_waiting(run)
-    assert run.step == 51 and wait == pytest.approx(0.01)
+    assert run.step == 51
+    assert wait == pytest.approx(0.01)
     clock.advance(0.004)
-    assert run.tick() == pytest.approx(0.006) and run.step == 51  # not yet
+    assert run.tick() == pytest.approx(0.006)
+    assert run.step == 51
     clock.advance(2.0)
     tick_until_waiting(run)
     assert run.step == 251
@@ -315,7 +370,8 @@ def test_pace_limits_the_steps_by_the_clock():
     run.apply(C.SetPace(None))  # flat out: it never waits, and its chunks grow
     for _ in range(4):
         assert run.tick() == 0.0
-    assert run.step >= 262 + 4 + 1 and run.snapshot().pace is None
+    assert run.step >= 262 + 4 + 1
+    assert run.snapshot().pace is None
 
 
 def test_snapshots_are_due_on_changes_and_at_the_publish_rate():
@@ -328,7 +384,8 @@ def test_snapshots_are_due_on_changes_and_at_the_publish_rate():
     assert run.snapshot_due()  # a command is news
     run.snapshot()
     run.tick()
-    assert run.step > 0 and not run.snapshot_due()  # trained, but too soon
+    assert run.step > 0
+    assert not run.snapshot_due()
     clock.advance(0.049)
     assert not run.snapshot_due()
     clock.advance(0.002)
@@ -346,8 +403,10 @@ def test_a_snapshot_does_not_grow_with_the_run():
         run.apply(C.Step(100))
         snap = run.snapshot()
         sizes[snap.step] = len(pickle.dumps(snap))
-    assert len(snap.members) == 16 and all(len(m.losses) == 100 for m in snap.members)
-    assert snap.step == 10_000 and len(run.tracker.history(0)) == 10_000
+    assert len(snap.members) == 16
+    assert all(len(m.losses) == 100 for m in snap.members)
+    assert snap.step == 10_000
+    assert len(run.tracker.history(0)) == 10_000
     assert sizes[10_000] <= 2 * sizes[100], (sizes[100], sizes[10_000])
 
 
@@ -358,14 +417,16 @@ def test_save_a_single_run_writes_the_whole_set_and_a_loadable_model(tmp_path, m
     run_until_idle(run)
     path = run.apply(C.Save(str(tmp_path / "run"), fit_text="the chart"))
     snap = run.snapshot()
-    assert path == str(tmp_path / "run") and f"saved run to {path}" in [n.text for n in snap.notices]
+    assert path == str(tmp_path / "run")
+    assert f"saved run to {path}" in [n.text for n in snap.notices]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == SAVED
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert rows[0] == "# fitscope metrics: every step"
     assert rows[1].startswith("step,member,train_loss,test_loss,lr,seconds,dead_l1,")
     assert len(rows) == 22
     assert [float(r.split(",")[2]) for r in rows[2:]] == list(history(run))  # exact: written as repr
-    assert rows[-1].split(",")[3] != "" and float(rows[-1].split(",")[4]) == 0.2  # the test loss, the lr
+    assert rows[-1].split(",")[3] != ""
+    assert float(rows[-1].split(",")[4]) == 0.2
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     net = make_mlp(cfg.model)
     net.load_state_dict(state["exp"]["members"][0]["model"])  # strict: every tensor, right shapes
@@ -373,16 +434,20 @@ def test_save_a_single_run_writes_the_whole_set_and_a_loadable_model(tmp_path, m
         y = net(torch.tensor(snap.x_grid, dtype=torch.float32)[:, None])[:, 0].double().numpy()
     np.testing.assert_allclose(y, snap.members[0].y_pred, rtol=0, atol=1e-5)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["steps"] == 20 and summary["final_loss"] == float(history(run)[-1]) and summary["kernels"] == "fast"
+    assert summary["steps"] == 20
+    assert summary["final_loss"] == float(history(run)[-1])
+    assert summary["kernels"] == "fast"
     assert set(summary["versions"]) == {"python", "torch", "numpy", "fitscope"}
     assert (tmp_path / "run" / "fit.txt").read_text() == "the chart\n"
     fit = (tmp_path / "run" / "fit.csv").read_text().splitlines()
-    assert fit[0] == "x,base" and len(fit) == 401
+    assert fit[0] == "x,base"
+    assert len(fit) == 401
     monkeypatch.chdir(tmp_path)
     run.apply(C.Reset())
     run.apply(C.Step(3))
     default = run.apply(C.Save())  # a new run: a new folder under runs/, named for what it is
-    assert default.startswith("runs/") and default.endswith("-cubic-relu")
+    assert default.startswith("runs/")
+    assert default.endswith("-cubic-relu")
     assert (tmp_path / default / "checkpoint.pt").is_file()
     run.apply(C.Step(2))
     assert run.apply(C.Save()) == default  # the same run again: its own folder
@@ -397,7 +462,8 @@ def test_a_save_has_the_steps_no_snapshot_has_shown_yet(tmp_path):
     assert [int(r.split(",")[0]) for r in rows[2:]] == list(range(1, 8))
     run.apply(C.Step(3))
     (m,) = run.snapshot().members
-    assert m.first == 1 and len(m.losses) == 10  # the wire still gets every loss, once
+    assert m.first == 1
+    assert len(m.losses) == 10
     h = run.tracker.history(0)
     np.testing.assert_array_equal(h.step, np.arange(1, 11))  # and the run's own record has none twice
     np.testing.assert_array_equal(h.loss, m.losses)
@@ -412,7 +478,8 @@ def test_save_a_race_writes_every_members_losses_and_its_spec(tmp_path):
     run.apply(C.Save(str(tmp_path / "race")))
     assert sorted(p.name for p in (tmp_path / "race").iterdir()) == SAVED
     rows = (tmp_path / "race" / "metrics.csv").read_text().splitlines()[1:]
-    assert rows[0].startswith("step,member,train_loss,test_loss,lr,seconds") and len(rows) == 1 + 4 * 15
+    assert rows[0].startswith("step,member,train_loss,test_loss,lr,seconds")
+    assert len(rows) == 1 + 4 * 15
     assert [r.split(",")[:2] for r in rows[1:5]] == [["1", "relu s0"], ["1", "relu s1"], ["1", "tanh s0"],
                                                       ["1", "tanh s1"]]
     from fitscope.core.spec import from_toml
@@ -427,7 +494,9 @@ def test_metrics_are_thinned_past_the_cap_and_say_so(tmp_path):
     rows = (tmp_path / "t" / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("# fitscope metrics: thinned evenly — one row per 8 steps")
     steps = [int(r.split(",")[0]) for r in rows[2:]]
-    assert steps[-1] == 100 and len(steps) <= 20 and np.all(np.diff(steps[:-1]) == 8)
+    assert steps[-1] == 100
+    assert len(steps) <= 20
+    assert np.all(np.diff(steps[:-1]) == 8)
 
 
 def test_a_missing_device_is_a_config_error_and_a_bad_reset_keeps_the_run():
@@ -438,7 +507,10 @@ def test_a_missing_device_is_a_config_error_and_a_bad_reset_keeps_the_run():
     run.apply(C.Step(5))
     run_id = run.run_id
     refused(run, C.Reset(bad), f"train.device: '{absent_cuda()}' is not valid")
-    assert run.run_id == run_id and run.step == 5 and run.state == State.PAUSED and run.spec == RunSpec(CPU)
+    assert run.run_id == run_id
+    assert run.step == 5
+    assert run.state == State.PAUSED
+    assert run.spec == RunSpec(CPU)
     run.apply(C.Step(1))
     assert run.step == 6
 
@@ -460,7 +532,8 @@ def test_step_stops_at_the_budget():
     run = Run(RunSpec(CPU.with_value("train.steps", 10)))
     run.apply(C.Step(8))
     run.apply(C.Step(5))  # only the 2 the budget has left
-    assert run.step == 10 and run.state == State.DONE
+    assert run.step == 10
+    assert run.state == State.DONE
     refused(run, C.Step(1), "budget")
     assert run.step == 10
 
@@ -484,6 +557,7 @@ def test_chunks_fall_on_the_fast_kernels_blocks(pace, monkeypatch):
             clock.advance(0.01)
     assert run.step == total
     if pace is None or graphs.BLOCK / pace <= 0.05:  # flat out, or a pace fast enough to gather blocks
-        assert done["block"] >= 0.99 * total and done["block"] == total - 5
+        assert done["block"] >= 0.99 * total
+        assert done["block"] == total - 5
     else:  # a slow pace steps as it is due, rather than in bursts of a block
         assert done["block"] < total

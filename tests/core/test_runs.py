@@ -54,7 +54,8 @@ def test_a_resumed_run_equals_an_uninterrupted_one_bit_for_bit(tmp_path, optimis
     first.apply(C.Save(str(tmp_path / "r")))
     resumed = Run(RunSpec(FitConfig().with_value("train.device", "cpu")))  # any run: Open replaces it
     assert resumed.apply(C.Open(str(tmp_path / "r"), 90)) == spec.with_base(spec.base)  # the run's own spec
-    assert resumed.step == 37 and resumed.budget == 90
+    assert resumed.step == 37
+    assert resumed.budget == 90
     opened = resumed.snapshot()  # the saved losses come first, for the charts
     resumed.apply(C.Step(53))
     got = curves([opened, resumed.snapshot()])
@@ -77,9 +78,11 @@ def test_resume_keeps_a_changed_lr_and_a_diverged_member(tmp_path):
     run.apply(C.Save(str(tmp_path / "r")))
     again = Run(spec)
     again.apply(C.Open(str(tmp_path / "r")))
-    assert again.dead == run.dead and again.step == 30
+    assert again.dead == run.dead
+    assert again.step == 30
     snap = again.snapshot()
-    assert snap.members[1].diverged_at == run.dead[1] and snap.members[0].diverged_at is None
+    assert snap.members[1].diverged_at == run.dead[1]
+    assert snap.members[0].diverged_at is None
 
 
 def test_open_refuses_steps_below_what_the_run_has_trained(tmp_path):
@@ -137,7 +140,8 @@ def test_a_committing_index_reads_the_new_set_from_wherever_each_file_is(tmp_pat
     _killed_while_committing(folder, moved=("a.txt",))  # killed after moving one file of three
     assert _tag(rundir.read(folder)) == "new"
     rundir.commit(folder, _files("next"), {})
-    assert _tag(rundir.read(folder)) == "next" and not (folder / ".pending").exists()
+    assert _tag(rundir.read(folder)) == "next"
+    assert not (folder / ".pending").exists()
 
 
 def test_a_second_writer_is_refused_with_a_clear_line(tmp_path):
@@ -155,7 +159,8 @@ def test_too_little_disk_space_is_refused_before_writing(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 5000, 5000))
     with pytest.raises(RunDirError, match=r"not enough disk space to save — needs 1\.\d MB, 0\.0 MB free"):
         rundir.commit(folder, _files("two"), {})
-    assert _tag(rundir.read(folder)) == "one" and not (folder / ".pending").exists()
+    assert _tag(rundir.read(folder)) == "one"
+    assert not (folder / ".pending").exists()
 
 
 def test_saved_files_get_the_users_normal_permissions(tmp_path):
@@ -200,7 +205,8 @@ def test_a_writer_killed_at_random_moments_leaves_the_old_save_or_the_new_one_wh
     rng = random.Random(1)
     kills = [0, 0]
     writer = subprocess.Popen([sys.executable, "-c", WRITER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert writer.stdin is not None and writer.stdout is not None
+    assert writer.stdin is not None
+    assert writer.stdout is not None
     try:
         assert writer.stdout.readline().strip() == "ready"
         reused = tmp_path / "reused"
@@ -227,7 +233,9 @@ def test_a_writer_killed_at_random_moments_leaves_the_old_save_or_the_new_one_wh
             try:
                 loaded = runs.load(folder)
             except RunDirError as exc:  # a fresh folder killed before its first save: no run, said so
-                assert folder != reused and not saved and ("no saved run here" in str(exc) or "no such folder" in str(exc))
+                assert folder != reused
+                assert not saved
+                assert ("no saved run here" in str(exc) or "no such folder" in str(exc))
                 continue
             step = loaded.state["exp"]["step"]
             assert loaded.summary["steps"] == step  # one save: every file from it (the hashes say so too)
@@ -279,7 +287,8 @@ def test_a_damaged_run_is_one_line_naming_the_file_and_the_current_run_is_kept(s
     run.apply(C.Step(3))
     with pytest.raises(C.Refused) as info:
         run.apply(C.Open(str(saved_run)))
-    assert message in str(info.value) and "\n" not in str(info.value)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
     assert run.step == 3
 
 
@@ -314,7 +323,8 @@ def test_a_diverged_run_saves_its_last_finite_weights_and_says_so(tmp_path, kern
     model = loaded.state["exp"]["members"][0]["model"]
     assert all(torch.isfinite(t).all() and t.abs().sum() > 0 for t in model.values())
     at = loaded.summary["per_member"][0]["checkpoint_step"]
-    assert at < run.diverged_at - 1 and loaded.summary["steps"] == run.diverged_at
+    assert at < run.diverged_at - 1
+    assert loaded.summary["steps"] == run.diverged_at
     assert f"checkpoint.pt holds its last finite weights, from step {at}" in " ".join(notices)
     replay = Run(spec)  # the saved weights are the run's own at that step
     if at:
@@ -332,7 +342,8 @@ def test_reading_a_committing_folder_leaves_it_and_the_next_save_finishes_it(tmp
     assert json.loads((folder / rundir.INDEX).read_text())["state"] == "committing"
     assert (folder / ".pending" / "c.json").read_bytes() == new["c.json"]
     rundir.commit(folder, _files("next"), {})
-    assert _tag(rundir.read(folder)) == "next" and not (folder / ".pending").exists()
+    assert _tag(rundir.read(folder)) == "next"
+    assert not (folder / ".pending").exists()
 
 
 @pytest.mark.parametrize("name", ["../victim.txt", "/tmp/victim-abs.txt", ".hidden", "run.json"])
@@ -376,7 +387,8 @@ def test_listing_shows_a_folder_of_runs_and_says_which_cannot_be_read(tmp_path):
     (base / "broken" / rundir.INDEX).write_text("[1, 2")
     (base / "not-a-run").mkdir()
     found = dict(rundir.listing(base))
-    assert isinstance(found[base / "a"], dict) and "unreadable" in found[base / "broken"]
+    assert isinstance(found[base / "a"], dict)
+    assert "unreadable" in found[base / "broken"]
     assert base / "not-a-run" not in found
     with pytest.raises(RunDirError, match="holds other runs"):
         rundir.check_out_dir(str(base), force=True)
@@ -389,7 +401,8 @@ def test_a_memory_limit_above_the_machines_memory_is_held_to_the_machine(monkeyp
     spec = RunSpec(CPU.with_values({"train.memory_limit": 100, "data.points": 1_000_000,
                                     "model.hidden": (1024, 1024, 1024, 1024)}))
     cap, why = memory.limit(spec)
-    assert cap == 8 * 10**9 and "train.memory_limit=100 GB is more than it has" in why
+    assert cap == 8 * 10**9
+    assert "train.memory_limit=100 GB is more than it has" in why
     with pytest.raises(memory.MemoryBudgetError, match="the limit is 8 GB"):
         memory.check(spec)
 
@@ -400,7 +413,8 @@ def test_running_out_of_memory_while_training_is_said_plainly():
                            "you tried to allocate 68719476736 bytes.\nmore torch detail"))
     (notice,) = run.snapshot().notices
     assert notice.text.startswith("error: out of memory while training (RuntimeError: [enforce fail")
-    assert "lower data.points or model.hidden" in notice.text and "\n" not in notice.text
+    assert "lower data.points or model.hidden" in notice.text
+    assert "\n" not in notice.text
 
 
 def test_the_memory_estimate_counts_the_numbers_forward_pass_over_every_training_point():

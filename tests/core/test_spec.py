@@ -11,17 +11,23 @@ CPU = FitConfig().with_values({"train.device": "cpu", "train.steps": 200})
 def test_a_single_run_is_a_spec_with_nothing_varied():
     spec = RunSpec(CPU)
     (m,) = spec.members()
-    assert not spec.racing and spec.count() == 1
-    assert m.label == "base" and m.cfg == CPU and m.seed == CPU.data.seed
+    assert not spec.racing
+    assert spec.count() == 1
+    assert m.label == "base"
+    assert m.cfg == CPU
+    assert m.seed == CPU.data.seed
 
 
 def test_members_are_the_product_over_seeds():
     spec = RunSpec.race(CPU, {"model.activation": ["relu", "tanh"], "train.lr": [0.05, 0.2]}, seeds=3)
     ms = spec.members()
-    assert spec.racing and spec.count() == len(ms) == 12
+    assert spec.racing
+    assert spec.count() == len(ms) == 12
     assert [m.label for m in ms[:4]] == ["relu 0.05 s0", "relu 0.05 s1", "relu 0.05 s2", "relu 0.2 s0"]
-    assert ms[0].variant == "relu 0.05" and ms[-1].variant == "tanh 0.2"
-    assert [m.seed for m in ms[:3]] == [0, 1, 2] and {m.cfg.model.init_seed for m in ms} == {0, 1, 2}
+    assert ms[0].variant == "relu 0.05"
+    assert ms[-1].variant == "tanh 0.2"
+    assert [m.seed for m in ms[:3]] == [0, 1, 2]
+    assert {m.cfg.model.init_seed for m in ms} == {0, 1, 2}
     assert {(m.cfg.model.activation, m.cfg.train.lr) for m in ms} == {
         ("relu", 0.05), ("relu", 0.2), ("tanh", 0.05), ("tanh", 0.2)}
     assert all(m.cfg.train.steps == 200 and m.cfg.train.device == "cpu" for m in ms)  # the base is kept
@@ -97,7 +103,8 @@ def test_bad_values_given_to_a_race_directly_are_checked():
 def test_with_base_keeps_what_varies():
     spec = RunSpec.race(CPU, {"model.activation": ["relu", "tanh"]}, seeds=2)
     again = spec.with_base(CPU.with_value("train.steps", 50))
-    assert again.vary == spec.vary and again.seeds == 2
+    assert again.vary == spec.vary
+    assert again.seeds == 2
     assert [m.cfg.train.steps for m in again.members()] == [50] * 4
 
 
@@ -107,6 +114,8 @@ def test_race_table_is_set_apart_by_a_blank_line():
 
     spec = RunSpec.race(FitConfig(), {"model.activation": ["relu", "tanh"]}, seeds=2)
     text = to_toml(spec)
-    assert "\n\n[race]" in text and "\n\n\n[race]" not in text
+    assert "\n\n[race]" in text
+    assert "\n\n\n[race]" not in text
     back = from_toml(text)
-    assert back.vary == spec.vary and back.seeds == 2
+    assert back.vary == spec.vary
+    assert back.seeds == 2

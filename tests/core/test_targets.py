@@ -20,9 +20,15 @@ XN = X.numpy()  # the app's path (config checks, no torch): numpy, the same floa
 @pytest.mark.parametrize("name", list(targets.PRESETS))
 def test_every_preset_is_finite_on_the_default_range(name):
     y = targets.evaluate(name, X, TORCH_OPS)
-    assert isinstance(y, torch.Tensor) and y.shape == X.shape and y.dtype == X.dtype and torch.isfinite(y).all()
+    assert isinstance(y, torch.Tensor)
+    assert y.shape == X.shape
+    assert y.dtype == X.dtype
+    assert torch.isfinite(y).all()
     yn = targets.evaluate(name, XN)
-    assert isinstance(yn, np.ndarray) and yn.shape == XN.shape and yn.dtype == XN.dtype and np.isfinite(yn).all()
+    assert isinstance(yn, np.ndarray)
+    assert yn.shape == XN.shape
+    assert yn.dtype == XN.dtype
+    assert np.isfinite(yn).all()
 
 
 def test_cubic_is_the_lesson_target():
@@ -85,7 +91,8 @@ def test_numpy_and_torch_give_the_same_values_and_the_same_holes(formula):
 def test_rejected_formulas_say_where_and_why(formula, why):
     with pytest.raises(ConfigError) as err:
         targets.check(formula)
-    assert err.value.field == "data.target" and why in str(err.value)
+    assert err.value.field == "data.target"
+    assert why in str(err.value)
 
 
 @pytest.mark.parametrize("formula", [
@@ -113,14 +120,16 @@ def test_nothing_named_is_executed(tmp_path, monkeypatch):
                     "exec('open(\"pwned\",\"w\")')", "eval('1')"]:
         with pytest.raises(ConfigError):
             targets.evaluate(formula, XN)
-    assert not marker.exists() and not (tmp_path / "pwned").exists()
+    assert not marker.exists()
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_partly_undefined_formula_is_reported_and_dropped():
     cfg = FitConfig().with_values({"data.target": "log(x)", "data.noise": "none"}).data
     ds = generate(cfg)
     assert len(ds.x_train) == 150  # the 150 points with x <= 0 are dropped...
-    assert "dropped 150 of 300 points" in ds.notes[0] and "x in [-1, -0.00334]" in ds.notes[0]  # ...and said
+    assert "dropped 150 of 300 points" in ds.notes[0]
+    assert "x in [-1, -0.00334]" in ds.notes[0]
 
 
 def test_formula_with_no_finite_point_is_rejected():
@@ -154,9 +163,13 @@ def test_property_accepted_gives_a_float_array_rejected_gives_config_error(text)
         y = targets.evaluate(text, XN)
     except ConfigError:
         return
-    assert isinstance(y, np.ndarray) and y.dtype == np.float32 and y.shape == XN.shape
+    assert isinstance(y, np.ndarray)
+    assert y.dtype == np.float32
+    assert y.shape == XN.shape
     yt = targets.evaluate(text, X, TORCH_OPS)
-    assert isinstance(yt, torch.Tensor) and yt.dtype == torch.float32 and yt.shape == X.shape
+    assert isinstance(yt, torch.Tensor)
+    assert yt.dtype == torch.float32
+    assert yt.shape == X.shape
     # non-finite values are allowed here: generate() counts, reports and drops them
     try:
         cfg = FitConfig().with_values({"data.target": text, "data.noise": "none"}).data

@@ -40,8 +40,10 @@ async def test_up_and_down_in_a_burst_move_before_the_characters_behind_them():
     async with app.run_test(size=(100, 30)) as pilot:
         await burst(pilot, "s", "down", "down", "down")  # x_max
         await burst(pilot, "up", "ctrl+u", "-", "3", "down", "ctrl+u", "4")
-        assert app.settings.field("data.x_min").value == "-3" and app.settings.field("data.x_max").value == "4"
-        assert app.settings.field("data.target").value == "cubic" and app.settings.field("data.points").value == "300"
+        assert app.settings.field("data.x_min").value == "-3"
+        assert app.settings.field("data.x_max").value == "4"
+        assert app.settings.field("data.target").value == "cubic"
+        assert app.settings.field("data.points").value == "300"
 
 
 async def test_tab_in_the_race_dialog_moves_before_the_characters_behind_it():
@@ -66,9 +68,11 @@ async def test_a_burst_in_the_race_dialog_lands_in_the_field_the_moves_reach():
         await burst(pilot, "down", "down", "ctrl+u", "9")
         fields = list(app.screen.query("Input"))
         i = fields.index(first)
-        assert app.focused is fields[i + 2] and fields[i + 2].value == "9"
+        assert app.focused is fields[i + 2]
+        assert fields[i + 2].value == "9"
         assert all(f.value != "9" for j, f in enumerate(fields) if j != i + 2)
-        assert isinstance(app.screen, CompareSetup) and not app.racing  # no race nobody asked for
+        assert isinstance(app.screen, CompareSetup)
+        assert not app.racing
 
 
 async def test_a_key_read_once_the_app_has_no_screen_is_dropped():

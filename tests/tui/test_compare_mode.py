@@ -40,7 +40,8 @@ async def test_an_lr_race_by_keyboard_alone(app):
         await pilot.press("end", "ctrl+u", "tab", *"0.05,0.2,0.8", "down", "down", "down", "down", "down",
                           "tab", "ctrl+u", "2", "enter")
         await pilot.pause()
-        assert not isinstance(app.screen, CompareSetup) and app.racing
+        assert not isinstance(app.screen, CompareSetup)
+        assert app.racing
         labels = [m.label for m in app.driver.latest.members]
         assert labels == ["0.05 s0", "0.05 s1", "0.2 s0", "0.2 s1", "0.8 s0", "0.8 s1"]
 
@@ -61,13 +62,15 @@ async def test_escape_cancels_the_setup(app):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("c", "tab", "x", "escape")
         await pilot.pause()
-        assert not isinstance(app.screen, CompareSetup) and not app.racing
+        assert not isinstance(app.screen, CompareSetup)
+        assert not app.racing
 
 
 async def test_c_starts_the_default_activation_race_and_c_goes_back(app):
     async with app.run_test(size=(120, 40)) as pilot:
         await open_setup(pilot)
-        assert not isinstance(app.screen, CompareSetup) and app.racing
+        assert not isinstance(app.screen, CompareSetup)
+        assert app.racing
         snap = app.driver.latest
         assert [m.label for m in snap.members] == ["relu", "softplus", "tanh"]
         app.send(C.Step(50))
@@ -80,15 +83,20 @@ async def test_c_starts_the_default_activation_race_and_c_goes_back(app):
             m.label for m in sorted(app.driver.latest.members, key=lambda m: m.loss)]  # sorted by loss
         assert f"{losses[0]:.5f}" in lines[0]
         assert "race of 3" in str(app.status_bar.render())
-        assert app.query_one("#board").display and not app.query_one("#log").display
+        assert app.query_one("#board").display
+        assert not app.query_one("#log").display
         driver = app.driver
         await pilot.press("c")
         snap = app.driver.latest
         assert app.driver is driver  # one driver for the app's life: back to single is a reset in it
-        assert not app.racing and not snap.racing and len(snap.members) == 1 and snap.step == 0
+        assert not app.racing
+        assert not snap.racing
+        assert len(snap.members) == 1
+        assert snap.step == 0
         assert snap.config.model.activation == "relu"
         await pilot.pause()
-        assert app.query_one("#log").display and not app.query_one("#board").display
+        assert app.query_one("#log").display
+        assert not app.query_one("#board").display
         assert any("back to a single run" in line for line in app.log_view.lines)
 
 
@@ -106,7 +114,8 @@ async def test_bad_lists_show_a_clear_message_and_keep_the_setup_open(app):
     async with app.run_test(size=(120, 40)) as pilot:
         for steps, values, why in BAD_LISTS:
             screen = await open_setup(pilot, steps, values)
-            assert isinstance(app.screen, CompareSetup) and not app.racing, values
+            assert isinstance(app.screen, CompareSetup), values
+            assert not app.racing, values
             assert why in str(screen.query_one("#compare-error").render()), values
             await pilot.press("escape")
             assert not isinstance(app.screen, CompareSetup)
@@ -156,7 +165,8 @@ async def test_a_diverging_member_is_marked_on_the_leaderboard(app):
         await pilot.pause()
         board = str(app.board.render())
         step = app.driver.latest.members[1].diverged_at
-        assert step is not None and board.splitlines()[-1].endswith(f"✗ step {step}")  # last, with its step
+        assert step is not None
+        assert board.splitlines()[-1].endswith(f"✗ step {step}")
         assert "ok" in board.splitlines()[1]
         width = app.board.size.width - 2
         assert all(len(line) <= width for line in board.splitlines())  # the state column stays inside
@@ -226,7 +236,8 @@ async def test_enter_then_escape_at_once_in_a_dialog_leaves_the_app_running(app,
         type_at_once(app, *keys, "escape")
         for _ in range(3):
             await pilot.pause()
-        assert app.is_running and app.return_code is None
+        assert app.is_running
+        assert app.return_code is None
         assert app.screen is app.screen_stack[0]
 
 
@@ -238,7 +249,8 @@ async def test_a_burst_of_keys_in_a_field_acts_in_the_order_typed(app, tmp_path,
         type_at_once(app, "ctrl+w", "ctrl+u", *"my.toml", "enter")
         for _ in range(4):
             await pilot.pause()
-        assert (tmp_path / "my.toml").is_file() and app.screen is app.screen_stack[0]
+        assert (tmp_path / "my.toml").is_file()
+        assert app.screen is app.screen_stack[0]
         app.query_one("#field-data-target").focus()
         await pilot.pause()
         type_at_once(app, "end", "backspace", "backspace", "x")
@@ -272,4 +284,6 @@ async def test_a_narrow_leaderboard_drops_columns_rather_than_wrap_its_rows(app)
         width = board.content_region.width
         from rich.text import Text
         assert all(Text.from_markup(line).cell_len <= width for line in rows), (width, rows)
-        assert len(rows) == 5 and "✗ step" in board.markup and rows[0].rstrip().endswith("state")
+        assert len(rows) == 5
+        assert "✗ step" in board.markup
+        assert rows[0].rstrip().endswith("state")

@@ -13,7 +13,8 @@ async def wait_for(app, predicate, timeout=60):
     """Until the driver's latest snapshot satisfies ``predicate``; the app's loop runs meanwhile."""
     snap = await asyncio.to_thread(app.driver.wait_for, predicate, timeout)
     assert app.driver.failure is None, app.driver.failure
-    assert snap is not None and predicate(snap), f"timed out; last snapshot: {snap and (snap.state, snap.step)}"
+    assert snap is not None, f"timed out; last snapshot: {snap and (snap.state, snap.step)}"
+    assert predicate(snap), f"timed out; last snapshot: {snap and (snap.state, snap.step)}"
     return snap
 
 
@@ -30,7 +31,8 @@ async def test_real_engine_trains_then_pauses_and_the_screen_shows_it():
         app.refresh_view()  # a redraw tick, now rather than after a sleep
         await pilot.pause()
         status = str(app.status_bar.render())
-        assert "paused" in status and f"step {snap.step:,}/" in status
+        assert "paused" in status
+        assert f"step {snap.step:,}/" in status
         chart = str(app.fit_chart.render())
         assert f"Loss={snap.train_loss:.4f}" in chart
         assert any(0x2800 <= ord(c) <= 0x28FF for c in chart)  # the braille fit and data
@@ -64,12 +66,14 @@ async def test_after_the_engine_dies_keys_say_so_and_R_restarts_it_with_the_curr
             before = len(app._notifications)
             await pilot.press(key)
             assert any("the engine has stopped — press R" in n.message for n in list(app._notifications)[before:])
-        assert app.cfg.model.activation == "tanh" and not (tmp_path / "runs").exists()
+        assert app.cfg.model.activation == "tanh"
+        assert not (tmp_path / "runs").exists()
         assert "math domain error" not in str(app.loss_chart.render())
         assert "chart unavailable" not in str(app.loss_chart.render())
         await pilot.press("R")
         snap = await wait_for(app, lambda s: s.state == State.READY and s.step == 0)
-        assert snap.config.model.activation == "tanh" and app.driver.failure is None
+        assert snap.config.model.activation == "tanh"
+        assert app.driver.failure is None
         await pilot.press("space")
         await wait_for(app, lambda s: s.step >= 10)
         await pilot.press("q")

@@ -58,7 +58,8 @@ async def test_random_keys_never_break_the_app(state, make_app, tmp_path, monkey
                 app.refresh_view()
         await pilot.pause()
         app.refresh_view()
-        assert app.is_running and app.return_code is None
+        assert app.is_running
+        assert app.return_code is None
         snap = app.driver.latest
         header = str(app.status_bar.render())
         frame = app.fit_chart.frame

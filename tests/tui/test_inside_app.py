@@ -28,7 +28,8 @@ async def test_v_cycles_the_fit_panel_through_fit_units_kinks(app):
             await settle(pilot)
             seen.append((app.fit_chart.view, str(app.fit_chart.border_title)))
         assert [v for v, _ in seen] == ["units", "kinks", "fit"]
-        assert seen[0][1].startswith("Units") and seen[1][1] == "Kinks"
+        assert seen[0][1].startswith("Units")
+        assert seen[1][1] == "Kinks"
         shown = {key for key, active in app.screen.active_bindings.items() if active.binding.show}
         assert "v" in shown  # the footer offers the view key
 
@@ -40,7 +41,8 @@ async def test_the_units_view_titles_its_curves_and_the_kinks_view_counts_pieces
         await pilot.press("v")
         await settle(pilot)
         assert "top 8 of 10 units + the rest + bias" in str(app.fit_chart.render())
-        assert app.fit_chart.unit_labels[-1] == "others (+2)" and "u" in str(app.fit_chart.border_subtitle)
+        assert app.fit_chart.unit_labels[-1] == "others (+2)"
+        assert "u" in str(app.fit_chart.border_subtitle)
         await pilot.press("v")
         await settle(pilot)
         assert "linear pieces" in str(app.fit_chart.render())
@@ -53,7 +55,9 @@ async def test_scrubbing_moves_through_frames_only_while_paused_and_space_return
         await pilot.press("comma")
         await pilot.pause()
         frame = app.fit_chart.frame
-        assert frame is not None and frame.step == 119 and frame.count == 121
+        assert frame is not None
+        assert frame.step == 119
+        assert frame.count == 121
         assert "◀ frame 120/121" in str(app.status_bar.render())
         await pilot.press("home")
         await pilot.pause()
@@ -64,7 +68,8 @@ async def test_scrubbing_moves_through_frames_only_while_paused_and_space_return
         np.testing.assert_allclose(app.fit_chart.frame.fits[0], app.driver.latest.members[0].y_pred, atol=1e-5)
         await pilot.press("space")
         await settle(pilot)
-        assert app.fit_chart.frame is None and app.driver.latest.state == State.PAUSED  # the live fit, as it says
+        assert app.fit_chart.frame is None
+        assert app.driver.latest.state == State.PAUSED
         await pilot.press("space")
         app.driver.pump(2)
         await settle(pilot)
@@ -96,7 +101,9 @@ async def test_i_logs_the_networks_numbers_and_the_log_lines_carry_r2(app):
         await settle(pilot)
         await pilot.press("i")
         text = log_text(app)
-        assert "base at step 300:" in text and "layer 1: dead" in text and "layer 2: dead" in text
+        assert "base at step 300:" in text
+        assert "layer 1: dead" in text
+        assert "layer 2: dead" in text
         assert "R² train 0.9" in text
 
 
@@ -110,9 +117,12 @@ async def test_a_race_member_picked_by_number_is_the_one_inspected(app):
         await pilot.press("2")
         await settle(pilot)
         snap = app.driver.latest
-        assert snap.inspected == 1 and snap.members[1].layers is not None and snap.members[0].layers is None
+        assert snap.inspected == 1
+        assert snap.members[1].layers is not None
+        assert snap.members[0].layers is None
         assert app.fit_chart.member == 1
-        assert "dead" in str(app.board.render()) and "R²" in str(app.board.render())
+        assert "dead" in str(app.board.render())
+        assert "R²" in str(app.board.render())
 
 
 async def test_earlier_fits_are_drawn_faint_when_asked(app):
@@ -134,7 +144,8 @@ async def test_space_during_a_replay_returns_to_the_live_fit_at_once(app):
         await pilot.pause()
         assert app.replaying
         await pilot.press("space")
-        assert not app.replaying and app.fit_chart.frame is None
+        assert not app.replaying
+        assert app.fit_chart.frame is None
         assert app.driver.latest.state == State.PAUSED  # "space live": the live fit, the run as it was
 
 
@@ -148,9 +159,11 @@ async def test_home_and_end_move_a_fields_cursor_and_otherwise_jump_the_timeline
         field.focus()
         await pilot.pause()
         await pilot.press("home")
-        assert field.cursor_position == 0 and app.fit_chart.frame is None  # the field's own home
+        assert field.cursor_position == 0
+        assert app.fit_chart.frame is None
         app.settings.query_one("#field-model-activation").focus()  # a choice field, in the settings panel
         await pilot.pause()
         await pilot.press("home")
         await pilot.pause()
-        assert app.fit_chart.frame is not None and app.fit_chart.frame.step == 0
+        assert app.fit_chart.frame is not None
+        assert app.fit_chart.frame.step == 0

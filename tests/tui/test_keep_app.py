@@ -59,7 +59,9 @@ async def test_ctrl_o_completes_a_folder_name_and_opens_the_run_ready_to_continu
         await settle(pilot)
         assert not isinstance(app.screen, PathDialog)
         snap = app.driver.latest
-        assert snap.step == 40 and snap.state == State.READY and app.cfg.model.hidden == (12, 6)
+        assert snap.step == 40
+        assert snap.state == State.READY
+        assert app.cfg.model.hidden == (12, 6)
         assert app.settings.query_one("#field-model-hidden", Input).value == "12, 6"
         assert "opened runs/20261129-120000-cubic-relu at step 40 of 300" in log_text(app)
         await pilot.press("n")  # and it goes on from there
@@ -77,7 +79,8 @@ async def test_ctrl_o_on_something_that_is_not_a_run_says_so_under_the_field(app
         assert isinstance(app.screen, PathDialog)
         assert "junk: no saved run here (no run.json)" in str(app.screen.query_one("#path-error").render())
         await pilot.press("escape")
-        assert not isinstance(app.screen, PathDialog) and app.driver.latest.step == 1  # the run is kept
+        assert not isinstance(app.screen, PathDialog)
+        assert app.driver.latest.step == 1
 
 
 async def test_a_damaged_checkpoint_is_said_and_the_run_kept(app, tmp_path, monkeypatch):
@@ -90,7 +93,8 @@ async def test_a_damaged_checkpoint_is_said_and_the_run_kept(app, tmp_path, monk
         await pilot.press("enter")
         await pilot.pause()
         await settle(pilot)
-        assert app.driver.latest.step == 2 and app.cfg == CPU
+        assert app.driver.latest.step == 2
+        assert app.cfg == CPU
         assert "checkpoint.pt: does not match its save" in log_text(app)
 
 
@@ -118,9 +122,11 @@ async def test_b_draws_a_saved_run_dashed_and_logs_both_final_losses(app, tmp_pa
         await type_path(pilot, "ref")
         await pilot.press("enter")
         await pilot.pause()
-        assert app.reference is not None and app.fit_chart.reference is app.reference
+        assert app.reference is not None
+        assert app.fit_chart.reference is app.reference
         want = ref.snapshot().members[0].loss
-        assert app.reference.final_loss == want and len(app.reference.losses) == 30
+        assert app.reference.final_loss == want
+        assert len(app.reference.losses) == 30
         await settle(pilot)
         assert "ref=" in str(app.fit_chart.render())  # the title names it
         assert "- ref" in str(app.fit_chart.border_subtitle)  # and the legend (no colour here: "-" dashes)
@@ -134,7 +140,8 @@ async def test_b_draws_a_saved_run_dashed_and_logs_both_final_losses(app, tmp_pa
         await type_path(pilot, "")
         await pilot.press("enter")
         await pilot.pause()
-        assert app.reference is None and app.fit_chart.reference is None  # an empty field clears it
+        assert app.reference is None
+        assert app.fit_chart.reference is None
 
 
 async def test_path_fields_never_crash_the_app_and_name_what_a_path_is(app, tmp_path, monkeypatch):
@@ -157,10 +164,12 @@ async def test_path_fields_never_crash_the_app_and_name_what_a_path_is(app, tmp_
             await type_path(pilot, path)
             await pilot.press("enter")
             await pilot.pause()
-            assert app.is_running and isinstance(app.screen, PathDialog), (key, path)
+            assert app.is_running, (key, path)
+            assert isinstance(app.screen, PathDialog), (key, path)
             assert why in str(app.screen.query_one("#path-error").render()), (key, path)
             await pilot.press("escape")
-        assert (tmp_path / "pipe").exists() and not (tmp_path / "pipe").is_file()  # never written over
+        assert (tmp_path / "pipe").exists()
+        assert not (tmp_path / "pipe").is_file()
         await pilot.press("ctrl+o")
         await type_path(pilot, "~/mine")  # a home-relative path
         await pilot.press("enter")

@@ -30,7 +30,8 @@ async def test_space_runs_and_pauses(app):
         app.driver.pump(3)
         await pilot.press("space")
         snap = app.driver.latest
-        assert snap.state == State.PAUSED and snap.step > 0
+        assert snap.state == State.PAUSED
+        assert snap.step > 0
         await settle(pilot)
         assert "paused" in str(app.query_one("#status").render())
 
@@ -71,8 +72,10 @@ async def test_r_resets_weights_to_the_same_start(app):
         driver = app.driver
         await pilot.press("r")
         snap = app.driver.latest
-        assert snap.step == 0 and (snap.members[0].y_pred == first).all()
-        assert app.driver is driver and len(driver.tracker.history(0)) == 0  # same driver, a fresh history
+        assert snap.step == 0
+        assert (snap.members[0].y_pred == first).all()
+        assert app.driver is driver
+        assert len(driver.tracker.history(0)) == 0
 
 
 async def test_d_draws_new_data_with_the_next_seed(app):
@@ -80,7 +83,8 @@ async def test_d_draws_new_data_with_the_next_seed(app):
         y0 = app.driver.latest.data.y_train.copy()
         await pilot.press("d")
         snap = app.driver.latest
-        assert snap.config.data.seed == 1 and not (snap.data.y_train == y0).all()
+        assert snap.config.data.seed == 1
+        assert not (snap.data.y_train == y0).all()
         assert app.query_one("#field-data-seed", Input).value == "1"
 
 
@@ -104,7 +108,8 @@ async def test_plus_minus_change_lr_live_without_reset(app):
             await pilot.press("n")
         await pilot.press("plus")
         snap = app.driver.latest
-        assert snap.config.train.lr == pytest.approx(0.4) and snap.step == 4  # no reset
+        assert snap.config.train.lr == pytest.approx(0.4)
+        assert snap.step == 4
         assert float(app.driver.run.exp.stepper.groups[0].lr[0]) == pytest.approx(0.4)  # the kernels' own lr
         await pilot.press("minus")
         await pilot.press("minus")
@@ -118,14 +123,16 @@ async def test_lr_cap_is_a_message_not_a_crash(app):
             await pilot.press("plus")
         assert app.cfg.train.lr <= 100
         error = str(app.query_one("#error-train-lr").render())
-        assert "train.lr" in error and "(0, 100]" in error
+        assert "train.lr" in error
+        assert "(0, 100]" in error
 
 
 async def test_t_and_l_toggle_truth_and_log_axis(app):
     async with app.run_test(size=(120, 40)) as pilot:
         fit, loss = app.query_one(FitChart), app.query_one(LossChart)
         await pilot.press("t")
-        assert fit.show_truth is False and "truth" not in str(fit.border_subtitle)
+        assert fit.show_truth is False
+        assert "truth" not in str(fit.border_subtitle)
         await pilot.press("t")
         assert fit.show_truth is True
         await pilot.press("l")
@@ -164,7 +171,8 @@ async def test_ctrl_s_saves_an_svg(app, tmp_path, monkeypatch):
         await pilot.press("ctrl+s")
         await pilot.pause()
         svgs = list(tmp_path.glob("fitscope-*.svg"))
-        assert len(svgs) == 1 and svgs[0].read_text().startswith("<svg")
+        assert len(svgs) == 1
+        assert svgs[0].read_text().startswith("<svg")
 
 
 async def test_tab_moves_between_panels(app):
@@ -222,8 +230,10 @@ async def test_every_binding_is_in_the_command_palette(app):
                 continue  # Textual's own Quit and Screenshot entries
             shown = app.get_key_display(Binding(binding.key.split(",")[0], binding.action))
             assert any(f"key: {shown}" in c.help for c in commands), binding.key
-        assert "Run / pause" in titles and "Save run" in titles
-        assert titles.count("Quit") == 1 and titles.count("Screenshot") <= 1  # no doubles
+        assert "Run / pause" in titles
+        assert "Save run" in titles
+        assert titles.count("Quit") == 1
+        assert titles.count("Screenshot") <= 1
         raw = ("square_bracket", "equals_sign", "question_mark", "underscore")
         assert not any(name in c.help for c in commands for name in raw)  # no raw key names
 
@@ -265,7 +275,8 @@ async def test_settings_keys_while_the_engine_is_dead_change_nothing(app):
     async with app.run_test(size=(120, 40)) as pilot:
         app.driver.fail("the engine process ended unexpectedly")  # as a died worker leaves it
         await pilot.press("plus", "a")
-        assert app.cfg.train.lr == 0.2 and app.cfg.model.activation == "relu"
+        assert app.cfg.train.lr == 0.2
+        assert app.cfg.model.activation == "relu"
         assert app.query_one("#field-train-lr", Input).value == "0.2"
 
 
@@ -277,7 +288,8 @@ async def test_a_varied_setting_is_not_changed_by_its_key_in_a_race(app):
         await pilot.pause()
         run_id = app.driver.latest.run_id
         await pilot.press("a")
-        assert app.driver.latest.run_id == run_id and app.cfg.model.activation == "relu"
+        assert app.driver.latest.run_id == run_id
+        assert app.cfg.model.activation == "relu"
 
 
 async def test_an_unexpected_error_ends_the_app_non_zero_with_one_line_and_a_traceback_file(app, monkeypatch):
@@ -288,8 +300,10 @@ async def test_an_unexpected_error_ends_the_app_non_zero_with_one_line_and_a_tra
     with pytest.raises(RuntimeError, match="boom"):
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("n")
-    assert app.return_code == 1 and app.crash == "RuntimeError: boom in a key"
-    assert app.crash_log is not None and "boom in a key" in open(app.crash_log).read()
+    assert app.return_code == 1
+    assert app.crash == "RuntimeError: boom in a key"
+    assert app.crash_log is not None
+    assert "boom in a key" in open(app.crash_log).read()
     assert app._exit_renderables == []  # no page of traceback: run_app prints the one line
 
 
@@ -307,12 +321,14 @@ async def test_the_done_row_gives_the_average_rate_over_the_time_it_ran(app):
             app.driver.pump(5)
         await settle(pilot)
         done = [line for line in app.query_one(Log).lines if "  done" in line]
-        assert done and "   150/s avg" in done[-1], done  # 300 steps in 2 s
+        assert done, done
+        assert "   150/s avg" in done[-1], done  # 300 steps in 2 s
         app.send(C.Reset())
         app.send(C.Step(5))  # by hand only: no average to give
         await settle(pilot)
         last = app.query_one(Log).lines[-1]
-        assert last.lstrip().startswith("5 ") and "avg" not in last
+        assert last.lstrip().startswith("5 ")
+        assert "avg" not in last
 
 
 async def test_g_without_a_gpu_says_so_under_the_device_field_and_training_goes_on(app):
@@ -324,8 +340,10 @@ async def test_g_without_a_gpu_says_so_under_the_device_field_and_training_goes_
         await pilot.press("g")
         await settle(pilot)
         error = str(app.query_one("#error-train-device").render())
-        assert "train.device: 'cuda'" in error and "not available on this machine" in error
-        assert app.cfg.train.device == "cpu" and app.driver.latest.device == "cpu"  # the app back where the run is
+        assert "train.device: 'cuda'" in error
+        assert "not available on this machine" in error
+        assert app.cfg.train.device == "cpu"
+        assert app.driver.latest.device == "cpu"
         assert "not available on this machine" in log_text(app)
         app.query_one("#fit").focus()
         await pilot.press("n")
@@ -353,7 +371,8 @@ async def test_a_new_log_line_repaints_the_log_not_the_whole_screen(app, monkeyp
             await pilot.pause()
         assert not layouts
         assert log.vertical_scrollbar.window_virtual_size == log.line_count == 50
-        assert log.scroll_y == log.max_scroll_y and log.lines[-1] == "more 9"  # it follows the newest line
+        assert log.scroll_y == log.max_scroll_y
+        assert log.lines[-1] == "more 9"
 
 
 async def test_home_and_end_in_help_scroll_it_and_leave_the_run_alone(app):
@@ -379,7 +398,8 @@ async def test_space_on_the_timeline_goes_live_and_does_not_start_training(app):
         assert app.fit_chart.frame is not None
         await pilot.press("space")
         await settle(pilot)
-        assert app.fit_chart.frame is None and app.driver.latest.state == State.PAUSED
+        assert app.fit_chart.frame is None
+        assert app.driver.latest.state == State.PAUSED
 
 
 async def test_i_on_a_diverged_run_says_why_there_are_no_numbers(app):
@@ -397,14 +417,17 @@ async def test_at_60x20_escape_closes_the_settings_overlay_and_the_footer_keeps_
     async with app.run_test(size=(60, 20)) as pilot:
         await pilot.pause()
         quit_key = next(k for k in app.query("FooterKey") if k.key == "q")
-        assert quit_key.region.width and quit_key.region.right <= 60  # "q quit", whole
+        assert quit_key.region.width
+        assert quit_key.region.right <= 60
         await pilot.press("s")
         await pilot.pause()
         main = app.screen_stack[0]
-        assert main.has_class("settings-open") and app.settings.has_class("-focused")
+        assert main.has_class("settings-open")
+        assert app.settings.has_class("-focused")
         await pilot.press("escape", "escape")  # the field, then the panel: the overlay closes with it
         await pilot.pause()
-        assert not main.has_class("settings-open") and app.focused is app.fit_chart
+        assert not main.has_class("settings-open")
+        assert app.focused is app.fit_chart
 
 
 async def test_q_in_help_quits(app):
@@ -425,7 +448,8 @@ async def test_a_palette_command_with_a_field_focused_runs_it(app, title):
         command = next(c for c in app.get_system_commands(app.screen) if c.title.startswith(title))
         await command.callback()
         await pilot.pause()
-        assert app.is_running and app.screen is not app.screen_stack[0]  # its dialog is open
+        assert app.is_running
+        assert app.screen is not app.screen_stack[0]
 
 
 async def test_two_screenshots_in_one_second_are_two_files(app, tmp_path, monkeypatch):
@@ -459,4 +483,5 @@ async def test_the_done_row_says_done_in_a_narrow_log(app):
         await settle(pilot)
         width = app.log_view.scrollable_content_region.width
         row = next(line for line in reversed(app.query_one(Log).lines) if line.lstrip().startswith("300 "))
-        assert len(row) <= width and (row.endswith("  done") or row.endswith("  ✓")), (row, width)
+        assert len(row) <= width, (row, width)
+        assert row.endswith("  done") or row.endswith("  ✓"), (row, width)

@@ -32,7 +32,8 @@ async def test_the_fit_legend_shows_the_markers_drawn(make_app):
     async with app.run_test(size=(120, 40)) as pilot:
         await trained(pilot)
         legend = str(app.fit_chart.border_subtitle)
-        assert "━" not in legend and "┄" not in legend  # colour's line glyphs: not what is drawn
+        assert "━" not in legend
+        assert "┄" not in legend
         drawn = chart_text(app.fit_chart)
         for glyph in ("▀", "•"):  # the fit (half blocks) and the truth (dots)
             assert glyph in legend
@@ -46,9 +47,11 @@ async def test_a_race_legend_and_leaderboard_name_members_by_their_character(mak
         await trained(pilot, 50)
         legend = str(app.fit_chart.border_subtitle)
         assert "━" not in legend
-        assert "1" in legend and "2" in legend
+        assert "1" in legend
+        assert "2" in legend
         board = app.board.markup
-        assert "━" not in board and "[bold]1[/]" in board
+        assert "━" not in board
+        assert "[bold]1[/]" in board
 
 
 async def test_focus_and_invalid_fields_show_without_colour(make_app):

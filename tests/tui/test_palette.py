@@ -36,7 +36,8 @@ async def test_a_palette_burst_never_stops_the_app(keys):
         await burst(pilot, *keys)
         await burst(pilot, "escape", "escape", "escape")
         await pilot.pause()
-        assert app.is_running and app.crash is None, app.crash
+        assert app.is_running, app.crash
+        assert app.crash is None, app.crash
         assert app.driver.latest is not None
 
 

@@ -40,8 +40,10 @@ async def test_invalid_values_show_the_error_keep_the_old_value_and_leave_traini
             field = await edit(pilot, key, text)
             shown = app.query_one(f"#error-{key.replace('.', '-')}")
             error = str(shown.render())
-            assert key in error and fragment in error, case
-            assert shown.display and shown.region.height >= 1, case  # on screen, under the field
+            assert key in error, case
+            assert fragment in error, case
+            assert shown.display, case
+            assert shown.region.height >= 1, case  # on screen, under the field
             assert app.cfg == before.config, case  # previous value kept
             assert field.value == text, case  # the text as typed stays, with the reason under it, until fixed...
             assert app.driver.latest.step == before.step, case  # training untouched
@@ -50,7 +52,8 @@ async def test_invalid_values_show_the_error_keep_the_old_value_and_leave_traini
             assert field.value != text or text == str(before.config.get(key)), case
             assert str(app.query_one(f"#error-{key.replace('.', '-')}").render()) == "", case
             assert not shown.display or not shown.region.height, case
-            assert not field.has_class("invalid") and app.focused is app.settings, case
+            assert not field.has_class("invalid"), case
+            assert app.focused is app.settings, case
             await edit(pilot, key, text)
             await edit(pilot, key, str(before.config.get(key)) if key != "model.hidden" else "10, 10")
             assert str(app.query_one(f"#error-{key.replace('.', '-')}").render()) == "", case
@@ -66,7 +69,9 @@ async def test_live_change_applies_while_running_without_reset(make_app):
         await edit(pilot, "train.steps", "5000")
         await edit(pilot, "train.lr", "0.05")
         snap = app.driver.latest
-        assert snap.state == State.RUNNING and snap.step >= step and snap.budget == 5000
+        assert snap.state == State.RUNNING
+        assert snap.step >= step
+        assert snap.budget == 5000
         assert snap.config.train.lr == 0.05
 
 
@@ -77,7 +82,8 @@ async def test_structural_change_resets_and_keeps_running(make_app):
         app.driver.pump(2)
         await edit(pilot, "model.hidden", "32, 32")
         snap = app.driver.latest
-        assert snap.step == 0 and snap.config.model.hidden == (32, 32)
+        assert snap.step == 0
+        assert snap.config.model.hidden == (32, 32)
         assert snap.state == State.RUNNING  # it was running: the new net runs at once
         assert any("model.hidden = 32, 32: reset" in line for line in app.query_one("#log").lines)
 
@@ -119,7 +125,8 @@ async def test_own_file_field_bad_file_then_the_fixture(make_app, tmp_path):
         fixture = Path(__file__).resolve().parents[1] / "fixtures" / "wave.csv"
         await edit(pilot, "data.file", str(fixture))
         snap = app.driver.latest
-        assert snap.config.data.file == str(fixture) and len(snap.data.x_test) == 40
+        assert snap.config.data.file == str(fixture)
+        assert len(snap.data.x_test) == 40
         app.query_one("#fit").focus()
         await pilot.press("n")
         app.refresh_view()
@@ -144,7 +151,10 @@ async def test_a_bad_data_file_is_the_fields_error_and_the_run_keeps_its_data(ma
         await edit(pilot, "data.file", str(tmp_path / name))
         assert why in str(app.query_one("#error-data-file").render())
         snap = app.driver.latest
-        assert app.is_running and snap.config.data.file == "" and snap.step == 2 and snap.state == State.PAUSED
+        assert app.is_running
+        assert snap.config.data.file == ""
+        assert snap.step == 2
+        assert snap.state == State.PAUSED
 
 
 PRESETS = ["cubic", "sine", "abs", "step", "sawtooth", "gaussian", "sinc", "poly", "exp(-x**2) * cos(6*x)"]
@@ -160,7 +170,8 @@ async def test_every_preset_trains_from_the_app(make_app):
             for _ in range(3):
                 await pilot.press("n")
             snap = app.driver.latest
-            assert snap.step == 3 and snap.train_loss is not None, target
+            assert snap.step == 3, target
+            assert snap.train_loss is not None, target
 
 
 async def test_a_refused_reset_keeps_the_run_and_the_app_in_step(make_app):
@@ -172,14 +183,16 @@ async def test_a_refused_reset_keeps_the_run_and_the_app_in_step(make_app):
         await edit(pilot, "train.device", absent_cuda())
         app.refresh_view()
         await pilot.pause()
-        assert app.driver is driver and app.driver.latest.run_id == before.run_id
+        assert app.driver is driver
+        assert app.driver.latest.run_id == before.run_id
         assert app.spec == app.driver.latest.spec  # the app's settings are the run's again
         assert "not available" in " ".join(line.strip() for line in app.log_view.lines)  # the run's notice, in the log
         assert "switching" not in str(app.status_bar.render())
         app.query_one("#fit").focus()
         await pilot.press("a")  # the next reset uses the run's device, and goes through
         snap = app.driver.latest
-        assert snap.run_id != before.run_id and snap.config.model.activation == "softplus"
+        assert snap.run_id != before.run_id
+        assert snap.config.model.activation == "softplus"
         assert snap.config.train.device == "cpu"
 
 
@@ -192,7 +205,8 @@ async def test_escape_leaves_the_settings_for_the_fit_chart(make_app):
         await pilot.press("escape")  # panel -> the fit chart
         assert app.focused is app.query_one("#fit")
         await pilot.press("escape")  # and no further: nothing breaks
-        assert app.focused is app.query_one("#fit") and app.is_running
+        assert app.focused is app.query_one("#fit")
+        assert app.is_running
 
 
 async def test_the_settings_rows_come_after_the_first_frame_and_work():
@@ -230,7 +244,8 @@ async def test_moving_between_fields_restyles_the_fields_not_the_whole_panel(mak
         for _ in range(4):
             await pilot.press("down")
         await pilot.pause()
-        assert restyled and max(restyled) < 20, restyled
+        assert restyled, restyled
+        assert max(restyled) < 20, restyled
         assert app.settings.has_class("-focused")  # its border still says the focus is in it
         await pilot.press("escape", "escape")  # the field, then the panel: focus leaves the settings
         await pilot.pause()

@@ -70,7 +70,9 @@ def test_a_replay_refuses_a_command_it_did_not_record():
     """The recording is checked, not trusted: an app that sends other commands fails loudly."""
     replay = Replay("main-80x24")
     driver = replay(RunSpec(SCENARIOS["main-80x24"].cfg))
-    assert driver.latest is not None and driver.latest.step == 0
+    assert driver.latest is not None
+    assert driver.latest.step == 0
     future = driver.send(C.Step(7))  # the recording's first command is the app's SetPace
-    assert isinstance(future.exception(), Refused) and driver.failure is not None
+    assert isinstance(future.exception(), Refused)
+    assert driver.failure is not None
     assert "regenerate with `python tests/fixtures/record.py`" in replay.mismatches[0]

@@ -137,7 +137,8 @@ class ProcessDriver(Mailbox):
             self.fail(text)
             return
         quiet = tuple(MemberSnap(m.label, m.variant, m.seed, m.loss, m.test_loss, m.best_loss, m.best_step,
-                                 m.diverged_at, m.y_pred, last.step + 1, m.losses[:0]) for m in last.members)
+                                 m.diverged_at, m.y_pred, last.step + 1, m.losses[:0], health=m.health)
+                      for m in last.members)
         self.deliver(dataclasses.replace(last, seq=last.seq + 1, state=State.ERROR, members=quiet,
                                          notices=(Notice(Level.ERROR, text),), data=None))
         self.fail(text)

@@ -21,6 +21,7 @@ from fitscope.core import commands as C
 from fitscope.core import device as device_mod
 from fitscope.core import rundir, runs, store
 from fitscope.core.errors import ConfigError
+from fitscope.core.health import health
 from fitscope.core.ledger import Ledger
 from fitscope.core.pacer import Pacer
 from fitscope.core.rundir import RunDirError
@@ -443,7 +444,8 @@ class Run:
                 None if np.isnan(led.last[j]) else float(led.last[j]),
                 None if self._test is None or j in self.dead else float(self._test[j]),
                 best, int(led.best_step[j]) if best is not None else None, self.dead.get(j), pred, first, delta,
-                self.sampler.latest[j] if self.sampler.latest else None, layers if j == self.inspected else None))
+                self.sampler.latest[j] if self.sampler.latest else None, layers if j == self.inspected else None,
+                self._health(j, pred)))
         return Snapshot(
             seq=self._seq, run_id=self.run_id, state=self.state, step=self.step, budget=self.budget,
             steps_per_s=self.rate if self.state == State.RUNNING else self._trained_here / max(self.elapsed, 1e-9),
@@ -451,6 +453,11 @@ class Run:
             members=tuple(members), spec=self.spec, device=str(self.exp.device), pace=self.pace,
             notices=tuple(self._notices), diverged_at=self.diverged_at, stats_step=self.sampler.step,
             inspected=self.inspected, memory=device_mod.memory_in_use(self.exp.device))
+
+    def _health(self, j: int, pred: np.ndarray) -> str:
+        led, (lo, hi) = self.ledger, self.exp.view.y_range
+        first, last = (None if np.isnan(v) else float(v) for v in (led.first[j], led.last[j]))
+        return health(first, last, self.dead.get(j), pred if self.step else None, hi - lo)
 
     def _layers(self, j: int) -> tuple[tuple[np.ndarray, np.ndarray], ...] | None:
         """Member j's (W, b) per layer in numpy, when small enough to send with every snapshot."""

@@ -149,9 +149,10 @@ def summary(snap: Snapshot, total_elapsed: float, name: str) -> dict[str, Any]:
         "best_step": lead.best_step,
         "lead": lead.label,
         "diverged_at": snap.diverged_at,
+        "health": lead.health,  # core.health's word for the lead; each member's below
         "per_member": [{"label": m.label, "variant": m.variant, "seed": m.seed, "final_loss": finite(m.loss),
                         "test_loss": finite(m.test_loss), "best_loss": finite(m.best_loss), "best_step": m.best_step,
-                        "diverged_at": m.diverged_at} for m in snap.members],
+                        "diverged_at": m.diverged_at, "health": m.health} for m in snap.members],
         "steps_per_s": snap.step / total_elapsed if total_elapsed > 0 else None,
         "seconds": total_elapsed,
         "device": snap.device,
@@ -229,7 +230,7 @@ def checked_run_state(state: dict[str, Any], k: int, step: int, where: Path) -> 
         return isinstance(v, (int, float)) and not isinstance(v, bool)
 
     out: dict[str, Any] = {}
-    for name, ok in (("best", real), ("last", real),
+    for name, ok in (("best", real), ("last", real), ("first", real),
                      ("best_step", lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= step)):
         values = run.get(name)
         if values is None:

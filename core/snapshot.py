@@ -74,6 +74,7 @@ class MemberSnap:
     losses: np.ndarray  # the losses of steps first, first+1, … since the previous snapshot
     stats: dict[str, float | None] | None = None  # inside the network, as of ``Snapshot.stats_step``
     layers: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None  # (W, b) per layer: the inspected member's
+    health: str = "ok"  # core.health's word: ok, diverged @N, blew up, collapsed
 
     @property
     def state(self) -> str:
@@ -133,7 +134,9 @@ def loss_rank(loss: float | None) -> float:
 
 
 def ranked(members: tuple[MemberSnap, ...]) -> list[int]:
-    return sorted(range(len(members)), key=lambda i: (members[i].diverged_at is not None, loss_rank(members[i].loss)))
+    """Best first: every healthy member before every failed one (diverged last), then by loss."""
+    return sorted(range(len(members)), key=lambda i: (members[i].diverged_at is not None, members[i].health != "ok",
+                                                      loss_rank(members[i].loss)))
 
 
 @dataclass(frozen=True)

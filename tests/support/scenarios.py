@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from textual.widgets import Input
+
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
 from fitscope.core.spec import RunSpec
@@ -62,6 +64,8 @@ async def diverged_single(pilot):
 
 async def settings_overlay(pilot):
     pilot.app.driver.send(C.Step(300))
+    for field in pilot.app.query(Input):  # a blinking cursor is drawn or not by the wall clock (a loaded machine)
+        field.cursor_blink = False
     await pilot.press("s")
     await settle(pilot)
 

@@ -13,20 +13,22 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from fitscope.core.commands import Command
 from fitscope.core.snapshot import Snapshot
 from fitscope.core.tracker import Tracker
 
 Subscriber = Callable[[Snapshot], None]
+T = TypeVar("T")
 
 
 class Driver(Protocol):
     tracker: Tracker
     failure: str | None  # set when the engine itself died (not a run's error)
 
-    def send(self, cmd: Command) -> Future[Any]: ...
+    def send(self, cmd: Command[T]) -> Future[T]:
+        """The command to the run; its answer (a ``T``), or Refused, comes in the future."""
 
     @property
     def latest(self) -> Snapshot | None: ...

@@ -61,10 +61,14 @@ class Mailbox:
         with self._changed:
             return self._latest
 
-    def deliver(self, snap: Snapshot) -> None:
+    def deliver(self, snap: Snapshot, failure: str | None = None) -> None:
+        """The next snapshot; with ``failure``, the last one of an engine that died, said together
+        (a waiter or subscriber that sees its error state sees the failure too)."""
         snap = self.tracker.feed(snap)
         with self._changed:
             self._latest = snap
+            if failure is not None:
+                self.failure = failure
             self._changed.notify_all()
         for fn in list(self._subs):
             try:

@@ -141,5 +141,4 @@ class ProcessDriver(Mailbox):
                                  m.diverged_at, m.y_pred, last.step + 1, m.losses[:0], health=m.health)
                       for m in last.members)
         self.deliver(dataclasses.replace(last, seq=last.seq + 1, state=State.ERROR, members=quiet,
-                                         notices=(Notice(Level.ERROR, text),), data=None))
-        self.fail(text)
+                                         notices=(Notice(Level.ERROR, text),), data=None), failure=text)

@@ -13,20 +13,22 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from fitscope.core.commands import Command
 from fitscope.core.snapshot import Snapshot
 from fitscope.core.tracker import Tracker
 
 Subscriber = Callable[[Snapshot], None]
+T = TypeVar("T")
 
 
 class Driver(Protocol):
     tracker: Tracker
     failure: str | None  # set when the engine itself died (not a run's error)
 
-    def send(self, cmd: Command) -> Future[Any]: ...
+    def send(self, cmd: Command[T]) -> Future[T]:
+        """The command to the run; its answer (a ``T``), or Refused, comes in the future."""
 
     @property
     def latest(self) -> Snapshot | None: ...
@@ -59,10 +61,14 @@ class Mailbox:
         with self._changed:
             return self._latest
 
-    def deliver(self, snap: Snapshot) -> None:
+    def deliver(self, snap: Snapshot, failure: str | None = None) -> None:
+        """The next snapshot; with ``failure``, the last one of an engine that died, said together
+        (a waiter or subscriber that sees its error state sees the failure too)."""
         snap = self.tracker.feed(snap)
         with self._changed:
             self._latest = snap
+            if failure is not None:
+                self.failure = failure
             self._changed.notify_all()
         for fn in list(self._subs):
             try:

@@ -18,7 +18,7 @@ import threading
 import time
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, TypeVar
 
 from fitscope.core.commands import Command, Refused, Reset
 from fitscope.core.driver import Mailbox
@@ -26,6 +26,7 @@ from fitscope.core.snapshot import Level, MemberSnap, Notice, State
 from fitscope.core.spec import RunSpec
 
 CLOSE = "close"
+T = TypeVar("T")
 
 
 class ProcessDriver(Mailbox):
@@ -53,8 +54,8 @@ class ProcessDriver(Mailbox):
         self._reader.start()
         self._first = self.send(Reset(spec))
 
-    def send(self, cmd: Command) -> Future[Any]:
-        future: Future[Any] = Future()
+    def send(self, cmd: Command[T]) -> Future[T]:
+        future: Future[T] = Future()
         token = next(self._tokens)
         self._futures[token] = future
         try:
@@ -140,5 +141,4 @@ class ProcessDriver(Mailbox):
                                  m.diverged_at, m.y_pred, last.step + 1, m.losses[:0], health=m.health)
                       for m in last.members)
         self.deliver(dataclasses.replace(last, seq=last.seq + 1, state=State.ERROR, members=quiet,
-                                         notices=(Notice(Level.ERROR, text),), data=None))
-        self.fail(text)
+                                         notices=(Notice(Level.ERROR, text),), data=None), failure=text)

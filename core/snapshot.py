@@ -12,6 +12,7 @@ from enum import StrEnum
 import numpy as np
 
 from fitscope.core.config import FitConfig
+from fitscope.core.sampler import NetNumbers
 from fitscope.core.spec import RunSpec
 
 
@@ -72,7 +73,7 @@ class MemberSnap:
     y_pred: np.ndarray  # the fit on the snapshot's x grid (NaN once diverged)
     first: int  # the step of losses[0]
     losses: np.ndarray  # the losses of steps first, first+1, … since the previous snapshot
-    stats: dict[str, float | None] | None = None  # inside the network, as of ``Snapshot.stats_step``
+    stats: NetNumbers | None = None  # inside the network, as of ``Snapshot.stats_step``
     layers: tuple[tuple[np.ndarray, np.ndarray], ...] | None = None  # (W, b) per layer: the inspected member's
     health: str = "ok"  # core.health's word: ok, diverged @N, blew up, collapsed
 

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from fitscope.core.steppers import Batches, Frames
+    from fitscope.core.steppers import Batches, OnStep
 
 
 class Stepper(Protocol):
@@ -19,7 +19,7 @@ class Stepper(Protocol):
     @property
     def block_steps(self) -> int: ...
 
-    def run(self, batches: Batches, n: int, frames: Frames | None = None, start: int = 0) -> np.ndarray: ...
+    def run(self, batches: Batches, n: int, frames: OnStep | None = None, start: int = 0) -> np.ndarray: ...
 
     def stop(self, j: int) -> None: ...
 

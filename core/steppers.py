@@ -19,7 +19,7 @@ from fitscope.core.kernels import Group, make_groups
 from fitscope.core.model import make_loss, make_optimizer
 from fitscope.core.spec import Member
 
-Frames = Callable[[int], None]  # called after each step of a chunk with its index from 1
+OnStep = Callable[[int], None]  # called after each step of a chunk with its index from 1
 
 
 class Batches:
@@ -90,7 +90,7 @@ class FastStepper:
         self._rows: list[torch.Tensor] = []
         self._row_views: list[tuple[torch.Tensor, ...]] = []
 
-    def run(self, batches: Batches, n: int, frames: Frames | None = None, start: int = 0) -> np.ndarray:
+    def run(self, batches: Batches, n: int, frames: OnStep | None = None, start: int = 0) -> np.ndarray:
         """Steps start+1 … start+n; with blocks, those that begin at a multiple of the block size
         run as one block (the timeline's frames, every BLOCK steps or more, fall on block ends)."""
         if not self._rows or self._rows[0].shape[0] < n:  # a device buffer of losses, a row per step
@@ -137,6 +137,11 @@ class FastStepper:
             except CaptureError as exc:
                 self.blocks, self.notice = "off", f"CUDA graph capture failed ({exc}): stepping eagerly"
                 return None
+        return self._block
+
+    @property
+    def block(self) -> Block | None:
+        """The block of steps made so far (a CUDA graph, or eager), None before the first."""
         return self._block
 
     @property
@@ -233,7 +238,7 @@ class AutogradStepper:
         self.alive = [True] * len(members)
         self.k = len(members)
 
-    def run(self, batches: Batches, n: int, frames: Frames | None = None, start: int = 0) -> np.ndarray:
+    def run(self, batches: Batches, n: int, frames: OnStep | None = None, start: int = 0) -> np.ndarray:
         losses: list[list[torch.Tensor]] = [[] for _ in range(self.k)]
         for i in range(n):
             x, y = batches.next()

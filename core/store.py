@@ -8,21 +8,22 @@ from typing import TYPE_CHECKING, Any
 from fitscope.core import commands as C
 from fitscope.core import rundir, runs
 from fitscope.core.snapshot import Level, State
+from fitscope.core.snapshot_build import build
 
 if TYPE_CHECKING:
     from fitscope.core.run import Run
 
 
 def save(run: Run, cmd: C.Save) -> Path:
-    snap = run._build()
-    run._keep(snap)  # the steps since the last snapshot too: a save is never behind
+    snap = build(run)
+    run.outbox.keep(snap, run.tracker)  # the steps since the last snapshot too: a save is never behind
     folder = Path(cmd.path) if cmd.path else run.home or rundir.new_run_dir("runs", runs.short_name(run.spec))
     prior_elapsed = run.prior.elapsed if run.prior else 0.0
     total = prior_elapsed + run.elapsed
     summary = runs.summary(snap, total, folder.name)
     exp_state = run.exp.state()
     finite_steps = {}
-    for j, kept in run._finite.items():  # never NaN weights saved as if they were a model
+    for j, kept in run.finite.items():  # never NaN weights saved as if they were a model
         if kept is not None:
             finite_steps[j], exp_state["members"][j] = kept
     state = {"exp": exp_state, "run": {"elapsed": total, **run.ledger.state(),
@@ -32,7 +33,7 @@ def save(run: Run, cmd: C.Save) -> Path:
     assert snap.data is not None or run.exp.view is not None
     steps, fits, _ = run.exp.frames()
     files = runs.files(run.spec, runs.metrics_csv(run.tracker, run.exp.members, run.lrs, run.prior,
-                                                   run.sampler.log), state,
+                                                   run.sampler.columns_log()), state,
                        runs.fit_csv(run.exp.view.grid, run.exp.predict(), run.exp.members),
                        cmd.fit_text or "(no chart: saved without one)", summary,
                        runs.timeline_npz(steps, run.exp.view.grid, fits))
@@ -43,8 +44,8 @@ def save(run: Run, cmd: C.Save) -> Path:
     rundir.commit(folder, files, meta)
     run.home = folder
     for j, at in finite_steps.items():
-        run._say(f"{run.exp.members[j].label if len(run.exp.members) > 1 else 'the run'} diverged at step "
-                  f"{run.dead[j]:,}: checkpoint.pt holds its last finite weights, from step {at:,}", Level.WARNING)
+        run.say(f"{run.exp.members[j].label if len(run.exp.members) > 1 else 'the run'} diverged at step "
+                 f"{run.dead[j]:,}: checkpoint.pt holds its last finite weights, from step {at:,}", Level.WARNING)
     return folder
 
 
@@ -59,12 +60,8 @@ def restore(run: Run, loaded: runs.Loaded) -> None:
         run.dead[j] = at
         run.exp.stepper.stop(j)
     run.lrs = [[(1, m.cfg.train.lr)] for m in run.exp.members]
-    run._kept = [step + 1] * k  # the saved losses are the prior's rows, not the tracker's
-    run._delta_first = [step + 1] * k
-    curves = runs.prior_losses(loaded.prior, [m.label for m in run.exp.members], step)
-    if curves is not None:  # drawn from step 1 in the charts, as if trained here
-        run._delta = [[c] for c in curves]
-        run._delta_first = [1] * k
+    # the saved losses are the prior's rows, not the tracker's; drawn from step 1 in the charts, as if trained here
+    run.outbox.resume(step, runs.prior_losses(loaded.prior, [m.label for m in run.exp.members], step))
     if run.dead and len(run.dead) == k:
         run.diverged_at = min(run.dead.values())
         run.state = State.DIVERGED

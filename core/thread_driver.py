@@ -6,7 +6,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from fitscope.core.commands import Command, Refused, Save
 from fitscope.core.driver import Mailbox
@@ -15,17 +15,19 @@ from fitscope.core.snapshot import Snapshot
 from fitscope.core.spec import RunSpec
 
 _CLOSE = object()
+T = TypeVar("T")
+T_in = TypeVar("T_in", contravariant=True)
 
 
-class Reply(Protocol):
+class Reply(Protocol[T_in]):
     """Where a command's answer goes: a Future in this process, a tagged pipe message from the worker."""
 
-    def set_result(self, result: Any) -> None: ...
+    def set_result(self, result: T_in) -> None: ...
 
     def set_exception(self, exception: BaseException) -> None: ...
 
 
-def apply(run: Run, cmd: Command, future: Reply) -> None:
+def apply(run: Run, cmd: Command[T], future: Reply[T]) -> None:
     """One command into the run; its result, refusal or failure into the future."""
     try:
         future.set_result(run.apply(cmd))
@@ -36,7 +38,7 @@ def apply(run: Run, cmd: Command, future: Reply) -> None:
         future.set_exception(exc)
 
 
-def close_run(run: Run, later: list[tuple[Command, Reply]]) -> None:
+def close_run(run: Run, later: list[tuple[Command[Any], Reply[Any]]]) -> None:
     """Stop training; a save asked for as the app closed still happens: results are never lost."""
     run.close()
     for cmd, future in later:
@@ -46,7 +48,7 @@ def close_run(run: Run, later: list[tuple[Command, Reply]]) -> None:
             future.set_exception(Refused("the engine has stopped"))
 
 
-def serve_turn(run: Run, items: Sequence[tuple[Any, Reply | None]], publish: Callable[[Snapshot], None],
+def serve_turn(run: Run, items: Sequence[tuple[Any, Reply[Any] | None]], publish: Callable[[Snapshot], None],
                closing: object) -> tuple[bool, float | None]:
     """One turn of the serve loop, written once for the thread driver and the worker process: the
     commands in order (``closing`` in place of a command ends the run, a save after it still
@@ -88,8 +90,8 @@ class ThreadDriver(Mailbox):
         if self._setup_error is not None:
             raise self._setup_error
 
-    def send(self, cmd: Command) -> Future[Any]:
-        future: Future[Any] = Future()
+    def send(self, cmd: Command[T]) -> Future[T]:
+        future: Future[T] = Future()
         if not self._thread.is_alive():
             future.set_exception(Refused("the engine has stopped"))
             return future
@@ -138,8 +140,8 @@ class ManualDriver(Mailbox):
         self.run = Run(spec, **run_kw)
         self.deliver(self.run.snapshot())
 
-    def send(self, cmd: Command) -> Future[Any]:
-        future: Future[Any] = Future()
+    def send(self, cmd: Command[T]) -> Future[T]:
+        future: Future[T] = Future()
         apply(self.run, cmd, future)
         self.deliver(self.run.snapshot())
         return future

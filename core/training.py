@@ -21,12 +21,13 @@ from fitscope.core import memory
 from fitscope.core.checkstate import StateError, check_state, shape_of
 from fitscope.core.model import ACTIVATION_MODULES, make_mlp
 from fitscope.core.registry import ACTIVATIONS
+from fitscope.core.sampler import NetNumbers
 from fitscope.core.spec import RunSpec
 from fitscope.core.stepper import Stepper
-from fitscope.core.steppers import AutogradStepper, Batches, FastStepper, Frames
+from fitscope.core.steppers import AutogradStepper, Batches, FastStepper
 from fitscope.core.timeline import CAP, WEIGHT_FRAMES_BYTES, Timeline
 
-__all__ = ["ACTIVATION_FNS", "AutogradStepper", "Batches", "Experiment", "FastStepper", "Frames", "StateError",
+__all__ = ["ACTIVATION_FNS", "AutogradStepper", "Batches", "Experiment", "FastStepper", "StateError",
            "Stepper", "build", "check_state", "r2", "shape_of"]
 
 ACTIVATION_FNS = {name: cls() for name, cls in ACTIVATION_MODULES.items()}
@@ -121,10 +122,9 @@ class Experiment:
         return losses
 
     @torch.no_grad()
-    def stats(self) -> list[dict[str, float | None]]:
-        """Per member: per hidden layer l the fraction of dead units on the training data (relu and
-        leaky_relu; None otherwise), weight norm, last gradient norm, mean update per step over
-        the last chunk relative to the weights; and R² on the training and test data."""
+    def stats(self) -> list[NetNumbers]:
+        """Per member, the network's numbers (see :class:`NetNumbers`): dead units on the training
+        data, weight and gradient norms and update/weight per hidden layer, and R²."""
         x, y = self.data.x_train, self.data.y_train
         xt, yt = self.data.x_test, self.data.y_test
         mark = self._marks[-1] if self._marks else None
@@ -140,24 +140,23 @@ class Experiment:
             grads = self.stepper.grads(j)
             act = ACTIVATION_FNS[m.cfg.model.activation]
             kinked = ACTIVATIONS[m.cfg.model.activation].kinked
-            row: dict[str, float | None] = {}
+            dead: list[float | None] = []
+            norms, grad_norms = [], []
+            ratios: list[float | None] = []
             h = x
-            for i, (w, b) in enumerate(ws):
+            for i, (w, b) in enumerate(ws[:-1]):
                 z = torch.addmm(b, h, w.T)
-                if i < len(ws) - 1:
-                    n = f"_l{i + 1}"
-                    row["dead" + n] = float(((z > 0).sum(0) == 0).float().mean()) if kinked else None
-                    norm = float(w.norm())
-                    row["weight_norm" + n] = norm
-                    row["grad_norm" + n] = float(grads[i].norm())
-                    row["update_ratio" + n] = (float((w - before[i]).norm()) / (self.steps_done - mark[0]) / norm
-                                               if before is not None and mark is not None and norm > 0 else None)
-                    h = act(z)
-                else:
-                    row["r2_train"] = r2(z, y)
-            if xt.shape[0]:
-                row["r2_test"] = r2(self.stepper.forward_one(j, xt), yt)
-            out.append(row)
+                dead.append(float(((z > 0).sum(0) == 0).float().mean()) if kinked else None)
+                norm = float(w.norm())
+                norms.append(norm)
+                grad_norms.append(float(grads[i].norm()))
+                ratios.append(float((w - before[i]).norm()) / (self.steps_done - mark[0]) / norm
+                              if before is not None and mark is not None and norm > 0 else None)
+                h = act(z)
+            w, b = ws[-1]
+            out.append(NetNumbers(tuple(dead), tuple(norms), tuple(grad_norms), tuple(ratios),
+                                  r2(torch.addmm(b, h, w.T), y),
+                                  r2(self.stepper.forward_one(j, xt), yt) if xt.shape[0] else None))
         return out
 
     @torch.no_grad()

@@ -116,10 +116,10 @@ class Outcome:
     interrupted: KeyboardInterrupt | None  # Ctrl+C, SIGTERM or SIGHUP
     failed: int | None  # an exit code when saving failed
     errors: list[str]  # what the run said went wrong, in order
-    saved_to: str | None = None
+    saved_to: Path | None = None
     frames: Frames | None = None  # the fit's history, when asked for
     history: HistoryView | None = None
-    extra: object = None  # what ``inspect(driver)`` found before the driver closed
+    extra: object = None  # what ``before_close(driver)`` answered
 
 
 @dataclass(frozen=True)
@@ -140,16 +140,17 @@ FIT_TXT_SIZE = (100, 30)
 
 
 def train(spec: RunSpec, on_snapshot, saving: Saving, err, chart=None, want_frames: bool = False,
-          inspect=None) -> Outcome:
+          before_close=None) -> Outcome:
     """Train ``spec`` (or the run to resume) to its end on a thread driver; Ctrl+C pauses it.
     The run is saved before the driver closes; ``chart(snap)`` draws its fit.txt. A run resumed
-    is this process's alone until it is saved."""
+    is this process's alone until it is saved. ``before_close(driver)``, when given, asks the
+    finished run more (e.g. its timeline) before the driver closes; its answer is ``Outcome.extra``."""
     claim = rundir.claimed(Path(saving.resume)) if saving.resume and saving.enabled else contextlib.nullcontext()
     with claim:
-        return _train(spec, on_snapshot, saving, err, chart, want_frames, inspect)
+        return _train(spec, on_snapshot, saving, err, chart, want_frames, before_close)
 
 
-def _train(spec: RunSpec, on_snapshot, saving: Saving, err, chart, want_frames: bool, inspect) -> Outcome:
+def _train(spec: RunSpec, on_snapshot, saving: Saving, err, chart, want_frames: bool, before_close) -> Outcome:
     driver = ThreadDriver(spec)
     errors: list[str] = []
     driver.subscribe(lambda s: errors.extend(n.text for n in s.notices if n.level == Level.ERROR))
@@ -181,7 +182,7 @@ def _train(spec: RunSpec, on_snapshot, saving: Saving, err, chart, want_frames: 
                 saved_to, failed = _save(driver, latest, saving, err, chart, interrupted)
             if want_frames:
                 frames = driver.send(C.Timeline(0)).result()
-            extra = inspect(driver) if inspect is not None and interrupted is None else None
+            extra = before_close(driver) if before_close is not None and interrupted is None else None
             driver.close()
     snap = driver.latest
     assert snap is not None

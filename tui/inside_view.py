@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fitscope.core.sampler import NetNumbers
 from fitscope.core.snapshot import Frames
 from fitscope.tui.formatting import num, r2
 
@@ -34,32 +35,26 @@ def _pct(v: float | None) -> str:
     return "—" if v is None else f"{100 * v:.0f}%"
 
 
-def inside_lines(stats: dict[str, float | None]) -> list[str]:
+def inside_lines(stats: NetNumbers) -> list[str]:
     """Per hidden layer: dead units, weight norm, gradient norm, update/weight; then R²."""
-    lines = []
-    layer = 1
-    while f"weight_norm_l{layer}" in stats:
-        n = f"_l{layer}"
-        lines.append(f"layer {layer}: dead {_pct(stats.get('dead' + n))} · |W| {num(stats.get('weight_norm' + n), 3)}"
-                     f" · |grad| {num(stats.get('grad_norm' + n), 3)} · update/W {num(stats.get('update_ratio' + n), 3)}")
-        layer += 1
-    fit = f"R² train {r2(stats.get('r2_train'), 4)}"
-    if stats.get("r2_test") is not None:
-        fit += f" · test {r2(stats.get('r2_test'), 4)}"
+    lines = [f"layer {i}: dead {_pct(dead)} · |W| {num(w, 3)} · |grad| {num(g, 3)} · update/W {num(u, 3)}"
+             for i, (dead, w, g, u) in enumerate(zip(stats.dead, stats.weight_norm, stats.grad_norm,
+                                                     stats.update_ratio), 1)]
+    fit = f"R² train {r2(stats.r2_train, 4)}"
+    if stats.r2_test is not None:
+        fit += f" · test {r2(stats.r2_test, 4)}"
     return [*lines, fit]
 
 
-def dead_share(stats: dict[str, float | None] | None) -> float | None:
+def dead_share(stats: NetNumbers | None) -> float | None:
     """The share of dead units over all hidden layers (None where dead has no meaning)."""
-    if not stats:
-        return None
-    values = [v for k, v in stats.items() if k.startswith("dead_l") and v is not None]
+    values = stats.dead_known if stats else []
     return float(np.mean(values)) if values else None
 
 
-def inside_fields(stats: dict[str, float | None] | None) -> list[str]:
+def inside_fields(stats: NetNumbers | None) -> list[str]:
     """A log row's R² and dead share, each a field a narrow log keeps whole or leaves out."""
     if not stats:
         return []
     dead = dead_share(stats)
-    return [f"  R² {r2(stats.get('r2_train'))}"] + ([f" dead {_pct(dead)}"] if dead is not None else [])
+    return [f"  R² {r2(stats.r2_train)}"] + ([f" dead {_pct(dead)}"] if dead is not None else [])

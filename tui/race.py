@@ -73,9 +73,9 @@ def inside_lines(snap: Snapshot, layers: dict[int, list]) -> list[str]:
             parts.append(f"{pieces} linear pieces")
         elif act not in inside.KINKED:
             parts.append("smooth (no kinks)")
-        stats = snap.members[i].stats or {}
-        if stats.get("dead_l1") is not None:
-            deads = [v for k, v in stats.items() if k.startswith("dead_l") and v is not None]
+        stats = snap.members[i].stats
+        if stats and stats.dead and stats.dead[0] is not None:
+            deads = stats.dead_known
             parts.append(f"{100 * sum(deads) / len(deads):.0f} % of its units dead")
         lines.append(f"  {variant}: " + ", ".join(parts) + f" (seed {snap.members[i].seed}, the median)")
     return lines
@@ -107,7 +107,7 @@ def run_race(spec: RunSpec, saving: headless.Saving, quiet: bool, out=None, err=
 
     width, height = headless.FIT_TXT_SIZE
     result = headless.train(spec, ignore, saving, err, lambda snap: chart_text(snap, width, height, False),
-                            inspect=_last_layers if inside else None)
+                            before_close=_last_layers if inside else None)
     snap = result.snap
     if result.saved_to and not quiet:
         out.write(f"saved {headless.SAVED_FILES} to {result.saved_to}\n")

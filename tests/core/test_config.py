@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fitscope.core import config as C
+from fitscope.core import config as config_mod
 from fitscope.core.config import ConfigError, FitConfig
 
 
@@ -19,7 +19,7 @@ def test_defaults_are_the_lesson():
 def test_toml_round_trip():
     cfg = FitConfig().with_values({"model.hidden": "32, 16, 8", "train.lr": "1e-3", "train.optimizer": "adam",
                                    "data.target": "sin(3*x) + 0.3*x**2", "data.noise": "gaussian"})
-    again = C.from_toml(C.to_toml(cfg))
+    again = config_mod.from_toml(config_mod.to_toml(cfg))
     assert again == cfg
     assert again.model.hidden == (32, 16, 8)
 
@@ -55,23 +55,23 @@ def test_bad_values_name_field_value_and_what_is_allowed(key, value, fragment):
 
 def test_unknown_key_lists_the_known_ones():
     with pytest.raises(ConfigError, match="unknown setting.*train.lr"):
-        C.parse_assignment("train.lrr=0.1")
+        config_mod.parse_assignment("train.lrr=0.1")
 
 
 def test_assignment_without_equals():
     with pytest.raises(ConfigError, match="KEY=VALUE"):
-        C.parse_assignment("train.lr")
+        config_mod.parse_assignment("train.lr")
 
 
 def test_typed_values_from_toml_go_through_the_same_checks():
     with pytest.raises(ConfigError, match="train.steps"):
-        C.from_toml("[train]\nsteps = -5\n")
+        config_mod.from_toml("[train]\nsteps = -5\n")
     with pytest.raises(ConfigError, match="data.points"):
-        C.from_toml("[data]\npoints = true\n")
+        config_mod.from_toml("[data]\npoints = true\n")
     with pytest.raises(ConfigError, match="unknown section"):
-        C.from_toml("[optim]\nlr = 1\n")
+        config_mod.from_toml("[optim]\nlr = 1\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
-        C.from_toml("[data\n")
+        config_mod.from_toml("[data\n")
 
 
 def test_x_range_must_be_increasing():
@@ -87,7 +87,7 @@ def test_batch_size_full_and_hidden_forms():
 
 
 @settings(max_examples=300, deadline=None)
-@given(key=st.sampled_from(C.keys()), raw=st.one_of(st.text(max_size=30), st.integers(), st.floats(),
+@given(key=st.sampled_from(config_mod.keys()), raw=st.one_of(st.text(max_size=30), st.integers(), st.floats(),
                                                     st.booleans(), st.lists(st.integers(), max_size=10)))
 def test_any_typed_value_is_accepted_or_a_config_error(key, raw):
     try:
@@ -95,7 +95,7 @@ def test_any_typed_value_is_accepted_or_a_config_error(key, raw):
     except ConfigError as exc:
         assert exc.field.startswith(key.split(".")[0]) or exc.field == "data.target"
     else:
-        assert C.from_toml(C.to_toml(cfg)) == cfg
+        assert config_mod.from_toml(config_mod.to_toml(cfg)) == cfg
 
 
 def test_kernels_default_to_fast_and_take_autograd():

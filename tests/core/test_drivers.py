@@ -161,6 +161,8 @@ def test_a_driver_takes_every_command_and_matches_the_manual_driver(kind, make, 
 
 def test_a_killed_worker_is_an_error_state_and_a_failure_not_a_hang(make):
     d = make("process", RunSpec(CPU.with_value("train.steps", 100_000_000)))
+    seen = []  # whoever hears the error state hears the failure with it (it once came a moment later)
+    d.subscribe(lambda s: seen.append(d.failure) if s.state == State.ERROR else None)
     d.send(C.Start()).result(timeout=T)
     assert d.wait_for(lambda s: s.step > 50, timeout=T).step > 50
     d.kill()
@@ -169,6 +171,7 @@ def test_a_killed_worker_is_an_error_state_and_a_failure_not_a_hang(make):
     assert snap.step > 50
     assert d.failure is not None
     assert "ended unexpectedly" in d.failure
+    assert seen == [d.failure]
     assert any("ended unexpectedly" in n.text for n in snap.notices)
     assert len(d.tracker.history(0)) > 0
     assert not d.alive

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fitscope.core import commands as C
-from fitscope.core import device, graphs, memory, runs
+from fitscope.core import device, graphs, handlers, memory, runs
 from fitscope.core.config import FitConfig
 from fitscope.core.graphs import BLOCK
 from fitscope.core.run import Run
@@ -40,7 +40,7 @@ def test_steps_in_blocks_equal_steps_one_at_a_time(optimiser):
     blocks, reference = Experiment(spec, blocks="eager"), Experiment(spec, blocks="off")
     got = np.concatenate([blocks.step(n) for n in CHUNKS])
     want = np.concatenate([reference.step(1) for _ in range(sum(CHUNKS))])
-    assert blocks.stepper._block is not None  # blocks did run
+    assert blocks.stepper.block is not None  # blocks did run
     # the very same arithmetic: Adam's step count on the device is float64, as the host's corrections are
     assert np.array_equal(got, want)
     for j in range(4):
@@ -120,7 +120,7 @@ def test_a_moved_run_goes_on_as_if_it_had_stayed(kernels):
     moved.apply(C.Step(37))
     before = moved.exp
     frames_before = before.frames()[0]
-    moved._relocate(spec)
+    handlers.relocate(moved, spec)
     assert moved.exp is not before
     assert moved.step == 37
     assert np.array_equal(moved.exp.frames()[0], frames_before)  # the history of fits went along

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from fitscope.core import commands as C
-from fitscope.core import inside
+from fitscope.core import inside, runs
 from fitscope.core.config import ACTIVATIONS, FitConfig, ModelConfig
 from fitscope.core.model import make_mlp
 from fitscope.core.run import Run
+from fitscope.core.sampler import NetNumbers
 from fitscope.core.spec import RunSpec
 from fitscope.core.timeline import Timeline
 
@@ -83,10 +84,23 @@ def test_the_engines_dead_units_match_a_count_on_its_own_weights():
     m = snap.members[0]
     layers = [tuple(a) for a in m.layers]
     mine = inside.dead_fraction(layers, "relu", snap.data.x_train)
-    assert [m.stats["dead_l1"], m.stats["dead_l2"]] == pytest.approx(mine)
-    assert 0.9 < m.stats["r2_train"] < 1
-    assert m.stats["weight_norm_l1"] > 0
-    assert m.stats["grad_norm_l2"] > 0
+    assert list(m.stats.dead) == pytest.approx(mine)
+    assert 0.9 < m.stats.r2_train < 1
+    assert m.stats.r2_test is None  # the lesson's data has no test split
+    assert len(m.stats.weight_norm) == len(m.stats.grad_norm) == len(m.stats.update_ratio) == 2
+    assert min(m.stats.weight_norm) > 0
+    assert min(m.stats.grad_norm) > 0
+
+
+def test_the_network_numbers_go_by_the_metrics_columns_names():
+    """metrics.csv writes them by name: the names NetNumbers gives are the ones its header has."""
+    numbers = NetNumbers((0.25, None), (1.5, 2.5), (0.1, 0.2), (None, 0.03), 0.97, 0.9)
+    cfg = CPU.with_value("model.hidden", (4, 4))
+    assert list(numbers.columns()) == runs.stats_columns(RunSpec(cfg).members())
+    assert numbers.columns()["dead_l1"] == 0.25
+    assert numbers.columns()["update_ratio_l2"] == 0.03
+    assert numbers.columns()["r2_test"] == 0.9
+    assert numbers.dead_known == [0.25]
 
 
 def test_a_timeline_of_a_million_steps_holds_at_most_512_frames_in_fixed_memory():
@@ -132,7 +146,7 @@ def test_a_frames_fit_equals_a_replayed_runs_fit_at_that_step(kernels):
 
 
 def test_a_save_keeps_the_timeline_and_the_networks_numbers(tmp_path, monkeypatch):
-    monkeypatch.setattr("fitscope.core.run.STATS_SHARE", 1e9)  # every snapshot (their cost is bench's to measure)
+    monkeypatch.setattr("fitscope.core.snapshot_build.STATS_SHARE", 1e9)  # every snapshot (their cost is bench's to measure)
     run = Run(RunSpec(CPU.with_value("data.split", "random")))
     for _ in range(6):
         run.apply(C.Step(50))

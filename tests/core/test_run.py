@@ -417,7 +417,7 @@ def test_save_a_single_run_writes_the_whole_set_and_a_loadable_model(tmp_path, m
     run_until_idle(run)
     path = run.apply(C.Save(str(tmp_path / "run"), fit_text="the chart"))
     snap = run.snapshot()
-    assert path == str(tmp_path / "run")
+    assert path == tmp_path / "run"
     assert f"saved run to {path}" in [n.text for n in snap.notices]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == SAVED
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
@@ -446,8 +446,8 @@ def test_save_a_single_run_writes_the_whole_set_and_a_loadable_model(tmp_path, m
     run.apply(C.Reset())
     run.apply(C.Step(3))
     default = run.apply(C.Save())  # a new run: a new folder under runs/, named for what it is
-    assert default.startswith("runs/")
-    assert default.endswith("-cubic-relu")
+    assert str(default).startswith("runs/")
+    assert str(default).endswith("-cubic-relu")
     assert (tmp_path / default / "checkpoint.pt").is_file()
     run.apply(C.Step(2))
     assert run.apply(C.Save()) == default  # the same run again: its own folder
@@ -561,3 +561,65 @@ def test_chunks_fall_on_the_fast_kernels_blocks(pace, monkeypatch):
         assert done["block"] == total - 5
     else:  # a slow pace steps as it is due, rather than in bursts of a block
         assert done["block"] < total
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_every_command_has_a_handler_and_answers_with_its_declared_type(tmp_path):
+    """A command class the Run's dispatch forgot would be refused as unknown; each answer is the
+    type its class declares (Command[T]), which is what mypy tells the callers."""
+    import typing
+    from pathlib import Path
+
+    from fitscope.core.snapshot import Frames
+
+    saved = Run(RunSpec(CPU))
+    saved.apply(C.Step(3))
+    saved.apply(C.Save(str(tmp_path / "saved")))
+    examples = {C.Start: C.Start(), C.Pause: C.Pause(), C.Toggle: C.Toggle(), C.Step: C.Step(2), C.Reset: C.Reset(),
+                C.SetLr: C.SetLr(0.1), C.SetSteps: C.SetSteps(50), C.SetPace: C.SetPace(None),
+                C.Save: C.Save(str(tmp_path / "r")), C.Open: C.Open(str(tmp_path / "saved")), C.Inspect: C.Inspect(0),
+                C.Timeline: C.Timeline(0), C.SetDevice: C.SetDevice("cpu")}
+    assert set(_subclasses(C.Command)) == set(examples)
+    declared = {cls: typing.get_args(cls.__orig_bases__[0])[0] for cls in examples}
+    assert {cls for cls, t in declared.items() if t is not type(None)} == {C.Save, C.Open, C.Timeline}
+    assert (declared[C.Save], declared[C.Open], declared[C.Timeline]) == (Path, RunSpec, Frames)
+    run = Run(RunSpec(CPU))
+    run.apply(C.Step(1))
+    for cls in [C.Step, C.Save, C.Timeline, C.Inspect, C.SetLr, C.SetSteps, C.SetPace, C.Start, C.Pause, C.Toggle,
+                C.Reset, C.Open]:
+        answer = run.apply(examples[cls])
+        assert isinstance(answer, declared[cls]), (cls, answer)
+    with pytest.raises(C.Refused, match="on cpu already"):  # handled: refused for what it asks, not as unknown
+        run.apply(examples[C.SetDevice])
+
+
+def test_the_outbox_sends_each_loss_and_notice_once_in_sequence():
+    from fitscope.core.outbox import Outbox
+
+    clock = FakeClock()
+    box = Outbox(clock, 0.05)
+    box.open(2)
+    box.say("hello", Level.WARNING)
+    box.add(0, 1, np.array([3.0, 2.0]))
+    box.add(0, 3, np.array([1.0]))
+    assert box.pending(0, 3)[0] == 1
+    np.testing.assert_array_equal(box.pending(0, 3)[1], [3.0, 2.0, 1.0])
+    assert box.pending(1, 3)[0] == 4
+    assert box.pending(1, 3)[1].size == 0  # nothing new: from the next step
+    assert box.due()
+    assert box.sending() == 1
+    box.sent()
+    assert box.notices == []
+    assert box.pending(0, 3)[1].size == 0
+    assert box.data_sent
+    assert not box.due()
+    box.stepped = True
+    assert not box.due()
+    clock.advance(0.051)
+    assert box.due()  # trained since and the publish interval passed
+    assert box.sending() == 2

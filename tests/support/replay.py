@@ -26,7 +26,7 @@ from fitscope.core.snapshot import Snapshot
 from fitscope.core.spec import RunSpec
 from fitscope.core.thread_driver import ManualDriver
 
-FORMAT = 1
+FORMAT = 2  # 2: the network numbers as NetNumbers
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"
 
 

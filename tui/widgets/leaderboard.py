@@ -62,7 +62,7 @@ def leaderboard(snap: Snapshot, hidden: set[int], solo: int | None, selected: in
             row += f" {str(m.best_step) if m.best_step is not None else '—':>6}"
         if inside:
             dead = dead_share(m.stats)
-            fit = r2(m.stats.get("r2_train") if m.stats else None)
+            fit = r2(m.stats.r2_train if m.stats else None)
             row += f" {'—' if dead is None else f'{100 * dead:.0f}%':>5} {fit:>6}"
         row += " " + ("ok" if m.diverged_at is None else f"✗ step {m.diverged_at}")
         dim = i in hidden or (solo is not None and solo != i)

@@ -9,7 +9,7 @@ from textual.dom import DOMNode
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
-from fitscope.core import config as C
+from fitscope.core import config as config_mod
 from fitscope.core.config import FitConfig
 from fitscope.tui.messages import SettingSubmitted
 from fitscope.tui.widgets.field import Field, in_order
@@ -25,8 +25,8 @@ GROUPS = {
                  "train.steps", "train.loss", "train.device"],
 }
 CHOICES = {
-    "data.sampling": C.SAMPLINGS, "data.noise": C.NOISE_KINDS, "data.split": C.SPLITS,
-    "model.activation": C.ACTIVATIONS, "train.optimizer": C.OPTIMIZERS, "train.loss": C.LOSSES,
+    "data.sampling": config_mod.SAMPLINGS, "data.noise": config_mod.NOISE_KINDS, "data.split": config_mod.SPLITS,
+    "model.activation": config_mod.ACTIVATIONS, "train.optimizer": config_mod.OPTIMIZERS, "train.loss": config_mod.LOSSES,
 }
 
 

@@ -87,6 +87,9 @@ class Run:
                 self.data_record = rundir.data_record(spec.base.data.file)
         self.exp, self.spec = exp, spec
         self.run_id += 1
+        if exp.stepper.notice:  # e.g. a compile under way: said before the first step waits for it
+            self._say(exp.stepper.notice)
+            exp.stepper.notice = None
         if self.run_id == 1 and exp.device_note and exp.device.type == "cpu":
             self._say(exp.device_note)
         self.state = State.READY

@@ -104,13 +104,16 @@ class FastStepper:
                 block.run([r[i:i + block.steps] for r in self._rows])
                 i += block.steps
             else:
-                x, y = batches.next()
-                for g, rows in zip(self.groups, self._row_views):
-                    g.step(x, y, rows[i])
+                self._step_groups(*batches.next(), i)
                 i += 1
             if frames is not None:
                 frames(i)
         return self._read(n, batches.rows)
+
+    def _step_groups(self, x: torch.Tensor, y: torch.Tensor, i: int) -> None:
+        """One eager step of every group on (x, y); the loss sums into row i."""
+        for g, rows in zip(self.groups, self._row_views):
+            g.step(x, y, rows[i])
 
     def _read(self, n: int, rows: int) -> np.ndarray:
         """The chunk's losses, one copy per group: the only wait for the device in a chunk."""

@@ -157,7 +157,7 @@ class CompiledStepper(FastStepper):
     """The fast stepper's groups and state, each group's step compiled; see the module's text."""
 
     def __init__(self, members: list[Member], models: list[torch.nn.Sequential], device: torch.device,
-                 batches: Batches, compile: Callable[[Plan], StepFn] = compile_step):
+                 batches: Batches, compile: Callable[[Plan], StepFn] | None = None):
         super().__init__(members, models, device, blocks="off")
         self.plans = [Plan.of(g, batches.rows, members) for g in self.groups]
         self._fns: list[StepFn] | None = None
@@ -165,9 +165,9 @@ class CompiledStepper(FastStepper):
         self._told = False
         self.compile_s: float | None = None
         x, y = batches.x[:batches.rows], batches.y[:batches.rows]
-        self._thread = threading.Thread(target=self._compile, args=(compile, x, y), daemon=True,
+        self._thread = threading.Thread(target=self._compile, args=(compile or compile_step, x, y), daemon=True,
                                         name="fitscope-compile")
-        if compile is compile_step and all(p in _READY for p in self.plans):  # compiled in this process already
+        if compile is None and all(p in _READY for p in self.plans):  # compiled in this process already
             self._told = True
         else:
             self.notice = COMPILING.format(cold=COLD_SECONDS)

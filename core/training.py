@@ -27,8 +27,8 @@ from fitscope.core.stepper import Stepper
 from fitscope.core.steppers import AutogradStepper, Batches, FastStepper, Frames
 from fitscope.core.timeline import CAP, WEIGHT_FRAMES_BYTES, Timeline
 
-__all__ = ["ACTIVATION_FNS", "AutogradStepper", "Batches", "Experiment", "FastStepper", "Frames", "StateError",
-           "Stepper", "build", "check_state", "r2", "shape_of"]
+__all__ = ["ACTIVATION_FNS", "AutogradStepper", "Batches", "CompiledStepper", "Experiment", "FastStepper", "Frames",
+           "StateError", "Stepper", "build", "check_state", "r2", "shape_of"]
 
 ACTIVATION_FNS = {name: cls() for name, cls in ACTIVATION_MODULES.items()}
 

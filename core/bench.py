@@ -87,7 +87,7 @@ def engine_vs_stepping(cfg: FitConfig, rounds: int, lesson_steps: int = 9000, bi
     return out
 
 
-QUICK_NETS = {"lesson": {}, "big": {}, "large": {}}  # --quick: the lesson's net for each (one compile)
+QUICK_NETS: dict[str, dict[str, Any]] = {"lesson": {}, "big": {}, "large": {}}  # --quick: the lesson's net for each (one compile)
 
 
 def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5, quick: bool = False) -> dict[str, Any]:
@@ -300,7 +300,8 @@ def compile_times(cfg: FitConfig, rounds: int) -> dict[str, Any]:
             "print(json.dumps(_first_step_s(json.loads(sys.argv[1]))))")
     arg = json.dumps({"train.device": cfg.train.device, "model.hidden": list(cfg.model.hidden),
                       "model.activation": cfg.model.activation})
-    cold, warm = [], []
+    cold: list[float] = []
+    warm: list[float] = []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as cache:
             env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}

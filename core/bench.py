@@ -87,7 +87,8 @@ def engine_vs_stepping(cfg: FitConfig, rounds: int, lesson_steps: int = 9000, bi
     return out
 
 
-QUICK_NETS: dict[str, dict[str, Any]] = {"lesson": {}, "big": {}, "large": {}}  # --quick: the lesson's net for each (one compile)
+# --quick: the lesson's net for each (one compile)
+QUICK_NETS: dict[str, dict[str, Any]] = {"lesson": {}, "big": {}, "large": {}}
 
 
 def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5, quick: bool = False) -> dict[str, Any]:
@@ -328,11 +329,12 @@ def _gemms(g: Any, b: Any) -> tuple[Callable[[], None], int]:
     for i, block in enumerate(g.blocks):
         calls.append((block, b.inputs[i], b.z[i]))
     loss = torch.empty(g.k, 1, 1)
-    calls.append((b.dz[-1], b.g_t, loss))
+    calls.append((b.g_out, b.g_t, loss))
     for i in range(len(g.blocks) - 1, -1, -1):
-        calls.append((b.dz[i], b.inputs_t[i], g.grads[i]))
-        if i > 0:
-            calls.append((g.weights_t[i], b.dz[i], b.da[i - 1]))
+        grad_out = b.g_out if i == len(g.blocks) - 1 else b.da[i]
+        calls.append((grad_out, b.inputs_t[i], g.grads[i]))
+        if 0 < i < len(g.blocks) - 1:  # the output's rank-1 product is a multiply in the step, not a matmul
+            calls.append((g.weights_t[i], grad_out, b.da[i - 1]))
     flops = sum(2 * a.shape[0] * a.shape[1] * a.shape[2] * c.shape[2] for a, c, _ in calls)
 
     def run() -> None:

@@ -198,6 +198,11 @@ class CompiledStepper(FastStepper):
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def wait(self) -> bool:
+        waiting = self._thread.is_alive()
+        self.ready()
+        return waiting
+
     @property
     def compiled(self) -> bool:
         """Whether the steps run compiled (after the compile: False where it failed)."""

@@ -88,7 +88,7 @@ class Run:
         self.exp, self.spec = exp, spec
         self.run_id += 1
         if exp.stepper.notice:  # e.g. a compile under way: said before the first step waits for it
-            self._say(exp.stepper.notice)
+            self._say(exp.stepper.notice, Level.WARNING)
             exp.stepper.notice = None
         if self.run_id == 1 and exp.device_note and exp.device.type == "cpu":
             self._say(exp.device_note)
@@ -374,6 +374,8 @@ class Run:
 
     def _train(self, n: int) -> None:
         first = self.step + 1
+        if self.exp.stepper.wait():  # a compile finishing: off the clock of steps/s and elapsed
+            self.pacer.started(self.step)
         t0 = self.clock()
         losses = self.exp.step(n)
         self.elapsed += self.clock() - t0

@@ -147,6 +147,9 @@ class FastStepper:
         """The fewest steps between two timeline frames: a block's, when steps run in blocks."""
         return 1 if self.blocks == "off" else BLOCK
 
+    def wait(self) -> bool:
+        return False
+
     def _find(self, j: int) -> tuple[Group, int]:
         for g in self.groups:
             if j in g.index:
@@ -256,6 +259,9 @@ class AutogradStepper:
             if rows:
                 out[:, j] = torch.stack(rows).to("cpu", torch.float64).numpy()
         return out
+
+    def wait(self) -> bool:
+        return False
 
     def stop(self, j: int) -> None:
         self.alive[j] = False

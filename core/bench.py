@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -68,6 +69,8 @@ def stepping_rate(spec: RunSpec, steps: int) -> float:
 
 
 BIG_NET = {"model.hidden": (64, 64), "data.points": 10_000}  # issue 24's second net: ~250 MFLOP a step
+LARGE_NET = {"model.hidden": (256, 256), "data.points": 100_000}  # ~40 GFLOP a step
+NETS = {"lesson": {}, "big": BIG_NET, "large": LARGE_NET}
 
 
 def engine_vs_stepping(cfg: FitConfig, rounds: int, lesson_steps: int = 9000, big_steps: int = 600) -> dict[str, Any]:
@@ -84,7 +87,13 @@ def engine_vs_stepping(cfg: FitConfig, rounds: int, lesson_steps: int = 9000, bi
     return out
 
 
-def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5) -> dict[str, Any]:
+# --quick: the lesson's net for each (one compile)
+QUICK_NETS: dict[str, dict[str, Any]] = {"lesson": {}, "big": {}, "large": {}}
+
+
+def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5, quick: bool = False) -> dict[str, Any]:
+    """``quick``: tiny sizes, so every figure's code runs in seconds (a test's; nothing to quote)."""
+    steps = min(steps, 300) if quick else steps
     bare, eng, pubs, plain = [], [], [], []
     bare_loop_rate(cfg, steps // 10)  # warm-up
     spec = RunSpec(cfg)
@@ -111,7 +120,9 @@ def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5) -> dict[s
         "snapshots_per_s": round(statistics.median(pubs), 1),
         "inside_cost": round(statistics.median(inside_costs), 3),  # share of throughput the network's numbers take
         "inside_cost_spread": spread(inside_costs),
-        "engine_vs_stepping": engine_vs_stepping(cfg, rounds),  # goal ≥ 0.9 for both nets
+        "engine_vs_stepping": engine_vs_stepping(cfg, rounds, *((300, 20) if quick else ())),  # goal ≥ 0.9 for both
+        "compiled": compiled_vs_fast(cfg, rounds, {"lesson": 20, "big": 20, "large": 20}, QUICK_NETS) if quick
+        else compiled_vs_fast(cfg, rounds),
     }
 
 
@@ -247,4 +258,121 @@ def device_speed(cfg: FitConfig, rounds: int = 3, steps: int = 2000) -> dict[str
     out["race32"] = {"eager_steps_per_s": round(eager32, 1), "graph_steps_per_s": round(graph32, 1),
                      "graph_vs_eager": round(graph32 / eager32, 2)}
     out["graph_notices"] = sorted(set(graph_failed))
+    return out
+
+
+def compiled_vs_fast(cfg: FitConfig, rounds: int, steps: dict[str, int] | None = None,
+                     nets: dict[str, dict[str, Any]] = NETS) -> dict[str, Any]:
+    """``train.kernels = "compiled"`` against ``fast`` per net (bare stepping, rounds interleaved),
+    and the compile's wall time in fresh processes: cold (an empty cache folder) and warm (the same
+    folder again), for the lesson's net."""
+    steps = steps or {"lesson": 3000, "big": 60, "large": 2}
+    out: dict[str, Any] = {"cores": os.cpu_count(), "rounds": rounds}
+    for name, values in nets.items():
+        c = cfg.with_values(values)
+        comp = Experiment(RunSpec(c.with_value("train.kernels", "compiled")))
+        comp.step(1)  # waits for its compile
+        compiled_ok = getattr(comp.stepper, "compiled", False)
+        fast = Experiment(RunSpec(c.with_value("train.kernels", "fast")))
+        fast.step(1)
+        rates: dict[str, list[float]] = {"fast": [], "compiled": []}
+        for _ in range(rounds):
+            for kind, exp in (("fast", fast), ("compiled", comp)):
+                _sync(exp.device)
+                t0 = time.perf_counter()
+                exp.step(steps[name])
+                rates[kind].append(steps[name] / (time.perf_counter() - t0))
+        out[name] = {"threads": torch.get_num_threads(), "compiled": compiled_ok,
+                     "fast_steps_per_s": spread(rates["fast"], 1), "compiled_steps_per_s": spread(rates["compiled"], 1),
+                     "compiled_vs_fast": spread([a / b for a, b in zip(rates["compiled"], rates["fast"])])}
+    out["compile_s"] = compile_times(cfg, rounds)
+    return out
+
+
+def compile_times(cfg: FitConfig, rounds: int) -> dict[str, Any]:
+    """Seconds from a compiled run's making to its first step, in a fresh process per figure:
+    cold in an empty TORCHINDUCTOR_CACHE_DIR, warm in the same folder once more (imports included)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    code = ("import json, sys; from fitscope.core.bench import _first_step_s; "
+            "print(json.dumps(_first_step_s(json.loads(sys.argv[1]))))")
+    arg = json.dumps({"train.device": cfg.train.device, "model.hidden": list(cfg.model.hidden),
+                      "model.activation": cfg.model.activation})
+    cold: list[float] = []
+    warm: list[float] = []
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
+            for into in (cold, warm):
+                r = subprocess.run([sys.executable, "-c", code, arg], env=env, capture_output=True, text=True,
+                                   timeout=1800, check=True)
+                into.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    return {"net": "lesson", "cold": spread(cold, 2), "warm": spread(warm, 2)}
+
+
+def _first_step_s(values: dict[str, Any]) -> float:
+    """Run in a fresh process by :func:`compile_times`."""
+    exp = Experiment(RunSpec(FitConfig().with_values({**values, "train.kernels": "compiled"})))
+    t0 = time.perf_counter()
+    exp.step(1)
+    compile_s = getattr(exp.stepper, "compile_s", None)
+    return compile_s if compile_s is not None else time.perf_counter() - t0
+
+
+def _gemms(g: Any, b: Any) -> tuple[Callable[[], None], int]:
+    """The matmuls of one fast step of group g on its buffers b (same tensors, shapes and layouts),
+    alone, and their floating-point operations."""
+    calls: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    for i, block in enumerate(g.blocks):
+        calls.append((block, b.inputs[i], b.z[i]))
+    loss = torch.empty(g.k, 1, 1)
+    calls.append((b.g_out, b.g_t, loss))
+    for i in range(len(g.blocks) - 1, -1, -1):
+        grad_out = b.g_out if i == len(g.blocks) - 1 else b.da[i]
+        calls.append((grad_out, b.inputs_t[i], g.grads[i]))
+        if 0 < i < len(g.blocks) - 1:  # the output's rank-1 product is a multiply in the step, not a matmul
+            calls.append((g.weights_t[i], grad_out, b.da[i - 1]))
+    flops = sum(2 * a.shape[0] * a.shape[1] * a.shape[2] * c.shape[2] for a, c, _ in calls)
+
+    def run() -> None:
+        for a, c, out in calls:
+            torch.bmm(a, c, out=out)
+    return run, flops
+
+
+def step_vs_gemm(cfg: FitConfig, rounds: int, quick: bool = False) -> dict[str, Any]:
+    """The whole fast step against the same step's matmuls alone (same shapes, tensors and threads:
+    the floor this machine's BLAS sets), for 1-64-64-1 on 10,000 points and 1-256-256-1 on 100,000,
+    rounds interleaved. ``step_vs_gemm`` = matmul time / step time (1: the step is all matmul)."""
+    steps = {"big": 5, "large": 5} if quick else {"big": 50, "large": 2}
+    nets = {"big": {"model.hidden": (8, 8), "data.points": 500}, "large": {"model.hidden": (16, 16), "data.points": 1000}} \
+        if quick else {"big": BIG_NET, "large": LARGE_NET}
+    out: dict[str, Any] = {"cores": os.cpu_count(), "rounds": rounds}
+    for name, values in nets.items():
+        c = cfg.with_values({**values, "train.kernels": "fast"})
+        exp = Experiment(RunSpec(c))
+        exp.step(1)  # buffers made
+        assert isinstance(exp.stepper, FastStepper)
+        g = exp.stepper.groups[0]
+        gemm, flops = _gemms(g, g._buffers[exp.batches.rows])
+        n = steps[name]
+        step_rates, gemm_rates = [], []
+        for _ in range(rounds):
+            _sync(exp.device)
+            t0 = time.perf_counter()
+            exp.step(n)
+            step_rates.append(n / (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            for _ in range(n):
+                gemm()
+            _sync(exp.device)
+            gemm_rates.append(n / (time.perf_counter() - t0))
+        out[name] = {"hidden": list(c.model.hidden), "points": c.data.points, "threads": torch.get_num_threads(),
+                     "matmul_mflop_per_step": round(flops / 1e6, 3),
+                     "step_steps_per_s": spread(step_rates, 2), "gemm_steps_per_s": spread(gemm_rates, 2),
+                     "gemm_gflop_per_s": spread([r * flops / 1e9 for r in gemm_rates], 1),
+                     "step_vs_gemm": spread([s / m for s, m in zip(step_rates, gemm_rates)])}
     return out

@@ -27,7 +27,7 @@ LOSSES = tuple(registry.LOSSES)
 NOISE_KINDS = ("uniform", "gaussian", "none")
 SAMPLINGS = ("grid", "random")
 SPLITS = ("none", "random", "extrapolate")
-KERNELS = ("fast", "autograd")
+KERNELS = ("fast", "autograd", "compiled")
 MAX_POINTS = 1_000_000
 MAX_LAYERS = 8
 MAX_UNITS = 1024
@@ -65,7 +65,8 @@ class TrainConfig:
     steps: int = 300
     loss: str = "mse"
     device: str = "auto"
-    kernels: str = "fast"  # fast: batched, hand-written backward; autograd: the lesson's loop, bit for bit
+    kernels: str = "fast"  # fast: batched, hand-written backward; autograd: the lesson's loop, bit for bit;
+    # compiled: fast's step through torch.compile (opt-in: a compile first)
     memory_limit: float = 0.0  # GB a run may hold; 0 = half of this machine's memory (or the GPU's)
 
 

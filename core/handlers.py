@@ -197,3 +197,12 @@ def relocate(run: Run, spec: RunSpec) -> None:
         exp.stepper.stop(j)
     run.exp, run.spec = exp, spec
     run.pacer.restart(run.step)
+
+
+def error_text(exc: BaseException) -> str:
+    """What a failed step says: out of memory with what to lower, or the error's first line."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, MemoryError) or "allocate" in text or "out of memory" in text.lower():
+        return (f"error: out of memory while training ({type(exc).__name__}: {text[:160]}) — lower "
+                "data.points or model.hidden, or use train.batch_size")
+    return f"error: {type(exc).__name__}: {text[:300]}"

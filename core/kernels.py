@@ -41,14 +41,15 @@ class _Buffers:
         # inputs of each layer, feature-major, with a trailing row of ones (the bias's input)
         self.inputs = [torch.ones(k, w + 1, n, device=dev) for w in g.widths[:-1]]
         self.z = [torch.empty(k, w, n, device=dev) for w in g.widths[1:]]  # pre-activations, then the output
-        self.dz = [torch.empty_like(z) for z in self.z]
+        self.g_out = torch.empty_like(self.z[-1])  # the loss's gradient at the output
+        # per hidden layer, the gradient at its output, then (in place: one pass less) at its input
         self.da = [torch.empty(k, w, n, device=dev) for w in g.widths[1:-1]]
         self.a = [inp[:, :-1] for inp in self.inputs[1:]]  # activations: the next inputs less their ones
         self.inputs_t = [inp.transpose(1, 2) for inp in self.inputs]  # views made once, not per step
-        self.g_t = self.dz[-1].transpose(1, 2)
-        # per hidden layer: (forward, backward, z, a, da, dz) on each activation's slice
-        self.layers = [[(fwd, bwd, z[s], a[s], da[s], dz[s]) for (fwd, bwd), s in g.parts]
-                       for z, a, da, dz in zip(self.z, self.a, self.da, self.dz)]
+        self.g_t = self.g_out.transpose(1, 2)
+        # per hidden layer: (forward, backward, z, a, da) on each activation's slice
+        self.layers = [[(fwd, bwd, z[s], a[s], da[s]) for (fwd, bwd), s in g.parts]
+                       for z, a, da in zip(self.z, self.a, self.da)]
         self.x_source: torch.Tensor | None = None
         self.y_t: torch.Tensor | None = None
 
@@ -183,9 +184,9 @@ class Group:
         for i in range(hidden + 1):
             torch.bmm(blocks[i], inputs[i], out=b.z[i])
             if i < hidden:
-                for fwd, _, z, a, _, _ in b.layers[i]:
+                for fwd, _, z, a, _ in b.layers[i]:
                     fwd(z, a)
-        out, g, yt = b.z[-1], b.dz[-1], b.y_t
+        out, g, yt = b.z[-1], b.g_out, b.y_t
         assert yt is not None
         mse = self.loss_name == "mse"
         if mse:  # the gradient's 2/n goes into the update, so the backward runs on out − y itself
@@ -201,10 +202,13 @@ class Group:
         for i in range(hidden, -1, -1):
             torch.bmm(g, b.inputs_t[i], out=self.grads[i])  # weight and bias columns at once
             if i > 0:
-                torch.bmm(self.weights_t[i], g, out=b.da[i - 1])
-                for _, bwd, z, a, da, dz in b.layers[i - 1]:
-                    bwd(da, z, a, dz)
-                g = b.dz[i - 1]
+                if i == hidden:  # the output's one row: an outer product, the same products as bmm's
+                    torch.mul(self.weights_t[i], g, out=b.da[i - 1])
+                else:
+                    torch.bmm(self.weights_t[i], g, out=b.da[i - 1])
+                for _, bwd, z, a, da in b.layers[i - 1]:
+                    bwd(da, z, a, da)  # elementwise: the mask applied in place
+                g = b.da[i - 1]
         self._update((2.0 if mse else 1.0) / n, captured)
 
     def _update(self, scale: float, captured: bool = False) -> None:

@@ -77,6 +77,7 @@ class Run:
                 self.data_record = rundir.data_record(spec.base.data.file)
         self.exp, self.spec = exp, spec
         self.run_id += 1
+        self._pass_on_notice()  # e.g. a compile under way: said before the first step waits for it
         if self.run_id == 1 and exp.device_note and exp.device.type == "cpu":
             self.say(exp.device_note)
         self.state = State.READY
@@ -115,6 +116,11 @@ class Run:
 
     def say(self, text: str, level: Level = Level.INFO) -> None:
         self.outbox.say(text, level)
+
+    def _pass_on_notice(self) -> None:
+        if self.exp.stepper.notice:
+            self.say(self.exp.stepper.notice, Level.WARNING)
+            self.exp.stepper.notice = None
 
     # ---- commands -----------------------------------------------------------------------------
     def apply(self, cmd: C.Command[T]) -> T:
@@ -167,12 +173,7 @@ class Run:
     def error(self, exc: BaseException) -> None:
         """A step failed (out of memory, a device error): the run stops and says what happened."""
         self.state = State.ERROR
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        if isinstance(exc, MemoryError) or "allocate" in text or "out of memory" in text.lower():
-            self.say(f"error: out of memory while training ({type(exc).__name__}: {text[:160]}) — lower "
-                     "data.points or model.hidden, or use train.batch_size", Level.ERROR)
-            return
-        self.say(f"error: {type(exc).__name__}: {text[:300]}", Level.ERROR)
+        self.say(H.error_text(exc), Level.ERROR)
 
     def close(self) -> None:
         if self.state == State.RUNNING:
@@ -205,12 +206,12 @@ class Run:
 
     def train(self, n: int) -> None:
         first = self.step + 1
+        if self.exp.stepper.wait():  # a compile finishing: off the clock of steps/s and elapsed
+            self.pacer.started(self.step)
         t0 = self.clock()
         losses = self.exp.step(n)
         self.elapsed += self.clock() - t0
-        if self.exp.stepper.notice:  # e.g. a CUDA graph that could not be captured: said once
-            self.say(self.exp.stepper.notice, Level.WARNING)
-            self.exp.stepper.notice = None
+        self._pass_on_notice()  # e.g. a CUDA graph that could not be captured: said once
         self.outbox.stepped = True
         self._record(first, losses)
 

@@ -104,13 +104,16 @@ class FastStepper:
                 block.run([r[i:i + block.steps] for r in self._rows])
                 i += block.steps
             else:
-                x, y = batches.next()
-                for g, rows in zip(self.groups, self._row_views):
-                    g.step(x, y, rows[i])
+                self._step_groups(*batches.next(), i)
                 i += 1
             if frames is not None:
                 frames(i)
         return self._read(n, batches.rows)
+
+    def _step_groups(self, x: torch.Tensor, y: torch.Tensor, i: int) -> None:
+        """One eager step of every group on (x, y); the loss sums into row i."""
+        for g, rows in zip(self.groups, self._row_views):
+            g.step(x, y, rows[i])
 
     def _read(self, n: int, rows: int) -> np.ndarray:
         """The chunk's losses, one copy per group: the only wait for the device in a chunk."""
@@ -148,6 +151,9 @@ class FastStepper:
     def block_steps(self) -> int:
         """The fewest steps between two timeline frames: a block's, when steps run in blocks."""
         return 1 if self.blocks == "off" else BLOCK
+
+    def wait(self) -> bool:
+        return False
 
     def _find(self, j: int) -> tuple[Group, int]:
         for g in self.groups:
@@ -258,6 +264,9 @@ class AutogradStepper:
             if rows:
                 out[:, j] = torch.stack(rows).to("cpu", torch.float64).numpy()
         return out
+
+    def wait(self) -> bool:
+        return False
 
     def stop(self, j: int) -> None:
         self.alive[j] = False

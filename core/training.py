@@ -19,6 +19,7 @@ from fitscope.core import data as data_mod
 from fitscope.core import device as device_mod
 from fitscope.core import memory
 from fitscope.core.checkstate import StateError, check_state, shape_of
+from fitscope.core.compiled import CompiledStepper
 from fitscope.core.model import ACTIVATION_MODULES, make_mlp
 from fitscope.core.registry import ACTIVATIONS
 from fitscope.core.sampler import NetNumbers
@@ -27,8 +28,8 @@ from fitscope.core.stepper import Stepper
 from fitscope.core.steppers import AutogradStepper, Batches, FastStepper
 from fitscope.core.timeline import CAP, WEIGHT_FRAMES_BYTES, Timeline
 
-__all__ = ["ACTIVATION_FNS", "AutogradStepper", "Batches", "Experiment", "FastStepper", "StateError",
-           "Stepper", "build", "check_state", "r2", "shape_of"]
+__all__ = ["ACTIVATION_FNS", "AutogradStepper", "Batches", "CompiledStepper", "Experiment", "FastStepper",
+           "StateError", "Stepper", "build", "check_state", "r2", "shape_of"]
 
 ACTIVATION_FNS = {name: cls() for name, cls in ACTIVATION_MODULES.items()}
 
@@ -94,6 +95,8 @@ class Experiment:
         self._marks: deque[tuple[int, list[Any]]] = deque(maxlen=2)  # the last two chunk starts, to go back to
         if base.train.kernels == "autograd":
             self.use(AutogradStepper(self.members, models, self.device))
+        elif base.train.kernels == "compiled":
+            self.use(CompiledStepper(self.members, models, self.device, self.batches))
         else:
             self.use(FastStepper(self.members, models, self.device, blocks))
 

@@ -22,7 +22,8 @@ def bench(cfg: FitConfig, args: argparse.Namespace) -> int:
     if args.device is not None and not args.device.startswith("cuda"):
         cfg = cfg.with_value("train.device", args.device)
     modes = ((args.markdown, _markdown), (args.device is not None and args.device.startswith("cuda"), _cuda),
-             (args.startup, _startup), (args.compare, _compare), (args.load is not None, _load), (args.ui, _ui))
+             (args.startup, _startup), (args.compare, _compare), (args.load is not None, _load), (args.ui, _ui),
+             (args.limit, _limit))
     for wanted, measure in modes:
         if wanted:
             return measure(cfg, args, rounds)
@@ -121,10 +122,46 @@ def _ui(cfg: FitConfig, args: argparse.Namespace, rounds: int | None) -> int:
     return 0
 
 
+def _fmt(s: dict, unit: str = "") -> str:
+    """min / median / max of a spread."""
+    return f"{s['min']:g} / {s['median']:g} / {s['max']:g}{unit}"
+
+
+def _limit(cfg: FitConfig, args: argparse.Namespace, rounds: int | None) -> int:
+    from fitscope.core.bench import step_vs_gemm
+
+    r = step_vs_gemm(cfg, rounds or 3, quick=args.quick)
+    lines = [f"the whole fast step against its matmuls alone (same shapes, tensors and threads; min / median / max "
+             f"of {r['rounds']} rounds, {r['cores']} cores):"]
+    for name in ("big", "large"):
+        k = r[name]
+        net = "-".join(map(str, [1, *k["hidden"], 1]))
+        lines.append(f"  {net} on {k['points']:,} points, {k['threads']} thread(s): step_vs_gemm "
+                     f"{_fmt(k['step_vs_gemm'])} (goal ≥ 0.7) · step {_fmt(k['step_steps_per_s'])} steps/s · "
+                     f"matmuls alone {_fmt(k['gemm_steps_per_s'])} steps/s = {_fmt(k['gemm_gflop_per_s'], ' GFLOP/s')}")
+    _report(r, args.json, "\n".join(lines))
+    return 0
+
+
+def _compiled_lines(r: dict) -> list[str]:
+    names = {"lesson": "lesson's net", "big": "1-64-64-1 on 10,000 points", "large": "1-256-256-1 on 100,000 points"}
+    lines = [f"compiled (torch.compile) vs fast, bare stepping (min / median / max of {r['rounds']} rounds, "
+             f"{r['cores']} cores):"]
+    for name, label in names.items():
+        k = r[name]
+        said = "" if k["compiled"] else " (the compile failed: both are fast)"
+        lines.append(f"  {label}, {k['threads']} thread(s): {_fmt(k['compiled_vs_fast'], '×')} · compiled "
+                     f"{_fmt(k['compiled_steps_per_s'])} vs fast {_fmt(k['fast_steps_per_s'])} steps/s{said}")
+    c = r["compile_s"]
+    lines.append(f"  compile, the lesson's net, fresh processes: cold {_fmt(c['cold'], ' s')} · warm (torch's cache) "
+                 f"{_fmt(c['warm'], ' s')}")
+    return lines
+
+
 def _engine(cfg: FitConfig, args: argparse.Namespace, rounds: int | None) -> int:
     from fitscope.core.bench import engine_vs_bare
 
-    result = engine_vs_bare(cfg, rounds=rounds or 5)
+    result = engine_vs_bare(cfg, rounds=rounds or 5, quick=args.quick)
     if args.json:
         print(json.dumps(result))
     else:
@@ -138,4 +175,5 @@ def _engine(cfg: FitConfig, args: argparse.Namespace, rounds: int | None) -> int
         print(f"engine vs its own bare stepping (Experiment.step, interleaved; goal ≥ 0.9): lesson's net "
               f"{es['lesson']['median']:g}× ({es['lesson']['min']:g}–{es['lesson']['max']:g}) · 1-64-64-1 on "
               f"10,000 points {es['big']['median']:g}× ({es['big']['min']:g}–{es['big']['max']:g})")
+        print("\n".join(_compiled_lines(result["compiled"])))
     return 0

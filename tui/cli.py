@@ -145,6 +145,11 @@ def make_parser() -> argparse.ArgumentParser:
                        help="time reading an N-row CSV and building a trainer on it, beside numpy's loadtxt "
                             "(default: off; the goal is < 2 s for 1000000)")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of text (default: text)")
+    bench.add_argument("--limit", action="store_true",
+                       help="the whole training step against its matmuls alone (the BLAS floor) for 1-64-64-1 on "
+                            "10,000 points and 1-256-256-1 on 100,000 (default: off)")
+    bench.add_argument("--quick", action="store_true",
+                       help="tiny sizes: every figure comes out in seconds, none worth quoting (a test's; default: off)")
     bench.add_argument("--markdown", action="store_true",
                        help="run the engine, race-of-8 and start-up benches and print the page docs/bench.md holds")
     bench.add_argument("--rounds", type=int, metavar="N",

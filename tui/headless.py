@@ -163,6 +163,7 @@ def _train(spec: RunSpec, on_snapshot, saving: Saving, err, chart, want_frames: 
     first = driver.latest
     assert first is not None
     assert first.data is not None
+    warn(first)  # delivered before the subscription: e.g. a compile the first step waits for
     interrupted: KeyboardInterrupt | None = None
     failed = None
     saved_to = None

@@ -154,7 +154,7 @@ def test_the_installed_fitscope_script_runs():
 
 
 def test_bench_json_reports_the_ratio():
-    r = fitscope("bench", "--json", "--rounds", "1", "--set", "train.steps=300")
+    r = fitscope("bench", "--json", "--rounds", "1", "--quick", "--set", "train.steps=300")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     for key in ("engine_steps_per_s", "bare_steps_per_s", "ratio"):
@@ -163,6 +163,13 @@ def test_bench_json_reports_the_ratio():
     for net in ("lesson", "big"):  # the engine against its own bare stepping, min ≤ median ≤ max
         s = result["engine_vs_stepping"][net]
         assert 0 < s["min"] <= s["median"] <= s["max"]
+    comp = result["compiled"]  # torch.compile against fast per net, and the compile cold and warm
+    for net in ("lesson", "big", "large"):
+        assert comp[net]["compiled"] is True
+        for key in ("fast_steps_per_s", "compiled_steps_per_s", "compiled_vs_fast"):
+            assert 0 < comp[net][key]["min"] <= comp[net][key]["median"] <= comp[net][key]["max"]
+    for when in ("cold", "warm"):
+        assert comp["compile_s"][when]["min"] > 0
 
 
 def test_bench_startup_times_fresh_processes():

@@ -2,7 +2,8 @@
 
 ``train.kernels = "autograd"`` runs the lesson's own loop (nn modules, torch.optim, autograd), so
 its losses must be the lesson's bit for bit. ``"fast"`` (the default: batched, hand-written
-backward) does the same arithmetic in another order, so it agrees to float32 rounding.
+backward) does the same arithmetic in another order, so it agrees to float32 rounding; so does
+``"compiled"`` (fast's step through torch.compile, its elementwise work fused).
 """
 
 import numpy as np
@@ -40,6 +41,13 @@ def test_autograd_kernels_are_the_lesson_bit_for_bit(seed, activation):
 @pytest.mark.parametrize("seed,activation", CASES)
 def test_fast_kernels_follow_the_lesson(seed, activation):
     ours = engine_losses(seed, activation, "fast")
+    assert_follows_the_lesson(ours, seed, activation)
+
+
+@pytest.mark.parametrize("seed,activation", CASES)
+def test_compiled_kernels_follow_the_lesson(seed, activation):
+    """torch.compile'd fast step: the same rule (one compile per activation; the seeds reuse it)."""
+    ours = engine_losses(seed, activation, "compiled")
     assert_follows_the_lesson(ours, seed, activation)
 
 
@@ -81,7 +89,7 @@ def test_thread_driver_end_to_end_matches_the_lesson(activation, kernels, seed):
     assert snap.train_loss == h.loss[-1]
 
 
-@pytest.mark.parametrize("kernels", ["fast", "autograd"])
+@pytest.mark.parametrize("kernels", ["fast", "autograd", "compiled"])
 def test_default_run_converges_to_the_lesson_loss(kernels):
     losses = Experiment(RunSpec(CPU.with_value("train.kernels", kernels))).step(300)[:, 0]
     assert losses[0] > 0.1

@@ -113,13 +113,16 @@ def assert_printed_lesson_loss(printed: str, seed: int = 0, activation: str = "r
 def engine_final(cfg, steps: int, nudged: int = 0) -> float:
     """The engine's final loss for a single-member config, from weights moved by :func:`nudge`."""
     from fitscope.core.spec import RunSpec
-    from fitscope.core.training import AutogradStepper, Experiment, FastStepper, build
+    from fitscope.core.training import AutogradStepper, CompiledStepper, Experiment, FastStepper, build
 
     spec = RunSpec(cfg)
     exp = Experiment(spec)
     if nudged:
         models = build(spec)[1]
         nudge(models[0].parameters(), nudged)
-        stepper = FastStepper if cfg.train.kernels == "fast" else AutogradStepper
-        exp.use(stepper(spec.members(), models, exp.device))
+        if cfg.train.kernels == "compiled":
+            exp.use(CompiledStepper(spec.members(), models, exp.device, exp.batches))
+        else:
+            stepper = FastStepper if cfg.train.kernels == "fast" else AutogradStepper
+            exp.use(stepper(spec.members(), models, exp.device))
     return float(exp.step(steps)[-1, 0])

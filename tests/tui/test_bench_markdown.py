@@ -30,3 +30,22 @@ def test_page_without_startup_figures_leaves_the_row_out():
     page = render(ENGINE, RACE, None, {})
     assert "first frame" not in page
     assert "race of 8" in page
+
+
+SPREAD = {"min": 0.9, "median": 1.1, "max": 1.2}
+COMPILED = {"compile_s": {"cold": {"min": 14.0, "median": 15.5, "max": 17.0},
+                          "warm": {"min": 2.0, "median": 2.5, "max": 3.0}},
+            **{net: {"threads": 1, "compiled": True, "compiled_vs_fast": SPREAD} for net in ("lesson", "big", "large")}}
+LIMIT = {net: {"threads": 2, "step_vs_gemm": {"min": 0.5, "median": 0.55, "max": 0.6}, "gemm_gflop_per_s": {"median": 70.0}}
+         for net in ("big", "large")}
+
+
+def test_page_carries_the_compiled_path_and_the_matmul_floor():
+    page = render({**ENGINE, "compiled": COMPILED}, RACE, None, {}, LIMIT)
+    assert "vs fast, 1-256-256-1 on 100,000 points, 1 thread(s) | 0.9× / **1.1×** / 1.2× |" in page
+    assert "14 s / **15.5 s** / 17 s / 2 s / **2.5 s** / 3 s" in page
+    assert ("its matmuls alone, 1-64-64-1 on 10,000 points, 2 thread(s) | 0.5× / **0.55×** / 0.6× "
+            "(matmuls 70 GFLOP/s)") in page
+    assert "`fitscope bench --limit --json`" in page
+    failed = {**COMPILED, "lesson": {**COMPILED["lesson"], "compiled": False}}
+    assert "the compile failed" in render({**ENGINE, "compiled": failed}, RACE, None, {})

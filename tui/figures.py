@@ -3,62 +3,24 @@ draws them: the data scattered, the truth dashed, the fit in red; a race as one 
 its median member bold and the other seeds faint; with the losses, each panel's loss curves below it.
 
 Imported only by the plot command, after matplotlib was found: the app's start never pays for it.
-Everything drawn comes in as plain numpy (a :class:`SavedRun`), so the figure is tested from its
+Everything drawn comes in as plain numpy (a :class:`~fitscope.tui.plot_cmd.SavedRun`), so the figure is tested from its
 objects (axes, lines, titles), not from pixels.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from fitscope.core.snapshot import DataView, loss_rank
 from fitscope.tui.formatting import num
+from fitscope.tui.plot_cmd import SavedRun
 
 COLUMNS = 4  # panels per row; a larger race wraps
 FIT, FAINT, LOSS, TEST = "tab:red", 0.3, "tab:blue", "tab:orange"
-
-
-@dataclass(frozen=True)
-class Member:
-    label: str
-    variant: str
-    final_loss: float | None
-    test_loss: float | None
-    health: str  # core.health's word: ok, diverged @N, blew up, collapsed
-    diverged_at: int | None
-    fit: np.ndarray | None  # on the run's grid, in the data's units (NaN where it diverged)
-    steps: np.ndarray  # the loss curve
-    losses: np.ndarray
-
-
-@dataclass(frozen=True)
-class SavedRun:
-    name: str  # the folder's name
-    title: str  # target · net · optimiser
-    varies: tuple[str, ...]  # the settings a race varies
-    x: np.ndarray  # the grid the fits are on
-    members: list[Member]
-    data: DataView | None  # None when it could not be made (``data_note`` says why)
-    data_note: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def variants(self) -> dict[str, list[int]]:
-        """Each variant's members, in the run's order (the lesson's relu, softplus, tanh)."""
-        groups: dict[str, list[int]] = {}
-        for i, m in enumerate(self.members):
-            groups.setdefault(m.variant, []).append(i)
-        return groups
-
-    def median(self, members: list[int]) -> int:
-        """The member with the median final loss, the failed ones ranked last (as `compare` ranks them)."""
-        ranked = sorted(members, key=lambda i: (self.members[i].health != "ok", loss_rank(self.members[i].final_loss)))
-        return ranked[len(ranked) // 2]
 
 
 def figure(runs: list[SavedRun], with_loss: bool) -> Figure:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -19,15 +20,49 @@ from fitscope.core import readers, rundir
 from fitscope.core import spec as spec_mod
 from fitscope.core.errors import ConfigError, printable
 from fitscope.core.rundir import RunDirError
-from fitscope.core.snapshot import DataView
-
-if TYPE_CHECKING:
-    from fitscope.tui.figures import Member, SavedRun
+from fitscope.core.snapshot import DataView, loss_rank
 
 EXTENSIONS = (".png", ".svg", ".pdf")
 MISSING = 'fitscope plot: matplotlib is not installed — install the plot extra: pip install -e ".[plot]" ' \
           "(or pip install matplotlib)"
 NAMES = ("config.toml", "summary.json", "fit.csv", "metrics.csv")
+
+
+@dataclass(frozen=True)
+class Member:
+    label: str
+    variant: str
+    final_loss: float | None
+    test_loss: float | None
+    health: str  # core.health's word: ok, diverged @N, blew up, collapsed
+    diverged_at: int | None
+    fit: np.ndarray | None  # on the run's grid, in the data's units (NaN where it diverged)
+    steps: np.ndarray  # the loss curve
+    losses: np.ndarray
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    name: str  # the folder's name
+    title: str  # target · net · optimiser
+    varies: tuple[str, ...]  # the settings a race varies
+    x: np.ndarray  # the grid the fits are on
+    members: list[Member]
+    data: DataView | None  # None when it could not be made (``data_note`` says why)
+    data_note: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def variants(self) -> dict[str, list[int]]:
+        """Each variant's members, in the run's order (the lesson's relu, softplus, tanh)."""
+        groups: dict[str, list[int]] = {}
+        for i, m in enumerate(self.members):
+            groups.setdefault(m.variant, []).append(i)
+        return groups
+
+    def median(self, members: list[int]) -> int:
+        """The member with the median final loss, the failed ones ranked last (as `compare` ranks them)."""
+        ranked = sorted(members, key=lambda i: (self.members[i].health != "ok", loss_rank(self.members[i].final_loss)))
+        return ranked[len(ranked) // 2]
 
 
 def plot(runs: list[str], out: str | None, with_loss: bool, stdout: Any = None, stderr: Any = None) -> int:
@@ -88,8 +123,6 @@ def _stem(runs: list[SavedRun], with_loss: bool) -> str:
 
 def load(folder: str) -> SavedRun:
     """A saved run's members (final losses, fits, loss curves) and its data; RunDirError names what is wrong."""
-    from fitscope.tui.figures import SavedRun
-
     saved = rundir.read(folder, names=NAMES)
     s = readers.summary(saved.json("summary.json"), saved.folder / "summary.json")
     x, fits = readers.fit_table(saved.text("fit.csv"), saved.folder / "fit.csv")
@@ -113,8 +146,6 @@ def _only(s: dict[str, Any]) -> dict[str, Any]:
 
 def _member(m: dict[str, Any], fits: dict[str, np.ndarray],
             curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> Member:
-    from fitscope.tui.figures import Member
-
     label = str(m["label"] or "")
     diverged = m["diverged_at"]
     health = m["health"] or (f"diverged @{diverged}" if diverged else "ok")  # saves before health words

@@ -86,7 +86,7 @@ def plot(runs: list[str], out: str | None, with_loss: bool, stdout: Any = None, 
     try:
         figures.save(fig, path)
     except OSError as exc:
-        raise ConfigError("-o", path, f"it cannot be written ({exc.strerror or exc})") from None
+        raise RunDirError(printable(f"{path}: cannot write the figure ({exc.strerror or exc})")) from None
     stdout.write(printable(f"wrote {path}") + "\n")
     return 0
 

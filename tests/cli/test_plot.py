@@ -119,13 +119,17 @@ def test_several_runs_side_by_side_name_each_panel(runs):
     assert fig.axes[1].get_title().startswith("race: relu")
 
 
-@pytest.mark.parametrize("ext, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml"), (".pdf", b"%PDF")])
-def test_the_command_writes_each_format(runs, tmp_path, ext, magic):
+MAGIC = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF"}
+
+
+@pytest.mark.parametrize("names, ext", [(names, ext) for names in (("single",), ("race",), ("file",))
+                                        for ext in (".png", ".svg")] + [(("race", "file"), ".pdf")])
+def test_the_command_writes_png_svg_and_pdf(runs, tmp_path, names, ext):
     out = tmp_path / f"fig{ext}"
-    r = fitscope("plot", str(runs / "race"), str(runs / "file"), "-o", str(out), "--loss")
+    r = fitscope("plot", *(str(runs / n) for n in names), "-o", str(out), "--loss")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"wrote {out}"
-    assert out.read_bytes().startswith(magic)
+    assert out.read_bytes().startswith(MAGIC[ext])
 
 
 def test_without_o_it_writes_a_free_name_here_and_prints_it(runs, tmp_path):

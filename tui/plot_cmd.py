@@ -94,6 +94,8 @@ def plot(runs: list[str], out: str | None, with_loss: bool, stdout: Any = None, 
 def check_out(out: str) -> None:
     """A figure's file: a known extension, in a folder that is there and writable."""
     path = Path(out).expanduser()
+    if "\0" in out:
+        raise ConfigError("-o", out, "a file name holds no NUL character")
     if path.suffix.lower() not in EXTENSIONS:
         raise ConfigError("-o", out, "the figure's file name must end in " + ", ".join(EXTENSIONS))
     folder = path.parent

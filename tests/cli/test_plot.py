@@ -160,6 +160,7 @@ def test_without_matplotlib_it_names_the_extra_in_one_line(runs, tmp_path, monke
     (lambda t: None, ["{run}", "-o", "no/fig.png"], "'no/fig.png' is not valid — its folder no does not exist"),
     (lambda t: (t / "f").write_text("x"), ["{run}", "-o", "f/fig.png"], "its folder f: not a folder (it is a file)"),
     (lambda t: (t / "d.png").mkdir(), ["{run}", "-o", "d.png"], "'d.png' is not valid — it is a folder"),
+    (lambda t: None, ["{run}", "-o", "a\0.png"], "-o: 'a\\x00.png' is not valid — a file name holds no NUL"),
     (lambda t: None, ["{run}", "-o", "/proc/fig.png"], "fitscope: /proc/fig.png: cannot write the figure ("),  # even as root
 ])
 def test_refusals_are_one_line_naming_the_value_exit_2(runs, tmp_path, make, args, says):

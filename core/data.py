@@ -133,3 +133,11 @@ def _test_mask(x: torch.Tensor, cfg: DataConfig, x_range: tuple[float, float]) -
     if bool(test.all()):
         raise ConfigError("data.test_fraction", cfg.test_fraction, "it leaves no training points; use a smaller fraction")
     return test
+
+
+def drawn(cfg: DataConfig, target: bool = True) -> DataView:
+    """The data a run of ``cfg`` trained on, for drawing: made from its seed as the run made it."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        dataset = generate(cfg)
+    return view(dataset, cfg.target if target and not cfg.file else None)

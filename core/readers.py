@@ -7,10 +7,14 @@ Torch-free (``fitscope show`` and ``runs`` read through it). The sizes a reader 
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from fitscope.core.errors import show_value
 from fitscope.core.rundir import RunDirError
@@ -56,7 +60,7 @@ TEXT, COUNT, LOSS = (_text, f"text of at most {MAX_TEXT:,} characters"), \
     (_optional(_count), f"a whole number from 0 to {MAX_COUNT:,}"), (_optional(_number), "a finite number ≥ 0")
 MEMBER: Schema = {
     "label": TEXT, "variant": TEXT, "seed": COUNT, "final_loss": LOSS, "test_loss": LOSS, "best_loss": LOSS,
-    "best_step": COUNT, "diverged_at": COUNT, "checkpoint_step": COUNT,
+    "best_step": COUNT, "diverged_at": COUNT, "checkpoint_step": COUNT, "health": TEXT,
 }
 
 
@@ -107,3 +111,42 @@ def step_of(field: str, path: Path, line: int) -> int:
         raise RunDirError(f"{path}: line {line:,}: the step is {show_value(field)}, expected a whole number "
                           f"of at most {MAX_DIGITS} digits")
     return int(field)
+
+
+def loss_curves(text: str, where: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """metrics.csv's training losses: each member's (steps, losses), read by column name (a
+    ``#`` line before the header, as older saves have, is passed over)."""
+    lines = text.splitlines()
+    skipped = 0
+    while skipped < len(lines) and lines[skipped].startswith("#"):
+        skipped += 1
+    reader = csv.DictReader(lines[skipped:])
+    if not reader.fieldnames or not {"step", "member", "train_loss"} <= set(reader.fieldnames):
+        raise RunDirError(f"{where}: its header does not name the columns step, member and train_loss")
+    found: dict[str, tuple[list[int], list[float]]] = {}
+    for row in reader:
+        line = skipped + reader.line_num
+        step = step_of(row["step"] or "", where, line)
+        try:
+            loss = float(row["train_loss"] or "")
+        except ValueError:
+            raise RunDirError(f"{where}: line {line:,}: the train_loss is {show_value(row['train_loss'])}, "
+                              "expected a number") from None
+        steps, losses = found.setdefault(str(row["member"]), ([], []))
+        steps.append(step)
+        losses.append(loss)
+    return {k: (np.array(s, dtype=np.int64), np.array(v, dtype=np.float64)) for k, (s, v) in found.items()}
+
+
+def fit_table(text: str, where: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """fit.csv: the grid x and each member's fit on it, by the member's label."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or not rows[0] or rows[0][0] != "x" or len(rows) < 2:
+        raise RunDirError(f"{where}: not a fit table (a header x, member, … and rows of numbers)")
+    try:
+        table = np.array(rows[1:], dtype=np.float64)
+    except ValueError:
+        raise RunDirError(f"{where}: a row is not {len(rows[0])} numbers") from None
+    if table.ndim != 2 or table.shape[1] != len(rows[0]):
+        raise RunDirError(f"{where}: a row is not {len(rows[0])} numbers")
+    return table[:, 0], {label: table[:, i] for i, label in enumerate(rows[0]) if i}

@@ -15,7 +15,7 @@ from fitscope.core.errors import ConfigError
 from fitscope.core.spec import RunSpec, coerce_seeds, parse_vary
 from fitscope.tui import runs_view, signals
 
-COMMANDS = ("run", "compare", "runs", "show", "export", "demo", "bench", "check")
+COMMANDS = ("run", "compare", "runs", "show", "plot", "export", "demo", "bench", "check")
 HEADLESS = ("run", "compare", "demo")
 
 DESCRIPTION = """\
@@ -119,9 +119,22 @@ def make_parser() -> argparse.ArgumentParser:
                           description="A table of the runs saved under DIR (default: ./runs): name, date, target, "
                                       "net, members, steps and final loss, newest first.")
     runs.add_argument("dir", nargs="?", default="runs", metavar="DIR", help="where to look (default: runs)")
-    show = sub.add_parser("show", help="a saved run's summary and chart",
-                          description="Print a saved run's final chart (fit.txt) and its summary.")
-    show.add_argument("run", metavar="RUN", help="the run's folder")
+    show = sub.add_parser("show", help="a saved run's summary and chart; several runs side by side",
+                          description="Print a saved run's final chart (fit.txt) and its summary (a race: each "
+                                      "variant's median, min and max final loss, as compare prints them); given "
+                                      "several runs, a table of them side by side: the settings that differ, the "
+                                      "final, test and best losses and steps/s.")
+    show.add_argument("runs", nargs="+", metavar="RUN", help="a run's folder; more than one: side by side")
+    plot = sub.add_parser("plot", help="saved runs as a figure (PNG, SVG or PDF; needs the [plot] extra)",
+                          description="Draw saved runs with matplotlib: the data (test points apart), the truth "
+                                      "where there is one and each run's fit; a race as one panel per variant, its "
+                                      "median member bold and the other seeds faint, the final loss in each title. "
+                                      "Needs matplotlib: pip install -e \".[plot]\".")
+    plot.add_argument("runs", nargs="+", metavar="RUN", help="a run's folder; more than one: their panels side by side")
+    plot.add_argument("-o", "--out", metavar="FILE", help="the figure's file, .png, .svg or .pdf (default: a new "
+                      "fitscope-RUN.png in the current folder, its name printed)")
+    plot.add_argument("--loss", action="store_true", help="also draw the loss curves (log axis) under each panel, "
+                      "failed members marked (default: the fits only)")
     export = sub.add_parser("export", help="a saved run as one standalone PyTorch script",
                             description="Write a standalone Python script (torch only; matplotlib optional) that "
                                         "reproduces RUN: its data, model, optimiser and loop. "
@@ -266,7 +279,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "runs":
         return runs_view.list_runs(args.dir)
     if args.command == "show":
-        return runs_view.show(args.run)
+        return runs_view.show(args.runs[0]) if len(args.runs) == 1 else runs_view.side_by_side(args.runs)
+    if args.command == "plot":
+        from fitscope.tui.plot_cmd import plot
+
+        return plot(args.runs, args.out, args.loss)
     if args.command == "export":
         from fitscope.core import export
 

@@ -23,6 +23,7 @@ from fitscope.core.config import FitConfig
 from fitscope.core.run import Run
 from fitscope.core.snapshot import State
 from fitscope.core.spec import RunSpec
+from fitscope.tui import plot_cmd
 
 CASES = int(os.environ.get("FITSCOPE_FUZZ", "48"))
 SEED = int(os.environ.get("FITSCOPE_FUZZ_SEED", "20261202"))
@@ -166,6 +167,10 @@ def test_crafted_run_folders_are_one_line_or_a_clean_success(saved, tmp_path):
             kinds["refused" if r.returncode else "read"] += 1
         try:  # the app's ctrl+o and b: the engine's Open, the reference reader
             timed(lambda folder=folder: reference.load(folder), what)
+        except rundir.RunDirError as exc:
+            assert "\n" not in str(exc), what
+        try:  # fitscope plot's reader (what it draws is plain numpy from here)
+            timed(lambda folder=folder: plot_cmd.load(str(folder)), what)
         except rundir.RunDirError as exc:
             assert "\n" not in str(exc), what
         run = Run(RunSpec(FitConfig().with_values({"train.device": "cpu", "data.points": 40})))

@@ -75,12 +75,14 @@ def test_runs_lists_newest_first_and_show_prints_summary_and_chart(tmp_path):
     r = fitscope("runs", str(base))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["name", "date", "target", "net", "members", "steps", "final", "loss"]
+    assert lines[0].split() == ["name", "date", "target", "net", "members", "steps", "final", "loss", "test", "loss",
+                                "of", "member"]
     assert lines[2].split()[0] == "second"
     assert lines[3].split()[0] == "first"
     assert len(lines) == 4
-    assert lines[2].split()[-3:-1] == ["3", "20"]
-    assert lines[3].split()[-3:-1] == ["1", "30"]
+    assert lines[2].split()[-5:-3] == ["3", "20"]
+    assert lines[2].split()[-1] in ("relu", "softplus", "tanh")  # the member the race's losses are of
+    assert lines[3].split()[-4:-2] == ["1", "30"]  # a single run names no member
     r = fitscope("show", str(base / "first"))
     assert r.returncode == 0, r.stderr
     assert "Loss=" in r.stdout

@@ -12,8 +12,8 @@ from typing import Any
 
 from fitscope.core import config as config_mod
 from fitscope.core.config import FitConfig
-from fitscope.core.errors import ConfigError
-from fitscope.core.rundir import RunDirError, saved_data
+from fitscope.core.datarecord import saved_data
+from fitscope.core.errors import ConfigError, RunDirError
 
 MAX_MEMBERS = 64
 VARY_KEYS = ("model.activation", "model.hidden", "model.init_seed", "train.optimizer", "train.lr",

@@ -19,7 +19,7 @@ import numpy as np
 
 from fitscope.core import commands as C
 from fitscope.core import device as device_mod
-from fitscope.core import rundir, runs, store
+from fitscope.core import lrplan, rundir, runs, store
 from fitscope.core.errors import ConfigError
 from fitscope.core.health import health
 from fitscope.core.ledger import Ledger
@@ -324,6 +324,7 @@ class Run:
         if "train.lr" in self.spec.varied:
             raise C.Refused("lr is what this race varies: start a new race to change it")
         self._set_base("train.lr", lr)
+        self._set_base("train.lr_changes", lrplan.live(self.spec.base.train.lr_changes, self.step + 1, lr))  # replayed
         self.exp.members = self.spec.members()
         for j in range(len(self.exp.members)):
             if j not in self.dead:
@@ -370,6 +371,13 @@ class Run:
         return 0.0
 
     def _train(self, n: int) -> None:
+        while n > 0 and self.state != State.DIVERGED:  # a planned lr change (train.lr_changes) starts a part
+            store.planned_lr(self)
+            part = lrplan.steps_before_next(self.spec.base.train.lr_changes, self.step + 1, n)
+            self._train_part(part)
+            n -= part
+
+    def _train_part(self, n: int) -> None:
         first = self.step + 1
         t0 = self.clock()
         losses = self.exp.step(n)

@@ -134,3 +134,23 @@ def claimed(folder: Path) -> Iterator[None]:
                 path.unlink()
     finally:
         os.close(fd)
+
+
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` is not a regular file we can read, in words; None when it is one."""
+    try:
+        st = Path(path).expanduser().stat()
+    except ValueError:
+        return "not a usable file name (it holds a NUL character)"
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return "the name is too long (the system allows 255 characters per name)"
+        return f"cannot read it ({exc.strerror or exc})"
+    if stat.S_ISREG(st.st_mode):
+        return None
+    kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (a pipe)" if stat.S_ISFIFO(st.st_mode)
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+    return f"it is {kind}, not a file"

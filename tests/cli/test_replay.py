@@ -115,3 +115,22 @@ def test_a_bad_lr_change_in_a_config_file_is_one_line(tmp_path):
 def test_a_race_that_varies_the_lr_takes_no_lr_changes():
     with pytest.raises(ConfigError, match="no lr changes in a race that varies train.lr"):
         RunSpec.race(AUTOGRAD.with_value("train.lr_changes", "5:0.1"), {"train.lr": [0.1, 0.2]})
+
+
+@pytest.mark.parametrize("changes,field", [
+    ('[[train.lr_changes]]\nstep = 10\nlr = "0.1)\\nimport os  #"\n', "train.lr_changes[1].lr"),
+    ('[[train.lr_changes]]\nstep = "__import__(\'os\')"\nlr = 0.1\n', "train.lr_changes[1].step"),
+    ('[[train.lr_changes]]\nstep = 10\nlr = 0.1\ncode = "x"\n', "train.lr_changes[1]"),
+])
+def test_a_crafted_folders_lr_changes_never_reach_the_script(tmp_path, changes, field):
+    from test_crafted_folders import one_line, rewrite
+
+    changed_live(tmp_path / "r", at=5, total=10)
+    text = (tmp_path / "r" / "config.toml").read_text()
+    crafted = text[:text.index("[[train.lr_changes]]")] + changes
+    rewrite(tmp_path / "r", "config.toml", crafted.encode())
+    for args in (["export", str(tmp_path / "r")], ["run", "--resume", str(tmp_path / "r"), "--quiet"]):
+        r = fitscope(*args)
+        one_line(r)
+        assert field in r.stderr
+        assert r.stdout == ""

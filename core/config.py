@@ -7,19 +7,18 @@ through :func:`coerce`, so the same bad value gets the same message everywhere.
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import math
 import re
-import stat
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fitscope.core import registry, targets
+from fitscope.core import lrplan, registry, targets
 from fitscope.core.errors import ConfigError, printable
+from fitscope.core.safeio import file_problem as file_problem  # datafile's and export's name for it
 
 ACTIVATIONS = tuple(registry.ACTIVATIONS)
 OPTIMIZERS = tuple(registry.OPTIMIZERS)
@@ -68,6 +67,7 @@ class TrainConfig:
     kernels: str = "fast"  # fast: batched, hand-written backward; autograd: the lesson's loop, bit for bit;
     # compiled: fast's step through torch.compile (opt-in: a compile first)
     memory_limit: float = 0.0  # GB a run may hold; 0 = half of this machine's memory (or the GPU's)
+    lr_changes: lrplan.Changes = ()  # (from step, lr): live changes, replayed (core/lrplan.py)
 
 
 @dataclass(frozen=True)
@@ -252,6 +252,7 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "train.device": _device,
     "train.kernels": _choice(KERNELS),
     "train.memory_limit": _float(0, 1e6),
+    "train.lr_changes": lrplan.parse,
 }
 
 
@@ -288,6 +289,7 @@ def from_dict(d: dict[str, Any]) -> FitConfig:
 def to_dict(cfg: FitConfig) -> dict[str, dict[str, Any]]:
     out = dataclasses.asdict(cfg)
     out["model"]["hidden"] = list(cfg.model.hidden)
+    out["train"]["lr_changes"] = lrplan.to_tables(cfg.train.lr_changes)
     return out
 
 
@@ -309,8 +311,11 @@ def to_toml(cfg: FitConfig) -> str:
     lines = []
     for section, values in to_dict(cfg).items():
         lines.append(f"[{section}]")
-        for name, value in values.items():
-            lines.append(f"{name} = {toml_value(value)}")
+        tables = {k: v for k, v in values.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+        lines += [f"{name} = {toml_value(value)}" for name, value in values.items() if name not in tables]
+        for name, rows in tables.items():  # e.g. [[train.lr_changes]]: after the section's own keys
+            lines += [line for row in rows for line in ["", f"[[{section}.{name}]]",
+                                                        *(f"{k} = {toml_value(v)}" for k, v in row.items())]]
         lines.append("")
     return "\n".join(lines)
 
@@ -343,26 +348,6 @@ def from_toml(text: str, source: str = "config") -> FitConfig:
 
 
 MAX_CONFIG_BYTES = 1 << 20
-
-
-def file_problem(path: str | Path) -> str | None:
-    """Why ``path`` is not a regular file we can read, in words; None when it is one."""
-    try:
-        st = Path(path).expanduser().stat()
-    except ValueError:
-        return "not a usable file name (it holds a NUL character)"
-    except FileNotFoundError:
-        return "no such file"
-    except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:
-            return "the name is too long (the system allows 255 characters per name)"
-        return f"cannot read it ({exc.strerror or exc})"
-    if stat.S_ISREG(st.st_mode):
-        return None
-    kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (a pipe)" if stat.S_ISFIFO(st.st_mode)
-            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-            else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
-    return f"it is {kind}, not a file"
 
 
 def read_config_text(path: str | Path, field: str = "--config") -> str:

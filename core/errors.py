@@ -24,3 +24,7 @@ def printable(text: str) -> str:
 def show_value(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else printable(str(value))
     return text if len(text) <= 60 else text[:28] + "..." + text[-29:]  # the end names a file
+
+
+class RunDirError(Exception):
+    """A run directory that cannot be read or written; the message names the file and the problem."""

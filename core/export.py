@@ -1,53 +1,90 @@
 """A saved run as one standalone PyTorch script: its data, model, optimiser and loop, no fitscope.
 
 The script recomputes the run from its settings with the same ops in the same order (the data
-and weights from one seeded stream, as the lesson), so a run trained with ``train.kernels =
-"autograd"`` ends on the same loss; a ``"fast"`` run ends within rounding of it. Torch-free:
-it only writes text.
+and weights from one seeded stream, as the lesson), and replays its lr changes
+(``train.lr_changes``) at their steps, so a run trained with ``train.kernels = "autograd"`` ends on
+the same loss (to ~1e-6); a ``"fast"`` run ends near it, not on it (its docstring says why). A run
+on a data file names the file and checks its SHA-256, or (``embed_data``) carries the points.
+Torch-free: it only writes text.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
-from fitscope.core import datafile, registry, rundir, targets
+from fitscope.core import datafile, registry, rundir, runfiles, targets
 from fitscope.core import spec as spec_mod
 from fitscope.core.config import DataConfig, FitConfig, file_problem, shape_text
-from fitscope.core.rundir import RunDirError
+from fitscope.core.datarecord import saved_data
+from fitscope.core.errors import ConfigError, RunDirError
 from fitscope.core.spec import Member, RunSpec
 
 ACTIVATIONS = {n: a.source for n, a in registry.ACTIVATIONS.items()}
 LOSSES = {n: loss.source for n, loss in registry.LOSSES.items()}
 OPTIMIZERS = {n: o.cls for n, o in registry.OPTIMIZERS.items()}
+EMBED_MAX_POINTS = 100_000  # points --embed-data writes into a script (~4 MB of Python); more: share the file
+AUTOGRAD = ("The run trained with train.kernels = \"autograd\": this is its loop, the same ops in the same order,",
+            "so on the CPU it ends on the run's final loss (to ~1e-6).")
+FAST = ("The run trained with the fast kernels (a batched, hand-written backward and update), this script with",
+        "torch.nn and torch.optim: the same math, rounded in another order. It ends near the run, not on it: within",
+        "rounding for a smooth short run, while lr 0.2 SGD on tanh/softplus is chaotic and those last bits grow to",
+        "visible differences after ~100 steps. Train with train.kernels = \"autograd\" for a script that ends on",
+        "the run's loss.")
 
 
-def script(run: str | Path) -> str:
-    saved = rundir.read(run, names=("config.toml",))
-    return source(spec_mod.load_saved(saved, resume=False), saved.folder.name)
+def script(run: str | Path, embed_data: bool = False) -> str:
+    """The script of a saved run; ``embed_data``: a data file's points written into it."""
+    saved = rundir.read(run, names=(runfiles.CONFIG,))
+    spec = spec_mod.load_saved(saved, resume=False)
+    data = _embedded(saved, spec.base.data.file) if embed_data else None
+    record = saved.index.get("data")
+    sha = record.get("sha256") if isinstance(record, dict) else None
+    return source(spec, saved.folder.name, data=data,
+                  sha256=sha if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha) else None)
 
 
-def source(spec: RunSpec, name: str = "run") -> str:
+def _embedded(saved: rundir.Saved, path: str) -> tuple[np.ndarray, np.ndarray]:
+    if not path:
+        raise RunDirError("--embed-data: this run trained on a generated target, not a data file — "
+                          "its script makes the data itself")
+    try:
+        x, y, _ = datafile.load(saved_data(saved, path))  # the bytes the run trained on (SHA-256 checked)
+    except ConfigError as exc:
+        raise RunDirError(f"--embed-data: {exc}") from None
+    if x.size > EMBED_MAX_POINTS:
+        raise RunDirError(f"--embed-data: the run's data has {x.size:,} points; a script carries at most "
+                          f"{EMBED_MAX_POINTS:,} — export without --embed-data and send the data file with it")
+    return x, y
+
+
+def source(spec: RunSpec, name: str = "run", data: tuple[np.ndarray, np.ndarray] | None = None,
+           sha256: str | None = None) -> str:
     base = spec.base
     members = spec.members()
     # nothing a user or a run folder supplies is written here as text: formulas are rendered anew
-    # from their checked tree, names and paths go in as repr() literals
+    # from their checked tree, names and paths go in as repr() literals, numbers as validated numbers
+    how = AUTOGRAD if base.train.kernels == "autograd" else FAST
     lines = [f'"""{_describe(spec)}{f", a race of {len(members)}" if spec.racing else ""}.',
              "",
-             "Exported from fitscope as a plain PyTorch script; it reproduces the run on the CPU.",
+             "Exported from fitscope as a plain PyTorch script.", *how,
              "Run it with:  python fit.py   (needs torch; draws the fit when matplotlib is installed)",
              '"""', "", f"EXPORTED_FROM = {name!r}  # the run folder", ""]
     needs_numpy = bool(base.data.file)
-    lines += (["import numpy as np"] if needs_numpy else []) + ["import torch", "from torch import nn", ""]
+    lines += (["import hashlib", "import sys", ""] if base.data.file and data is None else []) + \
+        (["import numpy as np"] if needs_numpy else []) + ["import torch", "from torch import nn", ""]
     widest = max(max(m.cfg.model.hidden) for m in members)
     if base.data.points * widest ** 2 * len(members) < 1_000_000:
         lines += ["torch.set_num_threads(1)  # a tiny net runs fastest (and as fitscope ran it) on one thread"]
     lines += [f"STEPS = {base.train.steps}"]
+    if base.train.lr_changes:
+        lines += [f"LR_CHANGES = {dict(base.train.lr_changes)!r}  # step: the lr from that step on (changed live)"]
     if base.train.batch_size:
         lines += [f"BATCH = {base.train.batch_size}  # rows per step, in a shuffled order each epoch"]
     lines += ["", f"torch.manual_seed({base.data.seed})  # the data first, then the weights, from one seeded stream"]
-    lines += _data(base.data)
+    lines += _data(base.data, data, sha256)
     lines += _split(base.data)
     lines += ["after_data = torch.get_rng_state()", ""] if spec.racing else [""]
     lines += _race(spec, members) if spec.racing else _single(base)
@@ -64,9 +101,9 @@ def _describe(spec: RunSpec) -> str:
     return f"{data} · {spec_mod.net_text(spec)} · {optimizer} lr {lr} · {cfg.train.loss} · {cfg.train.steps} steps"
 
 
-def _data(d: DataConfig) -> list[str]:
+def _data(d: DataConfig, data: tuple[np.ndarray, np.ndarray] | None, sha256: str | None) -> list[str]:
     if d.file:
-        return _file_data(d)
+        return _file_data(d, data, sha256)
     formula = targets.render(d.target)
     out = [f"# the data: {d.points} points of y = {formula} on [{d.x_min:g}, {d.x_max:g}]"
            + ("" if d.noise == "none" else f", plus {d.noise} noise of {d.noise_level:g}")]
@@ -86,10 +123,26 @@ def _data(d: DataConfig) -> list[str]:
     return out
 
 
-def _file_data(d: DataConfig) -> list[str]:
+def _file_data(d: DataConfig, data: tuple[np.ndarray, np.ndarray] | None, sha256: str | None) -> list[str]:
     path = d.file
+    if data is not None:  # floats, written as repr(): exact, and nothing but numbers
+        return [f"# the data: the {data[0].size:,} points the run trained on, written in by export --embed-data",
+                f"x_raw = np.array([{', '.join(map(repr, data[0].tolist()))}])",
+                f"y_raw = np.array([{', '.join(map(repr, data[1].tolist()))}])", *_standardise()]
     suffix = Path(path).suffix.lower()
-    out = [f"DATA_FILE = {path!r}", "# the data: x, y from DATA_FILE, trained standardised (mean 0, sd 1), as fitscope does"]
+    out = [f"DATA_FILE = {path!r}  # the file the run trained on (export --embed-data puts its points in here)"]
+    if sha256 is not None:
+        out += [f"DATA_SHA256 = {sha256!r}",
+                "try:",
+                "    with open(DATA_FILE, 'rb') as f:",
+                "        found = hashlib.sha256(f.read()).hexdigest()",
+                "except OSError as exc:",
+                "    sys.exit(f'this script needs the run\\'s data file {DATA_FILE} ({exc.strerror}): put it there, '",
+                "             'or export the run with --embed-data')",
+                "if found != DATA_SHA256:",
+                "    sys.exit(f'{DATA_FILE}: not the data the run trained on (its SHA-256 is {found}, the run\\'s '",
+                "             f'{DATA_SHA256}); put the original there, or export the run with --embed-data')"]
+    out += ["# the data: x, y from DATA_FILE, trained standardised (mean 0, sd 1), as fitscope does"]
     if suffix == ".npz":
         out += ["with np.load(DATA_FILE) as z:", "    x_raw, y_raw = np.ravel(z['x']).astype(float), "
                 "np.ravel(z['y']).astype(float)"]
@@ -100,13 +153,15 @@ def _file_data(d: DataConfig) -> list[str]:
         delimiter = ", delimiter=','" if comma else ""
         out += [f"data = np.loadtxt(DATA_FILE{delimiter}, skiprows={skip}, ndmin=2)",
                 "x_raw, y_raw = data[:, 0], data[:, 1]"]
-    out += ["keep = np.isfinite(x_raw) & np.isfinite(y_raw)",
-            "x_raw, y_raw = x_raw[keep], y_raw[keep]",
-            "mx, sx = float(x_raw.mean()), float(x_raw.std()) or 1.0",
+    return out + ["keep = np.isfinite(x_raw) & np.isfinite(y_raw)", "x_raw, y_raw = x_raw[keep], y_raw[keep]",
+                  *_standardise()]
+
+
+def _standardise() -> list[str]:
+    return ["mx, sx = float(x_raw.mean()), float(x_raw.std()) or 1.0",
             "my, sy = float(y_raw.mean()), float(y_raw.std()) or 1.0",
             "x = torch.tensor((x_raw - mx) / sx, dtype=torch.float32)[:, None]",
             "y = torch.tensor((y_raw - my) / sy, dtype=torch.float32)[:, None]"]
-    return out
 
 
 def _head(path: str, size: int = 1 << 16) -> str:
@@ -170,6 +225,14 @@ def _batch_lines(indent: str) -> list[str]:
             f"{indent}xb, yb = x_train[idx], y_train[idx]"]
 
 
+def _lr_lines(cfg: FitConfig, indent: str) -> list[str]:
+    if not cfg.train.lr_changes:
+        return []
+    return [f"{indent}if step in LR_CHANGES:  # a change the run made at this step",
+            f"{indent}    for group in optimizer.param_groups:",
+            f"{indent}        group['lr'] = LR_CHANGES[step]"]
+
+
 def _single(cfg: FitConfig) -> list[str]:
     t, m = cfg.train, cfg.model
     out = []
@@ -182,6 +245,7 @@ def _single(cfg: FitConfig) -> list[str]:
     if batched:
         out += [f"shuffle = torch.Generator().manual_seed({cfg.data.seed})", "order, pos = None, 0"]
     out += ["for step in range(1, STEPS + 1):"]
+    out += _lr_lines(cfg, "    ")
     if batched:
         out += _batch_lines("    ")
     else:
@@ -241,6 +305,7 @@ def _race(spec: RunSpec, members: list[Member]) -> list[str]:
         out += [f"    shuffle = torch.Generator().manual_seed({base.data.seed})  # every variant sees the same batches",
                 "    order, pos = None, 0"]
     out += ["    for step in range(1, STEPS + 1):"]
+    out += _lr_lines(base, "        ")
     if base.train.batch_size:
         out += _batch_lines("        ")
     else:

@@ -13,10 +13,10 @@ import numpy as np
 
 from fitscope.core import commands as C
 from fitscope.core import device as device_mod
-from fitscope.core import runs, store
+from fitscope.core import lrplan, runs, store
 from fitscope.core.errors import ConfigError
 from fitscope.core.rundir import RunDirError
-from fitscope.core.snapshot import Frames, State
+from fitscope.core.snapshot import Frames, Level, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.training import Experiment
 
@@ -74,6 +74,7 @@ def on_set_lr(run: Run, cmd: C.SetLr) -> None:
     if "train.lr" in run.spec.varied:
         raise C.Refused("lr is what this race varies: start a new race to change it")
     set_base(run, "train.lr", cmd.lr)
+    set_base(run, "train.lr_changes", lrplan.live(run.spec.base.train.lr_changes, run.step + 1, cmd.lr))  # replayed
     run.exp.members = run.spec.members()
     for j in range(len(run.exp.members)):
         if j not in run.dead:
@@ -206,3 +207,10 @@ def error_text(exc: BaseException) -> str:
         return (f"error: out of memory while training ({type(exc).__name__}: {text[:160]}) — lower "
                 "data.points or model.hidden, or use train.batch_size")
     return f"error: {type(exc).__name__}: {text[:300]}"
+
+
+def pass_on_notice(run: Run) -> None:
+    """The stepper's one notice (a compile under way, a CUDA graph that failed), said once."""
+    if run.exp.stepper.notice:
+        run.say(run.exp.stepper.notice, Level.WARNING)
+        run.exp.stepper.notice = None

@@ -10,14 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fitscope.core.errors import show_value
-from fitscope.core.rundir import RunDirError
+from fitscope.core import runfiles
+from fitscope.core.errors import RunDirError, show_value
 
 MAX_TEXT = 1_000  # characters of a name, label or note
 MAX_COUNT = 10**12  # steps, members, seeds: far past anything a run reaches
@@ -55,6 +56,16 @@ def _versions(v: object) -> bool:
     return isinstance(v, dict) and len(v) <= 16 and all(_text(k) and _text(x) for k, x in v.items())
 
 
+def _units(v: object) -> bool:
+    return isinstance(v, dict) and len(v) <= 16 and all(
+        _text(k) and (x is None or (isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)))
+        for k, x in v.items())
+
+
+def _thinning(v: object) -> bool:
+    return isinstance(v, dict) and _count(v.get("stride")) and _count(v.get("cap"))
+
+
 Schema = dict[str, tuple[Callable[[object], bool], str]]
 TEXT, COUNT, LOSS = (_text, f"text of at most {MAX_TEXT:,} characters"), \
     (_optional(_count), f"a whole number from 0 to {MAX_COUNT:,}"), (_optional(_number), "a finite number ≥ 0")
@@ -76,6 +87,8 @@ SUMMARY: Schema = {
     "varies": (_varies, "a table of at most 16 settings, each a list of values"),
     "versions": (_versions, "a table of names and versions"),
     "per_member": (_members, f"a list of at most {MAX_MEMBERS} members, each a table of label, losses and steps"),
+    "data_units": (_units, "a table of the data's scale and losses in its units, each a finite number"),
+    "metrics": (_thinning, "a table of stride and cap, whole numbers"),
 }
 LISTING: Schema = {k: SUMMARY[k] for k in ("name", "target", "net", "members", "steps", "final_loss", "lead")}
 
@@ -113,20 +126,71 @@ def step_of(field: str, path: Path, line: int) -> int:
     return int(field)
 
 
-def loss_curves(text: str, where: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """metrics.csv's training losses: each member's (steps, losses), read by column name (a
-    ``#`` line before the header, as older saves have, is passed over)."""
+@dataclass(frozen=True)
+class MetricsRows:
+    """metrics.csv read by column name: its header, the stride format 1's comment line named (None
+    in a file of today's format: run.json says it), and its rows as (line, step, row by column)."""
+
+    columns: list[str]
+    legacy_stride: int | None
+    rows: Iterator[tuple[int, int, dict[str, str]]]
+
+
+NEEDED = ("step", "member", "train_loss")
+
+
+def metrics(text: str, path: Path) -> MetricsRows:
+    """The rows of a metrics.csv, each checked as it is read (a control character, a field past the
+    csv module's limit, more fields than the header, a step that is no whole number: RunDirError
+    naming the line)."""
     lines = text.splitlines()
-    skipped = 0
-    while skipped < len(lines) and lines[skipped].startswith("#"):
-        skipped += 1
-    reader = csv.DictReader(lines[skipped:])
-    if not reader.fieldnames or not {"step", "member", "train_loss"} <= set(reader.fieldnames):
-        raise RunDirError(f"{where}: its header does not name the columns step, member and train_loss")
+    skip, stride = 0, None
+    if lines and lines[0].startswith(runfiles.LEGACY_HEAD):  # format 1: a comment above the header
+        skip, stride = 1, 1
+        if lines[0].startswith(f"{runfiles.LEGACY_HEAD}: thinned"):
+            digits = [w for w in lines[0].split() if w.isascii() and w.isdigit() and len(w) <= MAX_DIGITS]
+            stride = int(digits[0]) if digits else 2
+    reader = csv.DictReader(_printable(lines[skip:], path, skip), strict=True)
+    try:
+        columns = list(reader.fieldnames or [])
+    except csv.Error as exc:
+        raise RunDirError(f"{path}: line {skip + 1}: not CSV ({exc})") from None
+    if any(name not in columns for name in NEEDED):
+        raise RunDirError(f"{path}: line {skip + 1} is not fitscope's metrics header (expected the columns "
+                          f"{', '.join(NEEDED)}, …)")
+    return MetricsRows(columns, stride, _rows(reader, path, skip))
+
+
+def _printable(lines: Iterable[str], path: Path, skip: int) -> Iterator[str]:
+    for n, line in enumerate(lines, skip + 1):
+        if not line.isprintable():
+            raise RunDirError(f"{path}: line {n:,} holds a control character (a NUL or the like)")
+        yield line
+
+
+def _rows(reader: csv.DictReader[str], path: Path, skip: int) -> Iterator[tuple[int, int, dict[str, str]]]:
+    try:
+        for row in reader:
+            n = reader.line_num + skip
+            if None in row:
+                raise RunDirError(f"{path}: line {n:,} has more fields than the header")
+            yield n, step_of(row["step"] or "", path, n), row
+    except csv.Error as exc:
+        raise RunDirError(f"{path}: line {reader.line_num + skip:,}: not CSV ({str(exc)[:80]})") from None
+
+
+def thinning(data: object, path: Path) -> runfiles.Thinning:
+    """run.json's ``metrics``: the stride and cap metrics.csv was written with."""
+    ok = isinstance(data, dict) and _count(data.get("stride")) and _count(data.get("cap")) and data["stride"] >= 1
+    if not ok or not isinstance(data, dict):
+        raise RunDirError(f"{path}: metrics is {_shown(data)}, expected a table of stride and cap (whole numbers ≥ 1)")
+    return runfiles.Thinning(stride=data["stride"], cap=data["cap"])
+
+
+def loss_curves(text: str, where: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """metrics.csv's training losses: each member's (steps, losses), read by column name."""
     found: dict[str, tuple[list[int], list[float]]] = {}
-    for row in reader:
-        line = skipped + reader.line_num
-        step = step_of(row["step"] or "", where, line)
+    for line, step, row in metrics(text, where).rows:
         try:
             loss = float(row["train_loss"] or "")
         except ValueError:

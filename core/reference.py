@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fitscope.core import readers, rundir
-from fitscope.core.rundir import RunDirError
+from fitscope.core import readers, rundir, runfiles
+from fitscope.core.errors import RunDirError
 
 
 @dataclass(frozen=True)
@@ -26,23 +26,25 @@ class Reference:
 
 def load(folder: str | Path) -> Reference:
     """The run's lead member (a single run's only one); RunDirError names what is wrong."""
-    saved = rundir.read(folder, names=("fit.csv", "metrics.csv", "summary.json"))
-    summary = readers.summary(saved.json("summary.json"), saved.folder / "summary.json")
-    label = summary["lead"] or "base"
+    saved = rundir.read(folder, names=(runfiles.FIT_TABLE, runfiles.METRICS, runfiles.SUMMARY))
+    summary = readers.summary(saved.json(runfiles.SUMMARY), saved.folder / runfiles.SUMMARY)
+    label = summary["lead"] or "base"  # format 1 named a single run's member base
     try:
-        rows = list(csv.reader(io.StringIO(saved.text("fit.csv"))))
+        rows = list(csv.reader(io.StringIO(saved.text(runfiles.FIT_TABLE))))
         column = rows[0].index(label)
         table = np.array([[float(r[0]), float(r[column])] for r in rows[1:]])
     except (ValueError, IndexError):
-        raise RunDirError(f"{saved.folder / 'fit.csv'}: not a fit table with a column for {label!r}") from None
+        raise RunDirError(f"{saved.folder / runfiles.FIT_TABLE}: not a fit table with a column for {label!r}") from None
+    metrics = saved.folder / runfiles.METRICS
     steps, losses = [], []
-    for row in csv.reader(line for line in io.StringIO(saved.text("metrics.csv")) if line[:1].isdigit()):
-        if len(row) > 2 and row[1] == label:
+    for n, step, row in readers.metrics(saved.text(runfiles.METRICS), metrics).rows:
+        if row["member"] == label:
             try:
-                steps.append(int(row[0]))
-                losses.append(float(row[2]))
+                losses.append(float(row["train_loss"] or "nan"))
             except ValueError:
-                raise RunDirError(f"{saved.folder / 'metrics.csv'}: row {row[:3]} is not step, member, loss") from None
+                raise RunDirError(f"{metrics}: line {n:,}: train_loss is {row['train_loss'][:40]!r}, "
+                                  "expected a number") from None
+            steps.append(step)
     final = summary["final_loss"]
     return Reference(saved.folder.name, label, table[:, 0], table[:, 1], np.array(steps, float), np.array(losses),
                      None if final is None else float(final))

@@ -21,7 +21,7 @@ import numpy as np
 
 from fitscope.core import commands as C
 from fitscope.core import handlers as H
-from fitscope.core import rundir, runs, store
+from fitscope.core import lrplan, rundir, runs, store
 from fitscope.core.handlers import MAX_STEP, steps_refusal
 from fitscope.core.ledger import Ledger
 from fitscope.core.outbox import Outbox
@@ -77,7 +77,7 @@ class Run:
                 self.data_record = rundir.data_record(spec.base.data.file)
         self.exp, self.spec = exp, spec
         self.run_id += 1
-        self._pass_on_notice()  # e.g. a compile under way: said before the first step waits for it
+        H.pass_on_notice(self)  # e.g. a compile under way: said before the first step waits for it
         if self.run_id == 1 and exp.device_note and exp.device.type == "cpu":
             self.say(exp.device_note)
         self.state = State.READY
@@ -116,11 +116,6 @@ class Run:
 
     def say(self, text: str, level: Level = Level.INFO) -> None:
         self.outbox.say(text, level)
-
-    def _pass_on_notice(self) -> None:
-        if self.exp.stepper.notice:
-            self.say(self.exp.stepper.notice, Level.WARNING)
-            self.exp.stepper.notice = None
 
     # ---- commands -----------------------------------------------------------------------------
     def apply(self, cmd: C.Command[T]) -> T:
@@ -205,13 +200,20 @@ class Run:
         return 0.0
 
     def train(self, n: int) -> None:
+        while n > 0 and self.state != State.DIVERGED:  # a planned lr change (train.lr_changes) starts a part
+            store.planned_lr(self)
+            part = lrplan.steps_before_next(self.spec.base.train.lr_changes, self.step + 1, n)
+            self._train_part(part)
+            n -= part
+
+    def _train_part(self, n: int) -> None:
         first = self.step + 1
         if self.exp.stepper.wait():  # a compile finishing: off the clock of steps/s and elapsed
             self.pacer.started(self.step)
         t0 = self.clock()
         losses = self.exp.step(n)
         self.elapsed += self.clock() - t0
-        self._pass_on_notice()  # e.g. a CUDA graph that could not be captured: said once
+        H.pass_on_notice(self)  # e.g. a CUDA graph that could not be captured: said once
         self.outbox.stepped = True
         self._record(first, losses)
 

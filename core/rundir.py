@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -28,64 +27,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fitscope.core.config import file_problem
+from fitscope.core.datarecord import data_record as data_record  # run.py's name for it
+from fitscope.core.errors import RunDirError as RunDirError
+from fitscope.core.runfiles import INDEX as INDEX
+from fitscope.core.runfiles import LIMITS
+from fitscope.core.runfiles import SAVED_NAMES as SAVED_NAMES
+from fitscope.core.safeio import CLAIM as CLAIM
+from fitscope.core.safeio import claimed as claimed
+from fitscope.core.safeio import fsync_dir, read_regular, write_durable
+from fitscope.core.safeio import kind as kind
+from fitscope.core.safeio import locked as locked
+from fitscope.core.safeio import write_atomic as write_atomic
 
-INDEX = "run.json"
 PENDING = ".pending"
 FORMAT = 1
 MARGIN = 1 << 20  # bytes kept free beyond what a save writes
 LEGACY = ("config.toml", "model.pt")  # a folder of an earlier fitscope (no index) holds a run too
-
-
-class RunDirError(Exception):
-    """A run directory that cannot be read or written; the message names the file and the problem."""
-
-
-def kind(path: Path) -> str | None:
-    """None for a folder; else what the path is instead, in words (``no such folder``, …)."""
-    try:
-        st = path.stat()
-    except ValueError:
-        return "not a usable name (it holds a NUL character)"
-    except FileNotFoundError:
-        return "a broken symbolic link" if path.is_symlink() else "no such folder"
-    except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:
-            return "the name is too long (the system allows 255 characters per name)"
-        if exc.errno == errno.ENOTDIR:
-            return "under a file, not a folder"
-        return f"cannot be read ({exc.strerror or exc})"
-    return None if stat.S_ISDIR(st.st_mode) else "not a folder (it is a file)" if stat.S_ISREG(st.st_mode) \
-        else "not a folder"
-
-
-SAVED_NAMES = ("config.toml", "metrics.csv", "checkpoint.pt", "fit.csv", "fit.txt", "summary.json", "timeline.npz")
 INDEX_MAX = 1 << 20  # bytes: an index is a few hundred
-# the most each file of a run folder is read for, in bytes: a little past what fitscope writes at
-# its own caps (metrics.csv: 1.6M rows of a 64-member race with the network's numbers), so a
-# crafted 2 GB file is refused from its size before any of it is read
-LIMITS = {"config.toml": 1 << 20, "summary.json": 4 << 20, "fit.txt": 1 << 20, "fit.csv": 16 << 20,
-          "metrics.csv": 400 << 20, "timeline.npz": 64 << 20, "checkpoint.pt": 4 << 30}
-
-
-def _read_regular(path: Path, limit: int | None = None, follow: bool = True) -> bytes:
-    """A file's bytes when it is a regular file (of at most ``limit`` bytes): a FIFO would hang the
-    reader, a link to /dev/zero would fill memory. ``follow=False``: a symbolic link is refused, not
-    read (a run's own files are never links). FileNotFoundError passes through."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise RunDirError(f"{path}: a symbolic link (a run's files are never links; not followed)") from None
-        raise
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise RunDirError(f"{path}: not a regular file")
-        if limit is not None and st.st_size > limit:
-            raise RunDirError(f"{path}: {st.st_size:,} bytes, more than fitscope reads for {path.name} "
-                              f"(at most {limit:,})")
-        return f.read() if limit is None else f.read(limit + 1)
 
 
 def _pending_dir(folder: Path) -> Path | None:
@@ -105,7 +63,7 @@ def holds_run(path: Path) -> bool:
     if kind(path) is not None:
         return False
     try:
-        index = json.loads(_read_regular(path / INDEX, INDEX_MAX))
+        index = json.loads(read_regular(path / INDEX, INDEX_MAX))
     except FileNotFoundError:
         return any(_exists(path / name) for name in LEGACY)
     except (OSError, ValueError, RecursionError, RunDirError):
@@ -154,95 +112,12 @@ def _names(index: dict[str, Any], where: Path) -> list[str]:
     return names
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durable(path: Path, data: bytes) -> None:
-    """A new file with the user's normal permissions (umask applies), flushed to disk."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _replace_index(folder: Path, index: dict[str, Any]) -> None:
     tmp = folder / f".{INDEX}.{os.getpid()}"
     tmp.unlink(missing_ok=True)
-    _write_durable(tmp, json.dumps(index, indent=1).encode())
+    write_durable(tmp, json.dumps(index, indent=1).encode())
     os.replace(tmp, folder / INDEX)
-    _fsync_dir(folder)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """One file replaced whole: a temp file beside it, flushed, renamed over it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    try:
-        _write_durable(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent if str(path.parent) else Path("."))
-
-
-@contextlib.contextmanager
-def locked(folder: Path) -> Iterator[None]:
-    """Hold the folder's save lock; a second writer is refused at once with a clear line."""
-    fd = os.open(folder, os.O_RDONLY)  # the folder itself: no lock file left behind
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunDirError(f"{folder}: another fitscope is saving into this folder right now — "
-                              "wait for it, or save somewhere else") from None
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-CLAIM = ".resuming"
-
-
-@contextlib.contextmanager
-def claimed(folder: Path) -> Iterator[None]:
-    """This process alone resumes ``folder`` until the block ends: a second resume of the same run
-    is refused at once (two both succeeded, and the last to save won silently). The claim is a lock
-    on a small file the block removes; a killed process's lock goes with it."""
-    path = folder / CLAIM
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
-    except OSError as exc:
-        raise RunDirError(f"{folder}: cannot resume here ({exc.strerror or exc})") from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:  # a hard link would have us write into another file
-        os.close(fd)
-        raise RunDirError(f"{path}: not fitscope's (a link or not a file); remove it to resume this run")
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            other = os.pread(fd, 20, 0).decode(errors="replace").strip()
-            raise RunDirError(f"{folder}: another fitscope{f' (pid {other})' if other.isdigit() else ''} is resuming "
-                              "this run right now — wait for it to finish, or resume a copy of the folder") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                path.unlink()
-    finally:
-        os.close(fd)
+    fsync_dir(folder)
 
 
 def read_index(folder: Path) -> dict[str, Any]:
@@ -252,7 +127,7 @@ def read_index(folder: Path) -> dict[str, Any]:
         raise RunDirError(f"{folder}: {problem}" + (f" (a run is a folder holding {INDEX})" if "not a folder" in problem
                                                      else ""))
     try:
-        index = json.loads(_read_regular(path, INDEX_MAX))
+        index = json.loads(read_regular(path, INDEX_MAX))
     except FileNotFoundError:
         raise RunDirError(f"{folder}: no saved run here (no {INDEX})") from None
     except RecursionError:
@@ -283,7 +158,7 @@ def _roll_forward(folder: Path, index: dict[str, Any]) -> None:
                 with contextlib.suppress(FileNotFoundError):
                     if stat.S_ISREG(src.lstat().st_mode):
                         os.replace(src, folder / name)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     _replace_index(folder, {**index, "state": "clean"})
 
 
@@ -322,14 +197,14 @@ def commit(folder: Path, files: dict[str, bytes], meta: dict[str, Any]) -> None:
         pending = folder / PENDING
         pending.mkdir()
         for name, data in files.items():
-            _write_durable(pending / name, data)
-        _fsync_dir(pending)
+            write_durable(pending / name, data)
+        fsync_dir(pending)
         index = {"format": FORMAT, **meta, "saved_at": _now(),
                  "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
         _replace_index(folder, {**index, "state": "committing"})  # the save is now the new one
         for name in files:
             os.replace(pending / name, folder / name)
-        _fsync_dir(folder)
+        fsync_dir(folder)
         if old is not None:
             for name in set(old["files"]) - set(files):
                 (folder / name).unlink(missing_ok=True)
@@ -377,10 +252,10 @@ def read(folder: str | Path, names: tuple[str, ...] | None = None) -> Saved:
         data = None
         if pending is not None:
             with contextlib.suppress(FileNotFoundError):
-                data = _read_regular(pending / name, LIMITS.get(name), follow=False)
+                data = read_regular(pending / name, LIMITS.get(name), follow=False)
         if data is None:
             try:
-                data = _read_regular(folder / name, LIMITS.get(name), follow=False)
+                data = read_regular(folder / name, LIMITS.get(name), follow=False)
             except FileNotFoundError:
                 raise RunDirError(f"{folder / name}: missing (the run directory is incomplete)") from None
             except OSError as exc:
@@ -390,39 +265,6 @@ def read(folder: str | Path, names: tuple[str, ...] | None = None) -> Saved:
                               "since it was written)")
         files[name] = data
     return Saved(folder, index, files)
-
-
-def data_record(path: str) -> dict[str, str]:
-    """What a save keeps of the data file a run trained on: where it was and its SHA-256."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return {"file": str(Path(path).resolve()), "sha256": digest.hexdigest()}
-
-
-def saved_data(saved: Saved, path: str) -> str:
-    """The data file to resume ``saved`` on: ``path`` (its config's data.file) or, when that is not
-    there (resumed from another folder), where it was at the save; RunDirError when the file is
-    not the one the run trained on. Saves from before the record are taken as they are."""
-    record = saved.index.get("data")
-    if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
-        return path
-    where = path
-    if not os.path.exists(where) and isinstance(record.get("file"), str) and os.path.exists(record["file"]):
-        where = record["file"]
-    problem = file_problem(where)  # a FIFO or /dev/zero put where the file was would hang the hash
-    if problem:
-        raise RunDirError(f"{where}: the run's data file — {problem}; resuming needs the data it trained on")
-    try:
-        now = data_record(where)["sha256"]
-    except OSError as exc:
-        raise RunDirError(f"{path}: the run's data file — cannot read it ({exc.strerror or exc}); "
-                          "resuming needs the data it trained on") from None
-    if now != record["sha256"]:
-        raise RunDirError(f"{where}: not the data this run trained on (the file changed since the save); "
-                          "put the original back to resume it")
-    return where
 
 
 def _probe(folder: Path) -> None:
@@ -482,7 +324,7 @@ def release_unused() -> None:
     while RESERVED:
         folder, made = RESERVED.pop()
         with contextlib.suppress(OSError, ValueError):
-            index = json.loads(_read_regular(folder / INDEX, INDEX_MAX, follow=False))
+            index = json.loads(read_regular(folder / INDEX, INDEX_MAX, follow=False))
             if isinstance(index, dict) and index.get("state") == "reserved" and index.get("pid") == os.getpid():
                 (folder / INDEX).unlink()
         _remove_empty(made)

@@ -12,8 +12,8 @@ from typing import Any
 
 from fitscope.core import config as config_mod
 from fitscope.core.config import FitConfig
-from fitscope.core.errors import ConfigError
-from fitscope.core.rundir import RunDirError, saved_data
+from fitscope.core.datarecord import saved_data
+from fitscope.core.errors import ConfigError, RunDirError
 
 MAX_MEMBERS = 64
 VARY_KEYS = ("model.activation", "model.hidden", "model.init_seed", "train.optimizer", "train.lr",
@@ -68,16 +68,19 @@ class RunSpec:
                 raise ConfigError("--vary", key, "can vary: " + ", ".join(VARY_KEYS))
         if not 1 <= self.seeds <= MAX_MEMBERS:
             raise ConfigError("--seeds", self.seeds, f"expected a whole number from 1 to {MAX_MEMBERS}")
+        if self.base.train.lr_changes and "train.lr" in self.varied:
+            raise ConfigError("train.lr_changes", len(self.base.train.lr_changes), "no lr changes in a race that varies "
+                              "train.lr (each member has its own); remove them or vary something else")
         count = self.count()  # before building anything: 1000 x 1000 values is refused at once
         if count > MAX_MEMBERS:
             raise ConfigError("compare", count, f"a race has at most {MAX_MEMBERS} members (variants × seeds)")
         if not self.racing:
-            return [Member("base", self.base)]
+            return [Member(self.base.model.activation, self.base)]  # named for what it is
         keys = [k for k, _ in self.vary]
         out = []
         for combo in itertools.product(*(v for _, v in self.vary)):
             values = dict(zip(keys, combo))
-            label = " ".join(show(v) for v in combo) or "base"
+            label = " ".join(show(v) for v in combo) or self.base.model.activation
             for s in range(self.seeds):
                 cfg_values = dict(values)
                 if self.seeds > 1:

@@ -140,6 +140,9 @@ def make_parser() -> argparse.ArgumentParser:
                                         "reproduces RUN: its data, model, optimiser and loop. "
                                         "Usage: fitscope export RUN > fit.py")
     export.add_argument("run", metavar="RUN", help="the run's folder")
+    export.add_argument("--embed-data", action="store_true", help="write a data file's points into the script, so it "
+                        "runs on another machine (at most 100,000 points; default: the script reads the file and "
+                        "checks its SHA-256)")
 
     sub.add_parser("demo", help="the lesson's story in one command: the ReLU fit, then the activation race",
                    description="The single ReLU fit of the lesson, then ReLU vs softplus vs tanh over 5 seeds, "
@@ -287,7 +290,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "export":
         from fitscope.core import export
 
-        sys.stdout.write(export.script(args.run))
+        sys.stdout.write(export.script(args.run, embed_data=args.embed_data))
         return 0
     if args.command == "run":
         return _run(args)

@@ -109,6 +109,11 @@ def show(run: str, out=None) -> int:
     if rate is not None:
         parts.append(f"{rate:,.0f} steps/s")
     out.write(" · ".join(parts) + "\n")
+    units = s.get("data_units")  # a data file trains standardised: its losses in y's own units too
+    if units:
+        out.write(f"in the data's units (trained standardised, y mean {num(units.get('y_mean'))} sd "
+                  f"{num(units.get('y_sd'))}): final loss {num(units.get('final_loss'))}"
+                  + ("" if units.get("test_loss") is None else f" · test loss {num(units['test_loss'])}") + "\n")
     members = s["per_member"] or []
     if len(members) > 1:
         from fitscope.tui import race  # compare's own table (it loads torch: only for a race)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from support import metrics
 from support.devices import absent_cuda
 from support.oracle import assert_printed_lesson_loss
 
@@ -63,8 +64,8 @@ def test_run_trains_writes_files_and_plain_progress(tmp_path):
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert files == SAVED
     lines = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert lines[1].startswith("step,member,train_loss,test_loss,lr,seconds")
-    assert len(lines) == 302
+    assert lines[0].startswith("step,member,variant,seed,train_loss,test_loss,lr,seconds")
+    assert len(lines) == 301
     assert f"Loss={summary['final_loss']:.4f}" in (tmp_path / "run" / "fit.txt").read_text()  # the chart, as text
     import torch
 
@@ -128,7 +129,7 @@ def test_ctrl_c_exits_130_after_writing_results(tmp_path):
     at = int(stderr.split("interrupted at step ")[1].split()[0])
     assert steps // 10 <= at < steps  # stopped mid-run, after the first line
     rows = (out / "metrics.csv").read_text().splitlines()
-    assert rows[1].startswith("step,member,train_loss")
+    assert rows[0].startswith("step,member,variant,seed,train_loss,test_loss,lr,seconds")
     assert len(rows) > 10
     assert int(rows[-1].split(",")[0]) == at  # the results as they were when it stopped
     assert sorted(p.name for p in out.iterdir()) == SAVED
@@ -208,9 +209,8 @@ def test_own_csv_trains_with_a_split_and_says_what_it_dropped(tmp_path):
     assert "test=" in r.stdout
     assert "test loss" in r.stdout
     assert "x" in r.stdout.split("Loss=")[1]  # test points drawn with their own marker
-    rows = (tmp_path / "r" / "metrics.csv").read_text().splitlines()
-    assert rows[1].startswith("step,member,train_loss,test_loss,lr,seconds,dead_l1,")
-    assert rows[-1].split(",")[3] != ""  # the test loss at the last step
+    rows = metrics.rows(tmp_path / "r")
+    assert rows[-1]["test_loss"] != ""  # the test loss at the last step
 
 
 def test_bad_csv_is_one_line_naming_the_line(tmp_path):
@@ -246,10 +246,10 @@ def test_compare_prints_chart_table_and_writes_csv(tmp_path):
     assert "median" in table
     assert "min" in table
     assert "max" in table
-    rows = (tmp_path / "c" / "metrics.csv").read_text().splitlines()[1:]
-    assert rows[0].startswith("step,member,train_loss,test_loss,lr,seconds")
-    assert len(rows) == 1 + 8 * 50
-    assert {r.split(",")[1] for r in rows[1:]} >= {"relu 0.05 s0", "tanh 0.2 s1"}
+    rows = metrics.rows(tmp_path / "c")
+    assert len(rows) == 8 * 50
+    assert {(r["member"], r["variant"], r["seed"]) for r in rows} >= {("relu 0.05 s0", "relu 0.05", "0"),
+                                                                     ("tanh 0.2 s1", "tanh 0.2", "1")}
 
 
 @pytest.mark.parametrize("args,why", [

@@ -281,13 +281,13 @@ def test_a_plain_pickle_as_checkpoint_is_one_line_without_torchs_warnings(saved)
     import pickle
     import warnings
 
-    from fitscope.core import runs
+    from fitscope.core import checkpoint
 
     data = pickle.dumps({"exp": {"step": 1}}, protocol=4)  # torch warned of the protocol before the one line
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         with pytest.raises(RunDirError, match="not a loadable checkpoint"):
-            runs.load_checkpoint(data, saved / "checkpoint.pt")
+            checkpoint.load(data, saved / "checkpoint.pt")
     assert not seen, [str(w.message) for w in seen]
 
 

@@ -8,6 +8,7 @@ import sys
 import pytest
 from test_cli import ENV, SAVED, fitscope
 
+from support import metrics
 from support.oracle import NUDGES, assert_final_within_rounding, lesson_losses
 
 
@@ -103,14 +104,12 @@ def test_resume_trains_the_remaining_steps_into_the_same_folder(tmp_path):
     r = fitscope("run", "--resume", str(out), "--steps", "300", "--quiet")
     assert r.returncode == 0, r.stderr
     assert "300 steps" in r.stdout
-    rows = (out / "metrics.csv").read_text().splitlines()[2:]
-    assert [int(row.split(",")[0]) for row in rows] == list(range(1, 301))
+    rows = metrics.rows(out)
+    assert [int(row["step"]) for row in rows] == list(range(1, 301))
     whole = tmp_path / "whole"
     assert fitscope("run", "--quiet", "--out", str(whole), "--set", "train.device=cpu").returncode == 0
     assert final_loss(out) == final_loss(whole)  # bit for bit: 120 + 180 steps = 300 steps
-    assert (out / "metrics.csv").read_text().splitlines()[2:] != []
-    assert [r.split(",")[2] for r in rows] == [r.split(",")[2] for r in
-                                             (whole / "metrics.csv").read_text().splitlines()[2:]]
+    assert [r["train_loss"] for r in rows] == metrics.column(whole, "train_loss")
 
 
 @pytest.mark.parametrize("args,first", [

@@ -105,7 +105,7 @@ def test_a_driver_takes_every_command_and_matches_the_manual_driver(kind, make, 
     assert snap.budget == 150
     path = d.send(C.Save(str(tmp_path / "run"))).result(timeout=T)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == SAVED
-    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 152  # a comment, the header, 150 rows
+    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 151  # the header, 150 rows
     notices.wait(f"saved run to {path}", Level.INFO)
     with pytest.raises(C.Refused, match=r"budget \(150\) is reached"):
         d.send(C.Start()).result(timeout=T)

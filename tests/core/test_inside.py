@@ -156,10 +156,10 @@ def test_a_save_keeps_the_timeline_and_the_networks_numbers(tmp_path, monkeypatc
         assert z["fits"].shape == (len(z["steps"]), 1, len(z["x"]))
         assert z["steps"][-1] == 300
     rows = (tmp_path / "r" / "metrics.csv").read_text().splitlines()
-    head = rows[1].split(",")
-    assert head[6:] == ["dead_l1", "weight_norm_l1", "grad_norm_l1", "update_ratio_l1", "dead_l2", "weight_norm_l2",
+    head = rows[0].split(",")
+    assert head[8:] == ["dead_l1", "weight_norm_l1", "grad_norm_l1", "update_ratio_l1", "dead_l2", "weight_norm_l2",
                         "grad_norm_l2", "update_ratio_l2", "r2_train", "r2_test"]
-    filled = [r.split(",") for r in rows[2:] if r.split(",")[-1] != ""]
+    filled = [r.split(",") for r in rows[1:] if r.split(",")[-1] != ""]
     assert [int(r[0]) for r in filled] == [50, 100, 150, 200, 250, 300]
     assert all(0 < float(r[head.index("r2_train")]) <= 1 for r in filled)
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())

@@ -17,6 +17,7 @@ from fitscope.core.snapshot import END_STATES, IDLE_STATES, Level, State
 from fitscope.core.spec import RunSpec
 from fitscope.core.training import Experiment
 
+from support import metrics
 from support.devices import absent_cuda
 
 SAVED = ["checkpoint.pt", "config.toml", "fit.csv", "fit.txt", "metrics.csv", "run.json", "summary.json",
@@ -80,7 +81,7 @@ def test_ready_snapshot_before_any_step():
     assert snap.data is not None
     assert len(snap.data.x_train) == 300
     (m,) = snap.members
-    assert m.label == "base"
+    assert m.label == "relu"
     assert m.loss is None
     assert m.best_loss is None
     assert m.diverged_at is None
@@ -420,13 +421,14 @@ def test_save_a_single_run_writes_the_whole_set_and_a_loadable_model(tmp_path, m
     assert path == tmp_path / "run"
     assert f"saved run to {path}" in [n.text for n in snap.notices]
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == SAVED
-    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert rows[0] == "# fitscope metrics: every step"
-    assert rows[1].startswith("step,member,train_loss,test_loss,lr,seconds,dead_l1,")
-    assert len(rows) == 22
-    assert [float(r.split(",")[2]) for r in rows[2:]] == list(history(run))  # exact: written as repr
-    assert rows[-1].split(",")[3] != ""
-    assert float(rows[-1].split(",")[4]) == 0.2
+    lines = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("step,member,variant,seed,train_loss,test_loss,lr,seconds,dead_l1,")  # line 1: plain CSV
+    rows = metrics.rows(tmp_path / "run")
+    assert len(rows) == 20
+    assert [float(r["train_loss"]) for r in rows] == list(history(run))  # exact: written as repr
+    assert {(r["member"], r["variant"], r["seed"]) for r in rows} == {("relu", "relu", "0")}  # named for what it is
+    assert rows[-1]["test_loss"] != ""
+    assert float(rows[-1]["lr"]) == 0.2
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     net = make_mlp(cfg.model)
     net.load_state_dict(state["exp"]["members"][0]["model"])  # strict: every tensor, right shapes
@@ -440,7 +442,7 @@ def test_save_a_single_run_writes_the_whole_set_and_a_loadable_model(tmp_path, m
     assert set(summary["versions"]) == {"python", "torch", "numpy", "fitscope"}
     assert (tmp_path / "run" / "fit.txt").read_text() == "the chart\n"
     fit = (tmp_path / "run" / "fit.csv").read_text().splitlines()
-    assert fit[0] == "x,base"
+    assert fit[0] == "x,relu"
     assert len(fit) == 401
     monkeypatch.chdir(tmp_path)
     run.apply(C.Reset())
@@ -458,8 +460,7 @@ def test_a_save_has_the_steps_no_snapshot_has_shown_yet(tmp_path):
     run.snapshot()
     run.apply(C.Step(7))
     run.apply(C.Save(str(tmp_path / "a")))  # no snapshot in between: the run's tracker is behind
-    rows = (tmp_path / "a" / "metrics.csv").read_text().splitlines()
-    assert [int(r.split(",")[0]) for r in rows[2:]] == list(range(1, 8))
+    assert [int(s) for s in metrics.column(tmp_path / "a", "step")] == list(range(1, 8))
     run.apply(C.Step(3))
     (m,) = run.snapshot().members
     assert m.first == 1
@@ -468,7 +469,7 @@ def test_a_save_has_the_steps_no_snapshot_has_shown_yet(tmp_path):
     np.testing.assert_array_equal(h.step, np.arange(1, 11))  # and the run's own record has none twice
     np.testing.assert_array_equal(h.loss, m.losses)
     run.apply(C.Save(str(tmp_path / "b")))
-    assert len((tmp_path / "b" / "metrics.csv").read_text().splitlines()) == 12
+    assert len((tmp_path / "b" / "metrics.csv").read_text().splitlines()) == 11  # the header, 10 rows
 
 
 def test_save_a_race_writes_every_members_losses_and_its_spec(tmp_path):
@@ -477,11 +478,11 @@ def test_save_a_race_writes_every_members_losses_and_its_spec(tmp_path):
     run.apply(C.Step(15))
     run.apply(C.Save(str(tmp_path / "race")))
     assert sorted(p.name for p in (tmp_path / "race").iterdir()) == SAVED
-    rows = (tmp_path / "race" / "metrics.csv").read_text().splitlines()[1:]
-    assert rows[0].startswith("step,member,train_loss,test_loss,lr,seconds")
-    assert len(rows) == 1 + 4 * 15
-    assert [r.split(",")[:2] for r in rows[1:5]] == [["1", "relu s0"], ["1", "relu s1"], ["1", "tanh s0"],
-                                                      ["1", "tanh s1"]]
+    rows = metrics.rows(tmp_path / "race")
+    assert len(rows) == 4 * 15
+    assert [(r["step"], r["member"], r["variant"], r["seed"]) for r in rows[:4]] == [
+        ("1", "relu s0", "relu", "0"), ("1", "relu s1", "relu", "1"), ("1", "tanh s0", "tanh", "0"),
+        ("1", "tanh s1", "tanh", "1")]
     from fitscope.core.spec import from_toml
 
     assert from_toml((tmp_path / "race" / "config.toml").read_text()) == spec  # enough to rerun it exactly
@@ -491,9 +492,9 @@ def test_metrics_are_thinned_past_the_cap_and_say_so(tmp_path):
     run = Run(RunSpec(CPU.with_value("train.steps", 100)), history_cap=20)
     run.apply(C.Step(100))
     run.apply(C.Save(str(tmp_path / "t")))
-    rows = (tmp_path / "t" / "metrics.csv").read_text().splitlines()
-    assert rows[0].startswith("# fitscope metrics: thinned evenly — one row per 8 steps")
-    steps = [int(r.split(",")[0]) for r in rows[2:]]
+    assert json.loads((tmp_path / "t" / "run.json").read_text())["metrics"] == {"stride": 8, "cap": 20}
+    assert json.loads((tmp_path / "t" / "summary.json").read_text())["metrics"] == {"stride": 8, "cap": 20}
+    steps = [int(s) for s in metrics.column(tmp_path / "t", "step")]
     assert steps[-1] == 100
     assert len(steps) <= 20
     assert np.all(np.diff(steps[:-1]) == 8)

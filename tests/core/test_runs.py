@@ -21,6 +21,8 @@ from fitscope.core.run import Run
 from fitscope.core.rundir import RunDirError
 from fitscope.core.spec import RunSpec
 
+from support import metrics
+
 CPU = FitConfig().with_values({"train.device": "cpu", "train.steps": 90})
 OPTIMISERS = {
     "sgd+momentum": {"train.momentum": 0.9, "train.lr": 0.05},
@@ -62,9 +64,9 @@ def test_a_resumed_run_equals_an_uninterrupted_one_bit_for_bit(tmp_path, optimis
     assert torch.equal(got, expected)
 
     resumed.apply(C.Save())  # into its own folder: metrics appended, the rest replaced
-    rows = (tmp_path / "r" / "metrics.csv").read_text().splitlines()[2:]
-    assert [int(r.split(",")[0]) for r in rows] == [s for s in range(1, 91) for _ in spec.members()]
-    losses = np.array([float(r.split(",")[2]) for r in rows]).reshape(90, -1).T
+    rows = metrics.rows(tmp_path / "r")
+    assert [int(r["step"]) for r in rows] == [s for s in range(1, 91) for _ in spec.members()]
+    losses = np.array([float(r["train_loss"]) for r in rows]).reshape(90, -1).T
     assert torch.equal(torch.tensor(losses), expected)
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["steps"] == 90

@@ -13,7 +13,7 @@ def test_a_single_run_is_a_spec_with_nothing_varied():
     (m,) = spec.members()
     assert not spec.racing
     assert spec.count() == 1
-    assert m.label == "base"
+    assert m.label == "relu"  # named for what it is
     assert m.cfg == CPU
     assert m.seed == CPU.data.seed
 

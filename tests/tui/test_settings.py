@@ -250,3 +250,32 @@ async def test_moving_between_fields_restyles_the_fields_not_the_whole_panel(mak
         await pilot.press("escape", "escape")  # the field, then the panel: focus leaves the settings
         await pilot.pause()
         assert not app.settings.has_class("-focused")
+
+
+async def test_escape_right_after_enter_leaves_no_error_under_the_restored_value(make_app):
+    """`sin(3*y) enter escape` in one burst: escape ran before the refusal came back, which then
+    put its reason under the field escape had just restored (#22)."""
+    from test_burst_focus import burst
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await burst(pilot, "s", "ctrl+u", *"sin(3*y)", "enter", "escape")
+        assert app.settings.field("data.target").value == "cubic"
+        error = app.query_one("#error-data-target")
+        assert str(error.render()) == ""
+        assert not app.settings.field("data.target").has_class("invalid")
+        assert app.cfg.data.target == "cubic"
+
+
+async def test_the_same_bad_text_typed_again_after_escape_is_refused_again(make_app):
+    """Escape forgets the text it took back: typed again and left, it is checked (and refused) again,
+    rather than kept in the field unsent as a text already refused."""
+    from test_burst_focus import burst
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s", "ctrl+u", *"sin(3*y)", "enter")
+        await pilot.press("escape", "down")
+        assert app.focused is app.settings.field("data.target")
+        await burst(pilot, "ctrl+u", *"sin(3*y)", "down")
+        assert "unknown name 'y'" in str(app.query_one("#error-data-target").render())

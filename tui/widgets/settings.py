@@ -86,6 +86,9 @@ class SettingsPanel(VerticalScroll):
         self.lazy = lazy
         self.populated = False
         self._submitted: dict[str, str] = {}  # per field, the text last sent
+        # fields whose text escape took back: a refusal of it still on its way is not shown under
+        # them (a burst `enter escape` handles the escape before the app hears of the enter)
+        self._withdrawn: set[str] = set()
 
     def compose(self):
         if not self.lazy:
@@ -140,6 +143,9 @@ class SettingsPanel(VerticalScroll):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         key = event.input.name or ""  # every field's Input is named after its config key
+        if event.input.value != event.value:  # escape (or more typing) came first: not what it holds now
+            return
+        self._withdrawn.discard(key)
         self._submitted[key] = event.value
         self.post_message(SettingSubmitted(key, event.value))
 
@@ -148,6 +154,7 @@ class SettingsPanel(VerticalScroll):
         already submitted and refused is not sent again: its reason is under the field)."""
         key = event.input.name or ""
         if event.value != show(self.cfg.get(key)) and event.value != self._submitted.get(key):
+            self._withdrawn.discard(key)
             self._submitted[key] = event.value
             self.post_message(SettingSubmitted(key, event.value))
 
@@ -158,6 +165,8 @@ class SettingsPanel(VerticalScroll):
             key = focused.name if isinstance(focused, Input) else focused.key
             if isinstance(focused, Input) and key:
                 focused.value = show(self.cfg.get(key))  # restored before the blur, so nothing is applied
+                self._submitted.pop(key, None)  # the same text typed again is sent again
+                self._withdrawn.add(key)
             if key:
                 self.clear_error(key)
             self.screen.set_focus(self)  # at once, before the keys queued behind this one
@@ -184,7 +193,7 @@ class SettingsPanel(VerticalScroll):
                     widget.value = show(cfg.get(key))
 
     def show_error(self, key: str, message: str) -> None:
-        if not self.populated:
+        if not self.populated or key in self._withdrawn:
             return
         error = self.query_one(f"#error-{_id(key)}", Static)
         error.update(message)

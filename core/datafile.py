@@ -177,6 +177,9 @@ def _text(p: Path, path: str, x_column: str, y_column: str) -> tuple[np.ndarray,
     header = [f.strip().strip('"') for f in split(lines[top])] if top < start else None
     if header is not None and len(header) == width - 1:
         header = ["", *header]  # pandas writes no name for its index column
+    elif header is not None:
+        width = len(header)  # the header says how wide: a shorter row is named as wrong below
+    width = max(width, 2)
     chosen = pick(path, header if header is not None and len(header) == width else None, width, x_column, y_column)
     delimiter = "," if comma else None
     # the fast path: numpy's C parser, every column (so a row of another width is caught), then only

@@ -294,6 +294,7 @@ class FitscopeApp(App):
             self._switch_from = None
         if snap.data is not self._shown_data:  # new data: say what was dropped or changed
             self._shown_data = snap.data
+            self.settings.show_data(snap.data)  # your own data's facts in the settings panel
             for note in snap.data.notes if snap.data else ():
                 self.log_line(note)
                 self.notify(note, timeout=6)
@@ -384,11 +385,12 @@ class FitscopeApp(App):
             more = f"  +{len(shown) - 9}" if len(shown) > 9 else ""
             self.fit_chart.border_subtitle = "  ".join(tags) + more
             return
+        has_truth = fit.show_truth and snap is not None and snap.data is not None and snap.data.truth is not None
         if colour:
-            truth = "  [dim]┄ truth[/]" if fit.show_truth else ""
+            truth = "  [dim]┄ truth[/]" if has_truth else ""
             fit.border_subtitle = f"[cyan]⠂ data[/]  {fit_tag}[/]{truth}"
         else:
-            truth = "  • truth" if fit.show_truth else ""
+            truth = "  • truth" if has_truth else ""
             fit.border_subtitle = f"⠂ data  {fit_tag}[/]{truth}"
         if snap is not None and snap.test_loss is not None:
             fit.border_subtitle += "  [orange]x test[/]" if colour else "  x test"

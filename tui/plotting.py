@@ -89,6 +89,13 @@ def set_axes(plt, x: tuple[float, float], y: tuple[float, float]) -> None:
             set_ticks(ticks, [short(v) for v in ticks])
 
 
+def name_axes(plt, data) -> None:
+    """A data file's column names (its header) under the axes; generated data has none, and the
+    lesson's chart keeps its look (None clears the last file's: the figure keeps its labels)."""
+    plt.xlabel(data.x_name or None)
+    plt.ylabel(f"↑ {data.y_name}" if data.y_name else None)
+
+
 def y_limits(snap: Snapshot) -> tuple[float, float]:
     assert snap.data is not None
     lo, hi = snap.data.y_range
@@ -129,6 +136,7 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
         plt.plot(snap.x_grid[::step][ok], in_view(pred[ok], limits), marker=fit_marker, color=c(FIT_COLOR),
                  label=lab("fit"))
     set_axes(plt, data.x_range, limits)
+    name_axes(plt, data)
     title = f"Loss={num(snap.train_loss, 4)}"
     if snap.test_loss is not None:
         title += f"  test={num(snap.test_loss, 4)}"
@@ -251,6 +259,7 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
             plt.plot(snap.x_grid[::step][ok], in_view(pred[ok], limits), color=c, marker=mk if not color else marker,
                      label=m.variant if legend else None)
     set_axes(plt, data.x_range, limits)
+    name_axes(plt, data)
     plt.title(f"step {snap.step:,}" + (f"  ref={num(reference.final_loss, 4)}" if reference is not None else ""))
 
 

@@ -279,3 +279,37 @@ async def test_the_same_bad_text_typed_again_after_escape_is_refused_again(make_
         assert app.focused is app.settings.field("data.target")
         await burst(pilot, "ctrl+u", *"sin(3*y)", "down")
         assert "unknown name 'y'" in str(app.query_one("#error-data-target").render())
+
+
+async def test_own_data_shows_its_facts_not_the_targets_fields_and_names_its_axes(make_app, tmp_path):
+    """With a file the panel said `target cubic`, `points 300`, `x_min -1`…, the legend offered a
+    truth there is none of, and the axes had no names (#22)."""
+    from conftest import CPU
+
+    path = tmp_path / "pandas.csv"
+    path.write_text(",time,height\n" + "".join(f"{i},{i / 4 - 2:.2f},{(i / 4 - 2) ** 2:.3f}\n" for i in range(21)))
+    app = make_app(CPU.with_value("data.file", str(path)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("n")
+        app.refresh_view()
+        await pilot.pause()
+        facts = str(app.query_one("#data-facts").render())
+        assert "pandas.csv" in facts
+        assert "21 rows · x -2 … 3" in facts
+        assert "columns time, height" in facts
+        for key in ("data.target", "data.points", "data.x_min", "data.x_max", "data.noise"):
+            assert not app.query_one(f"#row-{key.replace('.', '-')}").display, key
+        for key in ("data.file", "data.x_column", "data.y_column", "data.split"):
+            assert app.query_one(f"#row-{key.replace('.', '-')}").display, key
+        assert "truth" not in str(app.fit_chart.border_subtitle)
+        chart = str(app.fit_chart.render())
+        assert "time" in chart
+        assert "↑ height" in chart
+        await edit(pilot, "data.file", "")  # back to the lesson's target: its fields again, no facts
+        app.refresh_view()
+        await pilot.pause()
+        assert app.query_one("#row-data-target").display
+        assert not app.query_one("#row-data-x_column").display
+        assert not app.query_one("#data-facts").display
+        assert "truth" in str(app.fit_chart.border_subtitle)
+        assert "↑" not in str(app.fit_chart.render())

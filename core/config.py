@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fitscope.core import lrplan, registry, targets
+from fitscope.core import datafields, lrplan, registry, targets
 from fitscope.core.errors import ConfigError, printable
 from fitscope.core.safeio import file_problem as file_problem  # datafile's and export's name for it
 
@@ -44,6 +44,8 @@ class DataConfig:
     split: str = "none"
     test_fraction: float = 0.2
     file: str = ""  # your own x,y data (CSV/text, .npy, .npz); empty = the target above
+    x_column: str = ""  # the file's columns to fit (names or 0-based indexes); empty = automatic
+    y_column: str = ""
     seed: int = 0
 
 
@@ -210,13 +212,6 @@ def _device(key: str, raw: Any) -> str:
     return value
 
 
-def _target(key: str, raw: Any) -> str:
-    if not isinstance(raw, str):
-        raise ConfigError(key, raw, "expected a preset name or a formula in x")
-    targets.check(raw.strip())
-    return raw.strip()
-
-
 def _path(key: str, raw: Any) -> str:
     if not isinstance(raw, str):
         raise ConfigError(key, raw, "expected a file path (CSV or text with two columns x, y; .npy; .npz), or empty")
@@ -228,7 +223,7 @@ def _path(key: str, raw: Any) -> str:
 
 
 _FIELDS: dict[str, Callable[[str, Any], Any]] = {
-    "data.target": _target,
+    "data.target": datafields.target,
     "data.points": _int(1, MAX_POINTS),
     "data.x_min": _float(-1e6, 1e6),
     "data.x_max": _float(-1e6, 1e6),
@@ -238,6 +233,8 @@ _FIELDS: dict[str, Callable[[str, Any], Any]] = {
     "data.split": _choice(SPLITS),
     "data.test_fraction": _float(0, 0.9, lo_open=True),
     "data.file": _path,
+    "data.x_column": datafields.column,
+    "data.y_column": datafields.column,
     "data.seed": _int(0, 2**31 - 1),
     "model.hidden": _hidden,
     "model.activation": _choice(ACTIVATIONS),

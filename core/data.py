@@ -29,10 +29,11 @@ class Dataset:
     notes: tuple[str, ...] = field(default=())
     x_scale: tuple[float, float] = IDENTITY
     y_scale: tuple[float, float] = IDENTITY
+    names: tuple[str, str] = ("", "")  # a file's column names, from its header
 
     def to(self, device: torch.device) -> Dataset:
         return Dataset(self.x_train.to(device), self.y_train.to(device), self.x_test.to(device),
-                       self.y_test.to(device), self.x_range, self.notes, self.x_scale, self.y_scale)
+                       self.y_test.to(device), self.x_range, self.notes, self.x_scale, self.y_scale, self.names)
 
 
 TORCH_OPS = targets.Ops(
@@ -68,7 +69,7 @@ def view(ds: Dataset, target: str | None) -> DataView:
         truth = targets.evaluate(target, g, TORCH_OPS).to(torch.float64).numpy().reshape(-1).copy()
         truth[~np.isfinite(truth)] = np.nan
         truth.setflags(write=False)
-    return DataView(xs[0], ys[0], xs[1], ys[1], ds.x_range, (lo, hi), ds.notes, _frozen(g), truth)
+    return DataView(xs[0], ys[0], xs[1], ys[1], ds.x_range, (lo, hi), ds.notes, _frozen(g), truth, *ds.names)
 
 
 def generate(cfg: DataConfig) -> Dataset:
@@ -104,7 +105,8 @@ def generate(cfg: DataConfig) -> Dataset:
 
 def from_file(cfg: DataConfig) -> Dataset:
     """x and y from a file, standardised for training (drawn back in their own units)."""
-    x, y, notes = datafile.load(cfg.file)
+    table = datafile.read(cfg.file, cfg.x_column, cfg.y_column)
+    x, y, notes = table.x, table.y, table.notes
     (mx, sx), (my, sy) = datafile.standardise(x), datafile.standardise(y)
     xt = torch.tensor((x - mx) / sx, dtype=torch.float32)[:, None]
     yt = torch.tensor((y - my) / sy, dtype=torch.float32)[:, None]
@@ -112,7 +114,8 @@ def from_file(cfg: DataConfig) -> Dataset:
     test = _test_mask(torch.tensor(x)[:, None], cfg, x_range)
     notes = (*notes, f"loaded {x.size:,} points from {printable(cfg.file)}; trained standardised "
                      f"(losses in units of y's sd, {sy:.3g})")
-    return Dataset(xt[~test], yt[~test], xt[test], yt[test], x_range, notes, (mx, sx), (my, sy))
+    return Dataset(xt[~test], yt[~test], xt[test], yt[test], x_range, notes, (mx, sx), (my, sy),
+                   (table.x_name, table.y_name))
 
 
 def _test_mask(x: torch.Tensor, cfg: DataConfig, x_range: tuple[float, float]) -> torch.Tensor:

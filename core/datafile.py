@@ -1,5 +1,8 @@
 """Your own data: two numeric columns x, y from a CSV/whitespace text file, or .npy/.npz.
 
+A wider file's two columns are picked by ``data.x_column``/``data.y_column`` (names or 0-based
+indexes; see :mod:`fitscope.core.columns`), or found when that is unambiguous.
+
 Bad files are a ConfigError on ``data.file`` that names the line and the problem. Rows with a
 NaN are dropped and counted, never silently. The format is read from the file's first bytes,
 not its name; sizes are checked before anything large is read or decompressed: at most
@@ -11,10 +14,12 @@ from __future__ import annotations
 import math
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fitscope.core.columns import Pick, pick
 from fitscope.core.config import MAX_POINTS, file_problem
 from fitscope.core.errors import ConfigError
 
@@ -29,8 +34,24 @@ def _fail(path: str, why: str) -> ConfigError:
     return ConfigError(FIELD, path, why)
 
 
-def load(path: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+@dataclass(frozen=True)
+class Table:
+    """The two columns read (float64, finite), what was dropped, and the columns' names."""
+
+    x: np.ndarray
+    y: np.ndarray
+    notes: tuple[str, ...]
+    x_name: str = ""  # from the header; empty when the file has none
+    y_name: str = ""
+
+
+def load(path: str, x_column: str = "", y_column: str = "") -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """x, y (float64, finite) and notes about what was dropped."""
+    t = read(path, x_column, y_column)
+    return t.x, t.y, t.notes
+
+
+def read(path: str, x_column: str = "", y_column: str = "") -> Table:
     problem = file_problem(path)
     if problem:
         raise _fail(path, problem + " (expected a CSV or whitespace-separated text file, .npy or .npz)")
@@ -39,14 +60,17 @@ def load(path: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         with p.open("rb") as f:
             magic = f.read(8)
         if magic.startswith(NPY_MAGIC):
-            x, y = _npy(p, path)
+            x, y, chosen = _npy(p, path, x_column, y_column)
         elif magic[:4] in ZIP_MAGIC:
-            x, y = _npz(p, path)
+            x, y, chosen = _npz(p, path, x_column, y_column)
         else:
-            x, y = _text(p, path)
+            x, y, chosen = _text(p, path, x_column, y_column)
     except OSError as exc:
         raise _fail(path, f"cannot read the file: {exc.strerror or exc}") from None
-    return _clean(x, y, path)
+    x, y, notes = _clean(x, y, path)
+    if chosen.note:
+        notes = (chosen.note, *notes)
+    return Table(x, y, notes, chosen.x_name, chosen.y_name)
 
 
 def _npy_rows(shape: tuple[int, ...], path: str, what: str) -> None:
@@ -55,18 +79,22 @@ def _npy_rows(shape: tuple[int, ...], path: str, what: str) -> None:
         raise _fail(path, f"{what} has {rows:,} rows; at most {MAX_POINTS:,} (the limit of data.points)")
 
 
-def _npz(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
+def _npz(p: Path, path: str, x_column: str, y_column: str) -> tuple[np.ndarray, np.ndarray, Pick]:
+    xn, yn = x_column or "x", y_column or "y"
     try:
         with zipfile.ZipFile(p) as zf:  # sizes from the headers, before anything is decompressed
             for info in zf.infolist():
-                if info.filename in ("x.npy", "y.npy") and info.file_size > MAX_ARRAY_BYTES:
-                    raise _fail(path, f"{info.filename[0]} would expand to {info.file_size / 1e6:,.0f} MB; at most "
+                if info.filename in (f"{xn}.npy", f"{yn}.npy") and info.file_size > MAX_ARRAY_BYTES:
+                    raise _fail(path, f"{info.filename[:-4]} would expand to {info.file_size / 1e6:,.0f} MB; at most "
                                       f"{MAX_POINTS:,} values ({MAX_ARRAY_BYTES / 1e6:,.0f} MB) per array")
         with np.load(p, allow_pickle=False) as z:
-            missing = [k for k in ("x", "y") if k not in z.files]
-            if missing:
-                raise _fail(path, f"the .npz has no array named {missing[0]!r} (it has: {', '.join(z.files) or 'none'})")
-            x, y = z["x"], z["y"]
+            for field, given, name in (("data.x_column", x_column, xn), ("data.y_column", y_column, yn)):
+                if name not in z.files:
+                    has = f"it has: {', '.join(repr(f) for f in z.files) or 'none'}"
+                    if given:
+                        raise ConfigError(field, given, f"the .npz has no array of that name ({has})")
+                    raise _fail(path, f"the .npz has no array named {name!r} ({has}; pick with --x NAME --y NAME)")
+            x, y = z[xn], z[yn]
     except ConfigError:
         raise
     except (ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
@@ -74,10 +102,10 @@ def _npz(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.ravel(x), np.ravel(y)
     if x.shape != y.shape:
         raise _fail(path, f"x has {x.size} values but y has {y.size}")
-    return _numeric(x, "x", path), _numeric(y, "y", path)
+    return _numeric(x, "x", path), _numeric(y, "y", path), Pick(0, 1, xn, yn)
 
 
-def _npy(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
+def _npy(p: Path, path: str, x_column: str, y_column: str) -> tuple[np.ndarray, np.ndarray, Pick]:
     try:
         with p.open("rb") as f:  # the shape from the header, before the data is read
             version = np.lib.format.read_magic(f)
@@ -89,9 +117,10 @@ def _npy(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
         raise
     except (ValueError, EOFError) as exc:
         raise _fail(path, f"not a readable .npy file: {str(exc)[:120]}") from None
-    if a.ndim != 2 or a.shape[1] != 2:
+    if a.ndim != 2 or a.shape[1] < 2:
         raise _fail(path, f"expected an array of shape (n, 2) holding x and y, found shape {a.shape}")
-    return _numeric(a[:, 0], "x", path), _numeric(a[:, 1], "y", path)
+    chosen = pick(path, None, a.shape[1], x_column, y_column)
+    return _numeric(a[:, chosen.x], "x", path), _numeric(a[:, chosen.y], "y", path), chosen
 
 
 def _numeric(a: np.ndarray, name: str, path: str) -> np.ndarray:
@@ -123,7 +152,7 @@ def layout(lines: list[str]) -> tuple[int, bool] | None:
     return (first + 1 if header else first), comma
 
 
-def _text(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
+def _text(p: Path, path: str, x_column: str, y_column: str) -> tuple[np.ndarray, np.ndarray, Pick]:
     if p.stat().st_size > MAX_TEXT_BYTES:
         raise _fail(path, f"{p.stat().st_size / 1e6:,.0f} MB of text is more than {MAX_POINTS:,} rows can hold "
                           "(the limit of data.points)")
@@ -140,28 +169,45 @@ def _text(p: Path, path: str) -> tuple[np.ndarray, np.ndarray]:
         raise _fail(path, "the file is empty")
     start, comma = found
     split = (lambda s: [f.strip() for f in s.split(",")]) if comma else str.split
-    if not any(line.strip() for line in lines[start:]):
+    first = next((line for line in lines[start:] if line.strip() and not line.lstrip().startswith("#")), None)
+    if first is None:
         raise _fail(path, "the file has a header but no data rows")
-    try:  # the fast path: numpy's C parser
-        data = np.loadtxt(lines[start:], delimiter="," if comma else None, ndmin=2, dtype=np.float64)
-        if data.shape[1] == 2:
-            return data[:, 0], data[:, 1]
-    except ValueError:
-        pass
-    _why_not_numbers(lines, start, split, path)  # the slow path, only to say which line is wrong and why
+    width = len(split(first))
+    top = next(i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#"))
+    header = [f.strip().strip('"') for f in split(lines[top])] if top < start else None
+    if header is not None and len(header) == width - 1:
+        header = ["", *header]  # pandas writes no name for its index column
+    elif header is not None:
+        width = len(header)  # the header says how wide: a shorter row is named as wrong below
+    width = max(width, 2)
+    chosen = pick(path, header if header is not None and len(header) == width else None, width, x_column, y_column)
+    delimiter = "," if comma else None
+    # the fast path: numpy's C parser, every column (so a row of another width is caught), then only
+    # the two picked (another column may hold text: a pandas index of names)
+    for usecols in ((None, (chosen.x, chosen.y)) if width > 2 else (None,)):
+        try:
+            data = np.loadtxt(lines[start:], delimiter=delimiter, ndmin=2, dtype=np.float64, usecols=usecols)
+        except (ValueError, IndexError):
+            continue
+        if data.shape[1] == (width if usecols is None else 2):
+            cols = (chosen.x, chosen.y) if usecols is None else (0, 1)
+            return data[:, cols[0]], data[:, cols[1]], chosen
+    _why_not_numbers(lines, start, split, path, width, chosen)  # the slow path, only to say which line is wrong and why
     raise _fail(path, "could not read two numeric columns")
 
 
-def _why_not_numbers(lines: list[str], start: int, split: Callable[[str], list[str]], path: str) -> None:
+def _why_not_numbers(lines: list[str], start: int, split: Callable[[str], list[str]], path: str, width: int,
+                     chosen: Pick) -> None:
     for i in range(start, len(lines)):
         if not lines[i].strip() or lines[i].lstrip().startswith("#"):
             continue
         fields = split(lines[i])
-        if len(fields) != 2:
-            raise _fail(path, f"line {i + 1}: expected 2 columns (x, y), found {len(fields)}")
-        for col, f in enumerate(fields):
-            if not is_number(f):
-                raise _fail(path, f"line {i + 1}: {f!r} in column {col + 1} is not a number")
+        if len(fields) != width:
+            what = "2 columns (x, y)" if width == 2 else f"{width} columns, as the first row"
+            raise _fail(path, f"line {i + 1}: expected {what}, found {len(fields)}")
+        for col in (chosen.x, chosen.y):
+            if not is_number(fields[col]):
+                raise _fail(path, f"line {i + 1}: {fields[col]!r} in column {col + 1} is not a number")
 
 
 def _clean(x: np.ndarray, y: np.ndarray, path: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:

@@ -58,6 +58,8 @@ class DataView:
     notes: tuple[str, ...]
     grid: np.ndarray  # where the fit is drawn
     truth: np.ndarray | None  # the noiseless target on the grid, when there is one
+    x_name: str = ""  # a data file's column names (its header), for the axes
+    y_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Log, Static
+from textual.widgets import Input, Log, Static
 
 from fitscope.core import commands as C
 from fitscope.core import reference as reference_mod
@@ -44,6 +44,7 @@ from fitscope.tui.plan import Live, Move, Refusal, Unchanged, plan
 from fitscope.tui.plotting import chart_text
 from fitscope.tui.screens import CompareSetup, Dialog, HelpScreen, PathDialog
 from fitscope.tui.widgets.charts import VIEWS, FitChart, FrameView, LossChart, colour_on
+from fitscope.tui.widgets.footer import KeyFooter
 from fitscope.tui.widgets.leaderboard import leaderboard, member_tag, unit_tag
 from fitscope.tui.widgets.settings import SettingsPanel
 from fitscope.tui.widgets.textview import LogView, TextView
@@ -214,7 +215,7 @@ class FitscopeApp(App):
                     yield LossChart(id="loss")
                     yield LogView(id="log", max_lines=2000)
                     yield TextView(id="board")
-        yield Footer(compact=True, show_command_palette=False)  # ctrl+p is in the help
+        yield KeyFooter(compact=True, show_command_palette=False)  # ctrl+p is in the help
 
     def on_mount(self) -> None:
         # SIGTERM, SIGHUP when an SSH connection drops, or SIGINT from kill (the terminal's ctrl+c is
@@ -294,6 +295,7 @@ class FitscopeApp(App):
             self._switch_from = None
         if snap.data is not self._shown_data:  # new data: say what was dropped or changed
             self._shown_data = snap.data
+            self.settings.show_data(snap.data)  # your own data's facts in the settings panel
             for note in snap.data.notes if snap.data else ():
                 self.log_line(note)
                 self.notify(note, timeout=6)
@@ -384,11 +386,12 @@ class FitscopeApp(App):
             more = f"  +{len(shown) - 9}" if len(shown) > 9 else ""
             self.fit_chart.border_subtitle = "  ".join(tags) + more
             return
+        has_truth = fit.show_truth and snap is not None and snap.data is not None and snap.data.truth is not None
         if colour:
-            truth = "  [dim]┄ truth[/]" if fit.show_truth else ""
+            truth = "  [dim]┄ truth[/]" if has_truth else ""
             fit.border_subtitle = f"[cyan]⠂ data[/]  {fit_tag}[/]{truth}"
         else:
-            truth = "  • truth" if fit.show_truth else ""
+            truth = "  • truth" if has_truth else ""
             fit.border_subtitle = f"⠂ data  {fit_tag}[/]{truth}"
         if snap is not None and snap.test_loss is not None:
             fit.border_subtitle += "  [orange]x test[/]" if colour else "  x test"

@@ -54,6 +54,10 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="FILE", help="train on your own data: a CSV or whitespace text file with two "
                    "numeric columns x, y (header optional), or .npy (shape n×2) / .npz (arrays x and y); "
                    "same as --set data.file=FILE (default: the generated target)")
+    p.add_argument("--x", dest="x_column", metavar="NAME", help="the data file's column to use as x: a header name "
+                   "or a 0-based index (same as --set data.x_column=NAME; default: found when unambiguous)")
+    p.add_argument("--y", dest="y_column", metavar="NAME", help="the data file's column to use as y "
+                   "(same as --set data.y_column=NAME)")
 
 
 def _vary_args(p: argparse.ArgumentParser, what: str) -> None:
@@ -207,6 +211,11 @@ def load_spec(args: argparse.Namespace) -> RunSpec:
         cfg = cfg.with_value("train.steps", args.steps)
     if args.data is not None:
         cfg = cfg.with_value("data.file", args.data)
+    for flag, key in (("--x", "x_column"), ("--y", "y_column")):
+        if getattr(args, key, None) is not None:
+            if not cfg.data.file:
+                raise ConfigError(flag, getattr(args, key), "picks a column of a data file: give --data FILE too")
+            cfg = cfg.with_value(f"data.{key}", getattr(args, key))
     return spec.with_base(cfg)
 
 
@@ -227,6 +236,7 @@ def _saving(args: argparse.Namespace):
 
 def _resumed_spec(args: argparse.Namespace) -> RunSpec:
     given = [name for name, value in (("--config", args.config), ("--set", args.sets), ("--data", args.data),
+                                      ("--x", getattr(args, "x_column", None)), ("--y", getattr(args, "y_column", None)),
                                       ("--vary", getattr(args, "vary", None))) if value]
     if given:
         raise ConfigError(given[0], "with a saved run", "a saved run keeps its own settings; change them once it is "
@@ -243,7 +253,8 @@ def _precheck(spec: RunSpec) -> None:
 
     rows = None
     if spec.base.data.file:
-        x, _, _ = datafile.load(spec.base.data.file)
+        d = spec.base.data
+        x, _, _ = datafile.load(d.file, d.x_column, d.y_column)
         rows = x.size
     device = spec.base.train.device  # the same for every member of a race
     if device not in ("auto", "cpu") and sys.platform.startswith("linux") and not _nvidia():  # nor Apple's mps

@@ -89,6 +89,13 @@ def set_axes(plt, x: tuple[float, float], y: tuple[float, float]) -> None:
             set_ticks(ticks, [short(v) for v in ticks])
 
 
+def name_axes(plt, data) -> None:
+    """A data file's column names (its header) under the axes; generated data has none, and the
+    lesson's chart keeps its look (None clears the last file's: the figure keeps its labels)."""
+    plt.xlabel(data.x_name or None)
+    plt.ylabel(f"↑ {data.y_name}" if data.y_name else None)
+
+
 def y_limits(snap: Snapshot) -> tuple[float, float]:
     assert snap.data is not None
     lo, hi = snap.data.y_range
@@ -129,6 +136,7 @@ def draw_fit(plt, snap: Snapshot, *, width: int, show_truth: bool = True, marker
         plt.plot(snap.x_grid[::step][ok], in_view(pred[ok], limits), marker=fit_marker, color=c(FIT_COLOR),
                  label=lab("fit"))
     set_axes(plt, data.x_range, limits)
+    name_axes(plt, data)
     title = f"Loss={num(snap.train_loss, 4)}"
     if snap.test_loss is not None:
         title += f"  test={num(snap.test_loss, 4)}"
@@ -251,6 +259,7 @@ def draw_race(plt, snap: Snapshot, shown: list[int], *, width: int, color: bool 
             plt.plot(snap.x_grid[::step][ok], in_view(pred[ok], limits), color=c, marker=mk if not color else marker,
                      label=m.variant if legend else None)
     set_axes(plt, data.x_range, limits)
+    name_axes(plt, data)
     plt.title(f"step {snap.step:,}" + (f"  ref={num(reference.final_loss, 4)}" if reference is not None else ""))
 
 
@@ -321,9 +330,6 @@ def race_chart_text(snap: Snapshot, width: int, height: int, color: bool) -> str
 
 # ---- inside the network: the units that sum to the fit, the kinks, the fit at earlier moments --------
 
-TOP = 8  # units drawn one by one in the units view
-
-
 def draw_ghosts(plt, x: np.ndarray, fits: list[np.ndarray], width: int, color: bool) -> None:
     """Earlier fits (oldest first), faint: how the curve moved."""
     step = max(1, len(x) // max(width, 10))
@@ -332,88 +338,3 @@ def draw_ghosts(plt, x: np.ndarray, fits: list[np.ndarray], width: int, color: b
         if ok.any():
             plt.plot(x[::step][ok], fit[::step][ok], color="gray" if color else None,
                      marker="braille" if color else "·")
-
-
-def draw_units(plt, snap: Snapshot, member: int, layers, *, width: int, color: bool = True,
-               title_prefix: str = "") -> list[str]:
-    """The data faint, each top unit's contribution w_j·a_j(x) thin, their sum plus the output bias
-    (the fit) strong. Returns the curves' labels in drawing order, for the legend."""
-    from fitscope.core import inside
-
-    plt.clear_data()
-    data = snap.data
-    assert data is not None
-    cfg = snap.spec.members()[member].cfg if snap.racing else snap.config
-    x = snap.x_grid
-    scale = data.y_range[1] - data.y_range[0]
-    xs, ys = scatter_sample(data.x_train, data.y_train, 1500)
-    plt.scatter(xs, ys, marker="braille" if color else "dot", color="gray" if color else None)
-    if layers is None:
-        plt.title(f"{title_prefix}units: not shown for this net (more than 50,000 parameters, or diverged)")
-        set_axes(plt, data.x_range, y_limits(snap))
-        return []
-    (mx, sx), (my, sy) = _scale(snap, "x"), _scale(snap, "y")
-    u = inside.units([tuple(a) for a in layers], cfg.model.activation, (x - mx) / sx)
-    step = max(1, len(x) // max(width, 10))
-    labels = []
-    for k, (label, curve) in enumerate(zip(u.labels, u.curves)):
-        c, mk = member_style(k + 1, color)
-        plt.plot(x[::step], curve[::step] * sy, color=c, marker="braille" if color else mk)
-        labels.append(label)
-    plt.plot(x[::step], u.total[::step] * sy + my, color=FIT_COLOR if color else None, marker="braille" if color else "hd")
-    lo, hi = y_limits(snap)
-    spread_ = max(float(np.nanmax(np.abs(u.curves * sy))) if u.curves.size else 0.0, 0.0)
-    set_axes(plt, data.x_range, (min(lo, -spread_ * 1.05) if spread_ < 20 * scale else lo,
-                                max(hi, spread_ * 1.05) if spread_ < 20 * scale else hi))
-    width_ = layers[-1][0].shape[1]
-    shown = f"top {TOP} of {width_} units + the rest" if width_ > TOP else f"{width_} units"
-    plt.title(f"{title_prefix}{shown} + bias {u.bias * sy + my:.3g} = the fit")
-    return labels
-
-
-def _scale(snap: Snapshot, axis: str) -> tuple[float, float]:
-    """(mean, sd) that map training units back to the data's own (identity for generated targets,
-    which train in their own units; a file's columns are standardised over all its points)."""
-    data = snap.data
-    assert data is not None
-    if not snap.config.data.file:
-        return 0.0, 1.0
-    v = np.concatenate([data.x_train, data.x_test] if axis == "x" else [data.y_train, data.y_test])
-    sd = float(v.std())
-    return float(v.mean()), sd if sd > 0 else 1.0
-
-
-def draw_kinks(plt, snap: Snapshot, member: int, layers, *, width: int, color: bool = True,
-               title_prefix: str = "") -> int | None:
-    """The fit, and a tick under it at every x where its slope changes (ReLU family); the count of
-    linear pieces in the title. Smooth activations have none: the title says so. Returns the count
-    of pieces (None when there are none to count)."""
-    from fitscope.core import inside
-
-    data = snap.data
-    assert data is not None
-    cfg = snap.spec.members()[member].cfg if snap.racing else snap.config
-    draw_fit(plt, _only(snap, member), width=width, show_truth=False, color=color, legend=False)
-    lo, hi = y_limits(snap)
-    if layers is None:
-        plt.title(f"{title_prefix}kinks: not shown for this net (more than 50,000 parameters, or diverged)")
-        return None
-    if cfg.model.activation not in inside.KINKED:
-        plt.title(f"{title_prefix}{cfg.model.activation} is smooth: the fit has no kinks")
-        return None
-    mx, sx = _scale(snap, "x")
-    ks = inside.kinks([tuple(a) for a in layers], cfg.model.activation,
-                      ((data.x_range[0] - mx) / sx, (data.x_range[1] - mx) / sx)) * sx + mx
-    if len(ks):
-        plt.scatter(ks, np.full(len(ks), lo + 0.03 * (hi - lo)), marker="▲" if color else "^",
-                    color="yellow+" if color else None)
-    pieces, kinks = len(ks) + 1, len(ks)
-    plt.title(f"{title_prefix}{pieces} linear piece{'s' * (pieces > 1)} ({kinks} kink{'s' * (kinks != 1)}, "
-              f"{'▲' if color else '^'})")
-    return len(ks) + 1
-
-
-def _only(snap: Snapshot, member: int) -> Snapshot:
-    import dataclasses
-
-    return dataclasses.replace(snap, members=(snap.members[member],))

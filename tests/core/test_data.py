@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fitscope.core import commands as C
-from fitscope.core import datafile
+from fitscope.core import config, datafile
 from fitscope.core.config import ConfigError, FitConfig
 from fitscope.core.data import generate
 from fitscope.core.run import Run
@@ -68,9 +68,20 @@ def test_npy_and_npz(tmp_path):
     np.savez(tmp_path / "bad.npz", a=a)
     with pytest.raises(ConfigError, match="no array named 'x'"):
         datafile.load(str(tmp_path / "bad.npz"))
-    np.save(tmp_path / "bad.npy", np.zeros((3, 3)))
+    np.save(tmp_path / "bad.npy", np.zeros((3, 1)))
     with pytest.raises(ConfigError, match="shape \\(n, 2\\)"):
         datafile.load(str(tmp_path / "bad.npy"))
+    np.save(tmp_path / "wide.npy", np.arange(9.0).reshape(3, 3))
+    with pytest.raises(ConfigError, match="3 columns .*--x 0 --y 1"):
+        datafile.load(str(tmp_path / "wide.npy"))
+    x, y, _ = datafile.load(str(tmp_path / "wide.npy"), "2", "0")
+    assert list(x) == [2, 5, 8]
+    assert list(y) == [0, 3, 6]
+    np.savez(tmp_path / "named.npz", t=a[:, 0], v=a[:, 1])
+    x, y, _ = datafile.load(str(tmp_path / "named.npz"), "t", "v")
+    assert list(y) == [1, 3, 5]
+    with pytest.raises(ConfigError, match="data.y_column: 'w'.*it has: 't', 'v'"):
+        datafile.load(str(tmp_path / "named.npz"), "t", "w")
 
 
 def test_file_data_trains_standardised_and_draws_in_its_own_units():
@@ -179,3 +190,65 @@ def test_random_sampling_and_gaussian_noise():
     assert not torch.all(x[1:] >= x[:-1])
     resid = d.y_train - (d.x_train**3 - d.x_train**2)
     assert 0.07 < float(resid.std()) < 0.13
+
+
+PANDAS = ",x,y\n0,0.5,1.0\n1,1.5,2.0\n2,2.5,4.0\n"
+WIDE = "time,temp,pressure\n1,10,100\n2,20,400\n3,30,900\n"
+COLUMNS = [  # file text, x_column, y_column -> (x, y, names) or a fragment of the refusal
+    (PANDAS, "", "", ([0.5, 1.5, 2.5], [1, 2, 4], ("x", "y"))),  # pandas' to_csv: refused before #22
+    (PANDAS.replace(",x", "Unnamed: 0,x", 1), "", "", ([0.5, 1.5, 2.5], [1, 2, 4], ("x", "y"))),
+    (",x,y\na,0.5,1.0\nb,1.5,2.0\n", "", "", ([0.5, 1.5], [1, 2], ("x", "y"))),  # an index of names
+    ("x y\n0 0.5 1\n1 1.5 2\n", "", "", ([0.5, 1.5], [1, 2], ("x", "y"))),  # its index unnamed, by spaces
+    ("a,x,y\n1,2,3\n4,5,6\n", "", "", ([2, 5], [3, 6], ("x", "y"))),  # columns named x and y
+    (WIDE, "time", "pressure", ([1, 2, 3], [100, 400, 900], ("time", "pressure"))),
+    (WIDE, "0", "1", ([1, 2, 3], [10, 20, 30], ("time", "temp"))),
+    (WIDE, "TEMP", "time", ([10, 20, 30], [1, 2, 3], ("temp", "time"))),  # any case, when only one matches
+    (PANDAS, "", "x", ([1, 2, 4], [0.5, 1.5, 2.5], ("y", "x"))),  # one given: the other is the one left
+    ("1 2 3\n4 5 6\n", "2", "0", ([3, 6], [1, 4], ("", ""))),
+    (WIDE, "", "", "it has 3 columns (0 'time', 1 'temp', 2 'pressure'); pick two with --x NAME --y NAME"),
+    (WIDE, "time", "", "it has 3 columns (0 'time', 1 'temp', 2 'pressure'); pick two"),
+    ("1 2 3\n4 5 6\n", "", "", "3 columns (no header: columns 0 to 2); pick two by 0-based index, e.g. --x 0 --y 1"),
+    (WIDE, "tme", "temp", "data.x_column: 'tme' is not valid — no column of that name: the file has 0 'time', 1 'temp'"),
+    (WIDE, "time", "3", "data.y_column: '3' is not valid — no column 3: the file has 0 'time', 1 'temp', 2 'pressure'"),
+    (WIDE, "temp", "1", "data.y_column: '1' is not valid — the same column as data.x_column"),
+    (",x,y\na,0.5,1.0\nb,1.5\n", "", "", "line 3: expected 3 columns, as the first row, found 2"),
+    ("t,v\n1,2\n3,x\n", "", "", "line 3: 'x' in column 2 is not a number"),
+]
+
+
+@pytest.mark.parametrize(("text", "xc", "yc", "expected"), COLUMNS)
+def test_columns_picked_by_name_index_or_when_unambiguous(tmp_path, text, xc, yc, expected):
+    path = write(tmp_path, text, "d.csv")
+    if isinstance(expected, str):
+        with pytest.raises(ConfigError) as info:
+            datafile.read(path, xc, yc)
+        assert expected in str(info.value)
+        return
+    table = datafile.read(path, xc, yc)
+    assert list(table.x) == expected[0]
+    assert list(table.y) == expected[1]
+    assert (table.x_name, table.y_name) == expected[2]
+    wide = len(text.splitlines()[1].split("," if "," in text else None)) > 2
+    assert any("x, y = columns" in n for n in table.notes) == wide  # a wider file says which it took
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(2, "2"), ("  temp ", "temp"), ("", ""), ("0", "0")])
+def test_column_settings_take_a_name_or_an_index(raw, expected):
+    assert config.coerce("data.x_column", raw) == expected
+
+
+@pytest.mark.parametrize("raw", [-1, "-1", True, 1.5, ["x"], "a\x1bb", "n" * 201])
+def test_a_bad_column_setting_names_the_field_and_what_is_allowed(raw):
+    with pytest.raises(ConfigError, match="data.y_column: .* column name .* 0-based column index"):
+        config.coerce("data.y_column", raw)
+
+
+def test_the_columns_go_through_toml_and_train_from_a_wide_file(tmp_path):
+    path = write(tmp_path, WIDE + "4,40,1600\n5,50,2500\n", "w.csv")
+    cfg = CPU.with_values({"data.file": path, "data.x_column": "time", "data.y_column": 2})
+    again = config.from_toml(config.to_toml(cfg))
+    assert (again.data.x_column, again.data.y_column) == ("time", "2")
+    exp = Experiment(RunSpec(again))
+    assert exp.view.x_range == (1.0, 5.0)
+    assert (exp.view.x_name, exp.view.y_name) == ("time", "pressure")
+    assert float(exp.view.y_train.max()) == pytest.approx(2500)

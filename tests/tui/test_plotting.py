@@ -85,3 +85,30 @@ def test_where_race_lines_meet_the_lowest_loss_is_the_one_seen():
                         80, 24, False)
     counts = {str(i + 1): text.count(str(i + 1)) for i in range(3)}
     assert max(counts, key=counts.get) == str(best + 1), counts
+
+
+def test_the_kinks_title_counts_the_marks_drawn_when_kinks_share_a_cell():
+    """Kinks closer than a column apart land in one cell: the title said 10 kinks while 8 marks
+    were drawn (#22). Here a one-layer net with kinks at x = -b/w: two pairs 0.001 apart."""
+    import plotext
+
+    from fitscope.tui.inside_plot import draw_kinks
+
+    run = Run(RunSpec(CPU))
+    run.apply(C.Step(1))
+    snap = dataclasses.replace(run.snapshot(), data=run.exp.view)
+    at = np.array([-0.5, -0.499, 0.0, 0.3, 0.301])
+    layers = [(np.ones((5, 1)), -at), (np.ones((1, 5)), np.zeros(1))]
+    for width, color, mark in ((60, False, "^"), (100, True, "▲")):
+        plotext.clear_figure()
+        plotext.plot_size(width, 20)
+        plotext.theme("clear")
+        draw_kinks(plotext, snap, 0, layers, width=width, color=color)
+        title, *chart = plotext.uncolorize(plotext.build()).splitlines()
+        assert sum(line.count(mark) for line in chart) == 3
+        assert f"6 linear pieces (5 kinks, 3 {mark}: some share a cell)" in title
+    plotext.clear_figure()
+    plotext.plot_size(100, 20)
+    layers = [(np.ones((2, 1)), -np.array([-0.5, 0.5])), (np.ones((1, 2)), np.zeros(1))]
+    draw_kinks(plotext, snap, 0, layers, width=100, color=False)
+    assert "3 linear pieces (2 kinks, ^)" in plotext.build().splitlines()[0]  # apart: no word about cells

@@ -250,3 +250,66 @@ async def test_moving_between_fields_restyles_the_fields_not_the_whole_panel(mak
         await pilot.press("escape", "escape")  # the field, then the panel: focus leaves the settings
         await pilot.pause()
         assert not app.settings.has_class("-focused")
+
+
+async def test_escape_right_after_enter_leaves_no_error_under_the_restored_value(make_app):
+    """`sin(3*y) enter escape` in one burst: escape ran before the refusal came back, which then
+    put its reason under the field escape had just restored (#22)."""
+    from test_burst_focus import burst
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await burst(pilot, "s", "ctrl+u", *"sin(3*y)", "enter", "escape")
+        assert app.settings.field("data.target").value == "cubic"
+        error = app.query_one("#error-data-target")
+        assert str(error.render()) == ""
+        assert not app.settings.field("data.target").has_class("invalid")
+        assert app.cfg.data.target == "cubic"
+
+
+async def test_the_same_bad_text_typed_again_after_escape_is_refused_again(make_app):
+    """Escape forgets the text it took back: typed again and left, it is checked (and refused) again,
+    rather than kept in the field unsent as a text already refused."""
+    from test_burst_focus import burst
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s", "ctrl+u", *"sin(3*y)", "enter")
+        await pilot.press("escape", "down")
+        assert app.focused is app.settings.field("data.target")
+        await burst(pilot, "ctrl+u", *"sin(3*y)", "down")
+        assert "unknown name 'y'" in str(app.query_one("#error-data-target").render())
+
+
+async def test_own_data_shows_its_facts_not_the_targets_fields_and_names_its_axes(make_app, tmp_path):
+    """With a file the panel said `target cubic`, `points 300`, `x_min -1`…, the legend offered a
+    truth there is none of, and the axes had no names (#22)."""
+    from conftest import CPU
+
+    path = tmp_path / "pandas.csv"
+    path.write_text(",time,height\n" + "".join(f"{i},{i / 4 - 2:.2f},{(i / 4 - 2) ** 2:.3f}\n" for i in range(21)))
+    app = make_app(CPU.with_value("data.file", str(path)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("n")
+        app.refresh_view()
+        await pilot.pause()
+        facts = str(app.query_one("#data-facts").render())
+        assert "pandas.csv" in facts
+        assert "21 rows · x -2 … 3" in facts
+        assert "columns time, height" in facts
+        for key in ("data.target", "data.points", "data.x_min", "data.x_max", "data.noise"):
+            assert not app.query_one(f"#row-{key.replace('.', '-')}").display, key
+        for key in ("data.file", "data.x_column", "data.y_column", "data.split"):
+            assert app.query_one(f"#row-{key.replace('.', '-')}").display, key
+        assert "truth" not in str(app.fit_chart.border_subtitle)
+        chart = str(app.fit_chart.render())
+        assert "time" in chart
+        assert "↑ height" in chart
+        await edit(pilot, "data.file", "")  # back to the lesson's target: its fields again, no facts
+        app.refresh_view()
+        await pilot.pause()
+        assert app.query_one("#row-data-target").display
+        assert not app.query_one("#row-data-x_column").display
+        assert not app.query_one("#data-facts").display
+        assert "truth" in str(app.fit_chart.border_subtitle)
+        assert "↑" not in str(app.fit_chart.render())

@@ -22,8 +22,9 @@ from fitscope.core.reference import Reference
 from fitscope.core.snapshot import Snapshot
 from fitscope.core.tracker import Tracker
 from fitscope.tui.formatting import num
+from fitscope.tui.inside_plot import draw_kinks, draw_units
 from fitscope.tui.messages import ChartBuilt
-from fitscope.tui.plotting import draw_fit, draw_kinks, draw_loss, draw_race, draw_race_losses, draw_units
+from fitscope.tui.plotting import draw_fit, draw_loss, draw_race, draw_race_losses
 from fitscope.tui.raster import build_matrix
 
 

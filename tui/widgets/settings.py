@@ -10,7 +10,9 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from fitscope.core import config as config_mod
-from fitscope.core.config import FitConfig
+from fitscope.core.config import FitConfig, data_label
+from fitscope.core.snapshot import DataView
+from fitscope.tui.formatting import short
 from fitscope.tui.messages import SettingSubmitted
 from fitscope.tui.widgets.field import Field, in_order
 
@@ -19,7 +21,8 @@ LIVE_KEYS = {"train.lr", "train.steps", "train.device"}
 
 GROUPS = {
     "Data": ["data.target", "data.points", "data.x_min", "data.x_max", "data.sampling", "data.noise",
-             "data.noise_level", "data.split", "data.test_fraction", "data.file", "data.seed"],
+             "data.noise_level", "data.split", "data.test_fraction", "data.file", "data.x_column", "data.y_column",
+             "data.seed"],
     "Model": ["model.hidden", "model.activation", "model.init_seed"],
     "Training": ["train.optimizer", "train.lr", "train.momentum", "train.weight_decay", "train.batch_size",
                  "train.steps", "train.loss", "train.device"],
@@ -33,7 +36,29 @@ CHOICES = {
 LABELS = {"model.init_seed": "w seed", "data.noise_level": "level", "data.test_fraction": "test frac",
           "train.weight_decay": "wt decay",
           "train.batch_size": "batch", "train.optimizer": "optim", "model.activation": "act",
-          "data.sampling": "sampling", "train.momentum": "momentum"}
+          "data.sampling": "sampling", "train.momentum": "momentum", "data.x_column": "x column",
+          "data.y_column": "y column"}
+# what a generated target has and your own data has not, and the other way round
+GENERATED_ONLY = {"data.target", "data.points", "data.x_min", "data.x_max", "data.sampling", "data.noise",
+                  "data.noise_level"}
+FILE_ONLY = {"data.x_column", "data.y_column"}
+
+
+def applies(key: str, cfg: FitConfig) -> bool:
+    return key not in (FILE_ONLY if not cfg.data.file else GENERATED_ONLY)
+
+
+def facts(view: DataView | None, cfg: FitConfig) -> str:
+    """Your own data in a line or two: the file, its rows, its x range and the columns fitted."""
+    if not cfg.data.file:
+        return ""
+    name = data_label(cfg.data)
+    if view is None:
+        return f"{name} (reading…)"
+    rows = len(view.x_train) + len(view.x_test)
+    lo, hi = view.x_range
+    cols = f"\ncolumns {view.x_name}, {view.y_name}" if view.x_name and view.y_name else ""
+    return f"{name}\n{rows:,} rows · x {short(lo)} … {short(hi)}{cols}"
 
 
 def show(value) -> str:
@@ -86,6 +111,10 @@ class SettingsPanel(VerticalScroll):
         self.lazy = lazy
         self.populated = False
         self._submitted: dict[str, str] = {}  # per field, the text last sent
+        # fields whose text escape took back: a refusal of it still on its way is not shown under
+        # them (a burst `enter escape` handles the escape before the app hears of the enter)
+        self._withdrawn: set[str] = set()
+        self._view: DataView | None = None  # the data shown in the facts line
 
     def compose(self):
         if not self.lazy:
@@ -124,6 +153,9 @@ class SettingsPanel(VerticalScroll):
         rows: list[Widget] = []
         for group, keys in GROUPS.items():
             rows.append(Label(group, classes="group"))
+            if group == "Data":
+                rows.append(Static(facts(self._view, self.cfg), id="data-facts", classes="facts"))
+                rows[-1].display = bool(self.cfg.data.file)
             for key in keys:
                 name = LABELS.get(key, key.split(".")[1])
                 mark = "" if key in LIVE_KEYS else " ↻"
@@ -132,14 +164,18 @@ class SettingsPanel(VerticalScroll):
                                  if key in CHOICES else
                                  Field(show(value), id=f"field-{_id(key)}", classes="field", name=key))
                 rows.append(Horizontal(Label(f"{name}{mark}", classes="field-label", id=f"label-{_id(key)}"), field,
-                                       classes="row"))
+                                       classes="row", id=f"row-{_id(key)}"))
                 rows.append(Static("", id=f"error-{_id(key)}", classes="field-error"))
+                rows[-2].display = applies(key, self.cfg)
         rows.append(Static("↻ applies with a reset", classes="hint"))
         return rows
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         key = event.input.name or ""  # every field's Input is named after its config key
+        if event.input.value != event.value:  # escape (or more typing) came first: not what it holds now
+            return
+        self._withdrawn.discard(key)
         self._submitted[key] = event.value
         self.post_message(SettingSubmitted(key, event.value))
 
@@ -148,6 +184,7 @@ class SettingsPanel(VerticalScroll):
         already submitted and refused is not sent again: its reason is under the field)."""
         key = event.input.name or ""
         if event.value != show(self.cfg.get(key)) and event.value != self._submitted.get(key):
+            self._withdrawn.discard(key)
             self._submitted[key] = event.value
             self.post_message(SettingSubmitted(key, event.value))
 
@@ -158,6 +195,8 @@ class SettingsPanel(VerticalScroll):
             key = focused.name if isinstance(focused, Input) else focused.key
             if isinstance(focused, Input) and key:
                 focused.value = show(self.cfg.get(key))  # restored before the blur, so nothing is applied
+                self._submitted.pop(key, None)  # the same text typed again is sent again
+                self._withdrawn.add(key)
             if key:
                 self.clear_error(key)
             self.screen.set_focus(self)  # at once, before the keys queued behind this one
@@ -172,9 +211,12 @@ class SettingsPanel(VerticalScroll):
 
     def show_config(self, cfg: FitConfig, revert: str | None = None) -> None:
         """Show ``cfg``; a field being edited keeps its text, unless it is ``revert``."""
+        if self._view is not None and cfg.data != self.cfg.data:
+            self._view = None  # the facts of other data: until the next snapshot says
         self.cfg = cfg
         if not self.populated:  # the rows, when they come, are made from self.cfg
             return
+        self._show_applicable(cfg)
         for keys in GROUPS.values():
             for key in keys:
                 widget = self.field(key)
@@ -183,8 +225,34 @@ class SettingsPanel(VerticalScroll):
                 elif isinstance(widget, Input) and (not widget.has_focus or key == revert):
                     widget.value = show(cfg.get(key))
 
+    def show_data(self, view: DataView | None) -> None:
+        """The data the run trains on, for the facts line of your own data (the app calls this
+        when a snapshot brings new data)."""
+        self._view = view
+        if self.populated:
+            self._update_facts(self.cfg)
+
+    def _show_applicable(self, cfg: FitConfig) -> None:
+        """Only the fields that apply: a file has no target, points or x range of its own to set
+        (each changed only when it changes: a restyle of the rows would restart the cursor's blink)."""
+        shown = {"#data-facts": bool(cfg.data.file)}
+        shown.update({f"#row-{_id(key)}": applies(key, cfg) for key in GENERATED_ONLY | FILE_ONLY})
+        for selector, on in shown.items():
+            widget = self.query_one(selector)
+            if widget.display != on:
+                widget.display = on
+        for key in GENERATED_ONLY | FILE_ONLY:
+            if not applies(key, cfg) and self.query_one(f"#error-{_id(key)}").has_class("shown"):
+                self.clear_error(key)
+        self._update_facts(cfg)
+
+    def _update_facts(self, cfg: FitConfig) -> None:
+        text, line = facts(self._view, cfg), self.query_one("#data-facts", Static)
+        if str(line.render()) != text:
+            line.update(text)
+
     def show_error(self, key: str, message: str) -> None:
-        if not self.populated:
+        if not self.populated or key in self._withdrawn:
             return
         error = self.query_one(f"#error-{_id(key)}", Static)
         error.update(message)

@@ -42,7 +42,8 @@ from fitscope.tui.messages import FramesReady, ResetRefused, RunOpened, RunSaved
 from fitscope.tui.palette import Palette, binding_commands
 from fitscope.tui.plan import Live, Move, Refusal, Unchanged, plan
 from fitscope.tui.plotting import chart_text
-from fitscope.tui.screens import CompareSetup, Dialog, HelpScreen, PathDialog
+from fitscope.tui.race_setup import CompareSetup, Confirm, Entries, unsaved
+from fitscope.tui.screens import Dialog, HelpScreen, PathDialog
 from fitscope.tui.widgets.charts import VIEWS, FitChart, FrameView, LossChart, colour_on
 from fitscope.tui.widgets.leaderboard import Leaderboard, lead_text, member_tag, unit_tag, visible_members
 from fitscope.tui.widgets.settings import SettingsPanel
@@ -174,6 +175,8 @@ class FitscopeApp(App):
         self.crash_log: str | None = None
         self.reference: Reference | None = None
         self._confirm_write: str | None = None
+        self.race_entries = Entries.of(self.spec)  # the race set-up opens with the last race's
+        self._saved_at: tuple[int, int] | None = None  # (run id, step) of the last save
         self._exit_timer = threading.Event()  # set once a signal has started the exit timer
         self._old_handlers: dict[int, signal._HANDLER] = {}  # given back when the app ends (tests run many apps)
         # the driver starts at once: a worker process loads torch while the first frame is drawn
@@ -554,6 +557,8 @@ class FitscopeApp(App):
         if msg.error:
             self.notify(f"save failed: {msg.error}", severity="error")
         else:
+            latest = self.driver.latest
+            self._saved_at = (latest.run_id, latest.step) if latest is not None else None
             self.notify(f"saved run to {msg.path}/ (config, metrics, checkpoint, chart, summary; ctrl+o reopens it)")
 
     # ---- runs you keep: open, write settings, a reference -------------------------------------
@@ -663,11 +668,22 @@ class FitscopeApp(App):
 
     async def action_compare(self) -> None:
         self._main_keys_only()
-        if self.racing:
+        if not self.racing:
+            await self._open(CompareSetup(self._start_race, self.race_entries))
+            return
+        self.race_entries = Entries.of(self.spec)
+
+        def leave() -> None:
             self.switch_spec(RunSpec(self.cfg))
             self.log_line("back to a single run")
-            return
-        await self._open(CompareSetup(self._start_race))
+
+        async def new_race() -> None:
+            await self._open(CompareSetup(self._start_race, self.race_entries))
+
+        saved = "This race is not saved (e saves it)." if unsaved(self.driver.latest, self._saved_at) \
+            else "This race is saved."
+        await self.push_screen(Confirm(saved, {"c": ("back to a single run", leave),
+                                               "n": ("a new race, set up from this one", new_race)}))
 
     def _main_keys_only(self) -> None:
         """A dialog key is the app's on the main screen with no field being typed in; elsewhere the
@@ -983,6 +999,13 @@ class FitscopeApp(App):
         self.exit(return_code=128 + signum)
 
     async def action_quit(self) -> None:
+        if unsaved(self.driver.latest, self._saved_at) and not isinstance(self.screen, Confirm):
+            await self.push_screen(Confirm("This race is not saved.", {
+                "q": ("quit without saving it", self._quit_now), "e": ("save it (then q quits)", self.action_save_run)}))
+            return
+        self._quit_now()
+
+    def _quit_now(self) -> None:
         self._quitting = True
         self.driver.close()
         self.exit()

@@ -2,7 +2,7 @@ import pytest
 from textual.widgets import Input
 
 from fitscope.core import commands as C
-from fitscope.tui.screens import CompareSetup
+from fitscope.tui.race_setup import CompareSetup
 
 KIND = ["model.activation", "train.lr", "train.optimizer", "model.hidden"]
 
@@ -85,7 +85,7 @@ async def test_c_starts_the_default_activation_race_and_c_goes_back(app):
         assert app.query_one("#board").display
         assert not app.query_one("#log").display
         driver = app.driver
-        await pilot.press("c")
+        await pilot.press("c", "c")  # c asks (this race is not saved): c again goes back
         snap = app.driver.latest
         assert app.driver is driver  # one driver for the app's life: back to single is a reset in it
         assert not app.racing

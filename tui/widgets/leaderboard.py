@@ -194,13 +194,13 @@ class Leaderboard(DataTable):
         tag_w = 1 + max(len(_tag(i, color)) for i in range(len(snap.members)))
         if self.by_variant:
             rows = variant_rows(snap)
-            columns = _fit(_variant_columns(rows, tag_w), width, ("low", "high", "seeds", "test"))
+            columns = _fit(_variant_columns(rows, tag_w), width, (("low", "high"), ("seeds",), ("test",)))
             members = [r.median_member for r in rows]
             cells = [_variant_cells(r, columns, self._dim(r.median_member, hidden, solo), r.median_member
                                     == self.selected, color) for r in rows]
         else:
             members = ranked(snap.members)
-            columns = _fit(_member_columns(snap, tag_w), width, ("dead", "r2", "best", "test"))
+            columns = _fit(_member_columns(snap, tag_w), width, (("dead", "r2"), ("best",), ("test",)))
             cells = [_member_cells(i, snap.members[i], columns, self._dim(i, hidden, solo), i == self.selected,
                                    color) for i in members]
         return columns, cells, members
@@ -244,7 +244,8 @@ class Leaderboard(DataTable):
             else f"{len(snap.members)} members"
         toggle = "members" if self.by_variant else "variants"
         self.border_title = f"Leaderboard · {what} (m: {toggle})"
-        self.border_subtitle = escape(legend(self.by_variant, (self.content_region.width or 80) - 2))
+        words = {m.health.split(" @")[0] for m in snap.members}
+        self.border_subtitle = escape(legend(self.by_variant, (self.content_region.width or 80) - 2, words))
 
     # ---- keys --------------------------------------------------------------------------------
     def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
@@ -271,11 +272,11 @@ class Leaderboard(DataTable):
         self.post_message(self.Toggled(by_variant))
 
 
-def legend(by_variant: bool, width: int) -> str:
-    """One line: the columns and state words, as many as fit in ``width``."""
-    parts = (["median/min/max: final loss over the seeds", "state: its failed seeds"] if by_variant else
-             ["best@: step of its lowest loss", "dead: units off"]) + [
-        "diverged @N: NaN at step N", f"blew up: >{BLOWUP_FACTOR:g}× step-1 loss", "collapsed: flat fit"]
+def legend(by_variant: bool, width: int, words: frozenset[str] | set[str] = frozenset()) -> str:
+    """One line: the columns, and the failure words on the board, as many as fit in ``width``."""
+    parts = [WORD_WHY[w] for w in ("diverged", "blew up", "collapsed") if w in words]
+    parts += ["median/min/max over seeds", "n seeds"] if by_variant else ["best@ step of best loss",
+                                                                           "dead % units dead"]
     out = ""
     for part in parts:
         if len(out) + len(part) + 3 <= width:
@@ -283,14 +284,18 @@ def legend(by_variant: bool, width: int) -> str:
     return out
 
 
-def _fit(columns: list[Column], width: int | None, optional: tuple[str, ...]) -> tuple[Column, ...]:
+WORD_WHY = {"diverged": "diverged @N: NaN at step N", "blew up": f"blew up: >{BLOWUP_FACTOR:g}× step-1 loss",
+            "collapsed": "collapsed: flat fit"}
+
+
+def _fit(columns: list[Column], width: int | None, optional: tuple[tuple[str, ...], ...]) -> tuple[Column, ...]:
     """The columns without the optional ones, in that order, until the row fits in ``width``;
     then the name column narrower (cut with …), so a row never wraps or runs out of its panel."""
     keep = list(columns)
-    for key in optional:
+    for keys in optional:
         if width is None or sum(c.width for c in keep) <= width:
             break
-        keep = [c for c in keep if c.key != key]
+        keep = [c for c in keep if c.key not in keys]
     over = sum(c.width for c in keep) - width if width else 0
     if over > 0:
         keep = [Column(c.key, c.header, max(6, c.width - over)) if c.key == "name" else c for c in keep]

@@ -148,9 +148,11 @@ class Leaderboard(DataTable):
             self._race = race
             self.set_reactive(Leaderboard.by_variant, snap.spec.seeds > 1 and snap.spec.count() > snap.spec.seeds)
         self._last = (snap, hidden, solo, color)
-        if self._picked is not None and selected != self._picked:
-            selected = self._picked  # the app has not read the pick yet: the cursor stays where it went
-        self._picked = None
+        if self._picked is not None:
+            if selected == self._picked:
+                self._picked = None  # the app has it
+            else:
+                selected = self._picked  # the app has not read the pick yet: the cursor stays where it went
         self.selected = selected
         columns, cells, members = self._table(snap, hidden, solo, color, self._width())
         self._quiet = True
@@ -262,13 +264,19 @@ class Leaderboard(DataTable):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()  # said as Picked, by member
 
+    def on_resize(self) -> None:
+        self._again()  # the columns that fit, at the new width (a finished race sends no more snapshots)
+
+    def _again(self) -> None:
+        if self._last is not None:
+            snap, hidden, solo, color = self._last
+            self.show(snap, hidden, solo, self.selected, color)
+
     def action_toggle_view(self) -> None:
         self.by_variant = not self.by_variant
 
     def watch_by_variant(self, by_variant: bool) -> None:
-        if self._last is not None:
-            snap, hidden, solo, color = self._last
-            self.show(snap, hidden, solo, self.selected, color)
+        self._again()
         self.post_message(self.Toggled(by_variant))
 
 
@@ -298,7 +306,7 @@ def _fit(columns: list[Column], width: int | None, optional: tuple[tuple[str, ..
         keep = [c for c in keep if c.key not in keys]
     over = sum(c.width for c in keep) - width if width else 0
     if over > 0:
-        keep = [Column(c.key, c.header, max(6, c.width - over)) if c.key == "name" else c for c in keep]
+        keep = [Column(c.key, c.header, max(6, c.width - over), False) if c.key == "name" else c for c in keep]
     return tuple(keep)
 
 
@@ -367,5 +375,7 @@ def _plain_row(cells: list[Text], columns: tuple[Column, ...]) -> str:
     out = ""
     for cell, c in zip(cells, columns):
         text = cell.plain
-        out += f"{text:>{c.width}}" if c.right else f"{text:<{c.width}}"[:c.width]
+        if len(text) > c.width:
+            text = text[:c.width - 1] + "…"  # as the table cuts it
+        out += f"{text:>{c.width}}" if c.right else f"{text:<{c.width}}"
     return out.rstrip()

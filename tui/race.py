@@ -29,7 +29,7 @@ def table(snap: Snapshot) -> tuple[str, list[tuple[str, float]]]:
             line += f"  {num(r.test_median):>10}"
         line += f"  {r.seeds}"
         if len(r.failures) == 1:
-            line += f" ({r.failures[0]})"
+            line += f" (1 {r.failures[0]})"
         elif r.failures:
             line += f" ({len(r.failures)} failed: {', '.join(r.failures)})"
         lines.append(line)

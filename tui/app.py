@@ -42,10 +42,11 @@ from fitscope.tui.messages import FramesReady, ResetRefused, RunOpened, RunSaved
 from fitscope.tui.palette import Palette, binding_commands
 from fitscope.tui.plan import Live, Move, Refusal, Unchanged, plan
 from fitscope.tui.plotting import chart_text
-from fitscope.tui.screens import CompareSetup, Dialog, HelpScreen, PathDialog
+from fitscope.tui.race_setup import CompareSetup, Confirm, Entries, unsaved
+from fitscope.tui.screens import Dialog, HelpScreen, PathDialog
 from fitscope.tui.widgets.charts import VIEWS, FitChart, FrameView, LossChart, colour_on
 from fitscope.tui.widgets.footer import KeyFooter
-from fitscope.tui.widgets.leaderboard import leaderboard, member_tag, unit_tag
+from fitscope.tui.widgets.leaderboard import Leaderboard, lead_text, member_tag, unit_tag, visible_members
 from fitscope.tui.widgets.settings import SettingsPanel
 from fitscope.tui.widgets.textview import LogView, TextView
 
@@ -175,6 +176,8 @@ class FitscopeApp(App):
         self.crash_log: str | None = None
         self.reference: Reference | None = None
         self._confirm_write: str | None = None
+        self.race_entries = Entries.of(self.spec)  # the race set-up opens with the last race's
+        self._saved_at: tuple[int, int] | None = None  # (run id, step) of the last save
         self._exit_timer = threading.Event()  # set once a signal has started the exit timer
         self._old_handlers: dict[int, signal._HANDLER] = {}  # given back when the app ends (tests run many apps)
         # the driver starts at once: a worker process loads torch while the first frame is drawn
@@ -214,7 +217,7 @@ class FitscopeApp(App):
                 with Horizontal(id="bottom"):
                     yield LossChart(id="loss")
                     yield LogView(id="log", max_lines=2000)
-                    yield TextView(id="board")
+                    yield Leaderboard(id="board")
         yield KeyFooter(compact=True, show_command_palette=False)  # ctrl+p is in the help
 
     def on_mount(self) -> None:
@@ -242,8 +245,8 @@ class FitscopeApp(App):
         self.loss_chart = main.query_one(LossChart)
         self.log_view = main.query_one("#log", Log)
         self.settings = main.query_one(SettingsPanel)
-        self.board = main.query_one("#board", TextView)
-        self.panels = {"settings": self.settings, "fit": self.fit_chart, "log": self.log_view}
+        self.board = main.query_one("#board", Leaderboard)
+        self.panels = {"settings": self.settings, "fit": self.fit_chart, "board": self.board, "log": self.log_view}
         # the log's column names live in its border, so they never scroll away
         for selector, title in (("#settings", "Settings"), ("#fit", "Fit"), ("#loss", "Loss"),
                                 ("#log", "Log: step · loss · steps/s"),
@@ -330,9 +333,10 @@ class FitscopeApp(App):
         self._drawn_seq = snap.seq
         self.status_bar.update(self._status_line(snap))
         self._legends()
+        for line in self.board.health_changes(snap):
+            self.log_line(line)
         if snap.racing:
-            self.board.update(leaderboard(snap, self.hidden, self.solo, self.selected, colour_on(),
-                                          self.board.content_region.width or None))
+            self.board.show(snap, self.hidden, self.solo, self.selected, colour_on())
         else:
             self._log_snapshot(snap)
 
@@ -357,9 +361,7 @@ class FitscopeApp(App):
             self.notify(notice.text, severity=str(notice.level), timeout=4)  # type: ignore[arg-type]
 
     def visible_members(self, snap: Snapshot) -> list[int]:
-        if self.solo is not None and self.solo < len(snap.members):
-            return [self.solo]
-        return [i for i in range(len(snap.members)) if i not in self.hidden]
+        return visible_members(snap, self.solo, self.hidden, self.board.by_variant)
 
     def _legends(self) -> None:
         """Legends live in the border, so they never cover the data. Each names a series by what
@@ -382,7 +384,7 @@ class FitscopeApp(App):
             return
         if snap is not None and snap.racing:
             shown = self.visible_members(snap)
-            tags = [f"{member_tag(i, colour)} {escape(snap.members[i].label)}" for i in shown[:9]]
+            tags = [f"{member_tag(i, colour)} {escape(self.board.curve_label(snap, i))}" for i in shown[:9]]
             more = f"  +{len(shown) - 9}" if len(shown) > 9 else ""
             self.fit_chart.border_subtitle = "  ".join(tags) + more
             return
@@ -413,7 +415,7 @@ class FitscopeApp(App):
             must, extra = [STATE_ICON[State.STARTING], pace], []
         else:
             must = [STATE_ICON.get(snap.state, str(snap.state)), f"step {snap.step:,}/{snap.budget:,}",
-                    f"loss {num(snap.train_loss, 4)}", pace]
+                    lead_text(snap), pace]
             extra = [f"{snap.steps_per_s:,.0f} steps/s"] if snap.state == State.RUNNING else []
             extra.append(snap.device if snap.memory is None else f"{snap.device} {snap.memory / 2 ** 20:,.0f} MB")
             if snap.test_loss is not None:
@@ -558,6 +560,8 @@ class FitscopeApp(App):
         if msg.error:
             self.notify(f"save failed: {msg.error}", severity="error")
         else:
+            latest = self.driver.latest
+            self._saved_at = (latest.run_id, latest.step) if latest is not None else None
             self.notify(f"saved run to {msg.path}/ (config, metrics, checkpoint, chart, summary; ctrl+o reopens it)")
 
     # ---- runs you keep: open, write settings, a reference -------------------------------------
@@ -667,11 +671,22 @@ class FitscopeApp(App):
 
     async def action_compare(self) -> None:
         self._main_keys_only()
-        if self.racing:
+        if not self.racing:
+            await self._open(CompareSetup(self._start_race, self.race_entries))
+            return
+        self.race_entries = Entries.of(self.spec)
+
+        def leave() -> None:
             self.switch_spec(RunSpec(self.cfg))
             self.log_line("back to a single run")
-            return
-        await self._open(CompareSetup(self._start_race))
+
+        async def new_race() -> None:
+            await self._open(CompareSetup(self._start_race, self.race_entries))
+
+        saved = "This race is not saved (e saves it)." if unsaved(self.driver.latest, self._saved_at) \
+            else "This race is saved."
+        await self.push_screen(Confirm(saved, {"c": ("back to a single run", leave),
+                                               "n": ("a new race, set up from this one", new_race)}))
 
     def _main_keys_only(self) -> None:
         """A dialog key is the app's on the main screen with no field being typed in; elsewhere the
@@ -746,6 +761,18 @@ class FitscopeApp(App):
         self._inspect(i)
         self._redraw()
 
+    def on_leaderboard_picked(self, msg: Leaderboard.Picked) -> None:
+        self.selected = msg.member
+        self._inspect(msg.member)
+        self._redraw()
+
+    def on_leaderboard_chosen(self, msg: Leaderboard.Chosen) -> None:
+        self.action_member(msg.member + 1)
+
+    def on_leaderboard_toggled(self, msg: Leaderboard.Toggled) -> None:
+        self._redraw()
+        self._legends()
+
     # ---- inside the network: views, the timeline --------------------------------------------
     def _inspect(self, i: int) -> None:
         if self.fit_chart.member != i:
@@ -809,6 +836,8 @@ class FitscopeApp(App):
 
     def action_frame_edge(self, end: int) -> None:
         self._main_keys_only()  # in a field home and end move its cursor (in order); in help they scroll it
+        if self.focused is self.board:  # the leaderboard's first / last row
+            raise SkipAction()
         snap = self.driver.latest
         if snap is None or snap.state == State.RUNNING:
             return
@@ -973,6 +1002,13 @@ class FitscopeApp(App):
         self.exit(return_code=128 + signum)
 
     async def action_quit(self) -> None:
+        if unsaved(self.driver.latest, self._saved_at) and not isinstance(self.screen, Confirm):
+            await self.push_screen(Confirm("This race is not saved.", {
+                "q": ("quit without saving it", self._quit_now), "e": ("save it (then q quits)", self.action_save_run)}))
+            return
+        self._quit_now()
+
+    def _quit_now(self) -> None:
         self._quitting = True
         self.driver.close()
         self.exit()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import sys
 
 from fitscope.core import commands as C
@@ -13,50 +12,33 @@ from fitscope.core.tracker import Tracker
 from fitscope.tui import headless, signals
 from fitscope.tui.formatting import num
 from fitscope.tui.plotting import chart_text
+from fitscope.tui.variants import variant_rows
 
 
 def table(snap: Snapshot) -> tuple[str, list[tuple[str, float]]]:
-    """Each variant's median, min and max final loss over its seeds, best first."""
-    groups: dict[str, list] = {}
-    for m in snap.members:
-        groups.setdefault(m.variant, []).append(m)
-    rows = []
-    for variant, ms in groups.items():
-        finals = [m.loss for m in ms if m.diverged_at is None and m.loss is not None]
-        tests = [m.test_loss for m in ms if m.diverged_at is None and m.test_loss is not None]
-        diverged = sorted(m.diverged_at for m in ms if m.diverged_at is not None)
-        med = statistics.median(finals) if finals else float("inf")
-        rows.append((variant, med, finals, tests, diverged, len(ms)))
-    rows.sort(key=lambda r: r[1])
-    width = max(7, *(len(r[0]) for r in rows))
-    has_test = any(r[3] for r in rows)
+    """Each variant's median, min and max final loss over its seeds, best first (the app's variant
+    view prints the same rows: :func:`variant_rows`), and its failed members by their words."""
+    rows = variant_rows(snap)
+    width = max(7, *(len(r.variant) for r in rows))
+    has_test = any(r.test_median is not None for r in rows)
     head = f"{'variant':<{width}}  {'median':>9}  {'min':>9}  {'max':>9}" + ("  test med." if has_test else "") + "  runs"
     lines = [head, "─" * len(head)]
-    for variant, med, finals, tests, diverged, n in rows:
-        fmt = (lambda v: f"{num(v):>9}") if finals else (lambda v: f"{'—':>9}")
-        line = f"{variant:<{width}}  {fmt(med)}  {fmt(min(finals) if finals else 0)}  {fmt(max(finals) if finals else 0)}"
+    for r in rows:
+        line = f"{r.variant:<{width}}  {num(r.median):>9}  {num(r.low):>9}  {num(r.high):>9}"
         if has_test:
-            line += f"  {num(statistics.median(tests)):>10}" if tests else f"  {'—':>10}"
-        if len(diverged) == 1:
-            line += f"  {n} (1 diverged at step {diverged[0]:,})"
-        elif diverged:
-            line += f"  {n} ({len(diverged)} diverged, the first at step {diverged[0]:,})"
-        else:
-            line += f"  {n}"
+            line += f"  {num(r.test_median):>10}"
+        line += f"  {r.seeds}"
+        if len(r.failures) == 1:
+            line += f" (1 {r.failures[0]})"
+        elif r.failures:
+            line += f" ({len(r.failures)} failed: {', '.join(r.failures)})"
         lines.append(line)
-    return "\n".join(lines), [(r[0], r[1]) for r in rows]
+    return "\n".join(lines), [(r.variant, loss_rank(r.median)) for r in rows]
 
 
 def medians(snap: Snapshot) -> dict[str, int]:
     """Each variant's member with the median final loss."""
-    groups: dict[str, list[int]] = {}
-    for i, m in enumerate(snap.members):
-        groups.setdefault(m.variant, []).append(i)
-    out = {}
-    for variant, idx in groups.items():
-        ranked = sorted(idx, key=lambda i: loss_rank(snap.members[i].loss))
-        out[variant] = ranked[len(ranked) // 2]
-    return out
+    return {r.variant: r.median_member for r in variant_rows(snap)}
 
 
 def inside_lines(snap: Snapshot, layers: dict[int, list]) -> list[str]:

@@ -309,7 +309,7 @@ def test_a_race_whose_members_all_diverge_in_a_variant_still_prints_chart_and_ta
     r = fitscope("compare", "--vary", "train.lr=1,2", "--seeds", "2", "--steps", "50", "--set", "train.device=cpu")
     assert r.returncode == 0
     assert "Traceback" not in r.stderr
-    assert re.search(r"\(2 diverged, the first at step \d+\)", r.stdout)
+    assert re.search(r"\(2 failed: diverged @\d+, diverged @\d+\)", r.stdout)
     assert "┬" in r.stdout
 
 

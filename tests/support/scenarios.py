@@ -49,6 +49,29 @@ async def lesson_race(pilot):
     await settle(pilot)
 
 
+async def race_of_15(pilot, members: bool) -> None:
+    """The lesson's question: relu, softplus and tanh over 5 seeds each, the board focused and scrolled."""
+    app = pilot.app
+    app.switch_spec(RunSpec.race(app.cfg, {"model.activation": ["relu", "softplus", "tanh"]}, 5))
+    await pilot.pause()
+    app.driver.send(C.Step(300))
+    await settle(pilot)
+    await pilot.press("tab")
+    if members:
+        await pilot.press("m")
+        await pilot.pause()
+    await pilot.press("end", "up")  # to the foot of the board and one back
+    await settle(pilot)
+
+
+async def race_of_15_variants(pilot):
+    await race_of_15(pilot, members=False)
+
+
+async def race_of_15_members(pilot):
+    await race_of_15(pilot, members=True)
+
+
 async def lr_race_with_a_diverged_member(pilot):
     app = pilot.app
     app.switch_spec(RunSpec.race(app.cfg, {"train.lr": [0.05, 0.2, 0.8, 3.0]}))
@@ -115,6 +138,10 @@ SCENARIOS: dict[str, Scenario] = {
     "help": Scenario(CPU, (100, 30), help_screen),
     "race-120x40": Scenario(CPU, (120, 40), lesson_race),
     "race-80x24": Scenario(CPU, (80, 24), lesson_race),
+    "race15-variants-120x40": Scenario(CPU, (120, 40), race_of_15_variants),
+    "race15-variants-80x24": Scenario(CPU, (80, 24), race_of_15_variants),
+    "race15-members-120x40": Scenario(CPU, (120, 40), race_of_15_members),
+    "race15-members-80x24": Scenario(CPU, (80, 24), race_of_15_members),
     "lr-race-diverged": Scenario(CPU, (100, 30), lr_race_with_a_diverged_member),
     "diverged-single": Scenario(CPU.with_value("train.lr", 60), (100, 30), diverged_single),
     "settings-60x20": Scenario(CPU, (60, 20), settings_overlay),

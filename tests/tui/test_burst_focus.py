@@ -47,7 +47,7 @@ async def test_up_and_down_in_a_burst_move_before_the_characters_behind_them():
 
 
 async def test_tab_in_the_race_dialog_moves_before_the_characters_behind_it():
-    from fitscope.tui.screens import CompareSetup
+    from fitscope.tui.race_setup import CompareSetup
 
     app = manual_app()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -58,7 +58,7 @@ async def test_tab_in_the_race_dialog_moves_before_the_characters_behind_it():
 
 
 async def test_a_burst_in_the_race_dialog_lands_in_the_field_the_moves_reach():
-    from fitscope.tui.screens import CompareSetup
+    from fitscope.tui.race_setup import CompareSetup
 
     app = manual_app()
     async with app.run_test(size=(100, 30)) as pilot:

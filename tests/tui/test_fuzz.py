@@ -7,7 +7,8 @@ from textual.command import CommandPalette
 
 from fitscope.core import commands as C
 from fitscope.core.snapshot import State
-from fitscope.tui.screens import CompareSetup, HelpScreen, PathDialog
+from fitscope.tui.race_setup import CompareSetup, Confirm
+from fitscope.tui.screens import HelpScreen, PathDialog
 
 NAMED = ["space", "n", "left_square_bracket", "right_square_bracket", "r", "d", "a", "A", "plus", "minus", "t",
          "l", "e", "tab", "shift+tab", "c", "h", "R", "s", "g", "question_mark", "escape", "enter", "up", "down",
@@ -65,6 +66,6 @@ async def test_random_keys_never_break_the_app(state, make_app, tmp_path, monkey
         frame = app.fit_chart.frame
         assert f"step {snap.step:,}/{snap.budget:,}" in header or "switching" in header or (
             frame is not None and f"◀ frame {frame.index + 1}/{frame.count}" in header)
-        dialogs = (CompareSetup, HelpScreen, PathDialog, CommandPalette)
+        dialogs = (CompareSetup, Confirm, HelpScreen, PathDialog, CommandPalette)
         assert isinstance(app.screen, dialogs) or app.screen is app.screen_stack[0]
         assert app.spec.count() == len(snap.members) or app.switching

@@ -121,8 +121,8 @@ async def test_a_race_member_picked_by_number_is_the_one_inspected(app):
         assert snap.members[1].layers is not None
         assert snap.members[0].layers is None
         assert app.fit_chart.member == 1
-        assert "dead" in str(app.board.render())
-        assert "R²" in str(app.board.render())
+        assert "dead" in app.board.lines()[0]
+        assert "R²" in app.board.lines()[0]
 
 
 async def test_earlier_fits_are_drawn_faint_when_asked(app):

@@ -45,6 +45,13 @@ def test_race_screen(snap_compare, name):
     assert replayed(snap_compare, name)
 
 
+@pytest.mark.parametrize("name", ["race15-variants-120x40", "race15-variants-80x24", "race15-members-120x40",
+                                  "race15-members-80x24"])
+def test_a_race_of_15_with_the_board_focused_and_scrolled(snap_compare, name):
+    """relu, softplus, tanh × 5 seeds: one row per variant (its median member drawn), or every member."""
+    assert replayed(snap_compare, name)
+
+
 def test_a_diverged_member_in_an_lr_race(snap_compare):
     assert replayed(snap_compare, "lr-race-diverged")
 

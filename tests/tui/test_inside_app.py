@@ -101,7 +101,7 @@ async def test_i_logs_the_networks_numbers_and_the_log_lines_carry_r2(app):
         await settle(pilot)
         await pilot.press("i")
         text = log_text(app)
-        assert "base at step 300:" in text
+        assert "relu at step 300:" in text
         assert "layer 1: dead" in text
         assert "layer 2: dead" in text
         assert "R² train 0.9" in text

@@ -102,7 +102,7 @@ def test_loss_curves_reads_metrics_by_column_name(head):
 
 
 @pytest.mark.parametrize("text, says", [
-    ("a,b\n1,2\n", "its header does not name the columns step, member and train_loss"),
+    ("a,b\n1,2\n", "line 1 is not fitscope's metrics header"),
     ("step,member,train_loss\n1,m,oops\n", "line 2: the train_loss is 'oops'"),
     ("step,member,train_loss\nx,m,1\n", "line 2: the step is 'x'"),
 ])

@@ -31,6 +31,7 @@ from fitscope.core.steppers import Batches, FastStepper, OnStep
 COMPILING = ("compiling the training step (torch.compile)… ~{cold} s the first time, a few seconds from "
              "torch's cache; the first step waits for it")
 COLD_SECONDS = 30  # measured 15-70 s on 2 busy cores for the lesson's net
+WAIT_LIMIT_S = 600.0  # a compile still running after this has hung (seen: inductor without a vector unit)
 
 
 @dataclass(frozen=True)
@@ -157,12 +158,14 @@ class CompiledStepper(FastStepper):
     """The fast stepper's groups and state, each group's step compiled; see the module's text."""
 
     def __init__(self, members: list[Member], models: list[torch.nn.Sequential], device: torch.device,
-                 batches: Batches, compile: Callable[[Plan], StepFn] | None = None):
+                 batches: Batches, compile: Callable[[Plan], StepFn] | None = None, wait_limit_s: float = WAIT_LIMIT_S):
         super().__init__(members, models, device, blocks="off")
         self.plans = [Plan.of(g, batches.rows, members) for g in self.groups]
         self._fns: list[StepFn] | None = None
         self._error: str | None = None
         self._told = False
+        self._wait_limit_s = wait_limit_s
+        self._gave_up = False  # a compile past the limit: fast kernels for good, even if it finishes later
         self.compile_s: float | None = None
         x, y = batches.x[:batches.rows], batches.y[:batches.rows]
         self._thread = threading.Thread(target=self._compile, args=(compile or compile_step, x, y), daemon=True,
@@ -186,7 +189,8 @@ class CompiledStepper(FastStepper):
                     fn(*scratch, sq, x.clone(), y.clone(), tuple(h.clone() for h in self._hyper(g, plan)),
                        g.t_dev.clone())
                 fns.append(fn)
-            self._fns = fns
+            if not self._gave_up:
+                self._fns = fns
             _READY.update(self.plans)
         except Exception as exc:  # no compiler, an unsupported op, a recompile limit: the fast kernels
             text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
@@ -198,25 +202,29 @@ class CompiledStepper(FastStepper):
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def _settle(self) -> None:
+        """Waits for the compile, at most the limit: past it, the fast kernels for good."""
+        if not self._gave_up and not self.ready(self._wait_limit_s):
+            self._gave_up = True
+            self._error = f"it did not finish in {self._wait_limit_s:g} s"
+
     def wait(self) -> bool:
-        waiting = self._thread.is_alive()
-        self.ready()
+        waiting = self._thread.is_alive() and not self._gave_up
+        self._settle()
         return waiting
 
     @property
     def compiled(self) -> bool:
-        """Whether the steps run compiled (after the compile: False where it failed)."""
-        self.ready()
-        return self._fns is not None
+        """Whether the steps run compiled (after the compile: False where it failed or hung)."""
+        self._settle()
+        return self._fns is not None and not self._gave_up
 
     def run(self, batches: Batches, n: int, frames: OnStep | None = None, start: int = 0) -> np.ndarray:
+        self._settle()
         if not self._told:  # the first steps wait for the compile, and the run says how it went
-            self.ready()
             self._told = True
             self.notice = (f"torch.compile failed ({self._error}): stepping with the fast kernels"
                            if self._error is not None else f"compiled the training step in {self.compile_s:.1f} s")
-        else:
-            self.ready()
         return super().run(batches, n, frames, start)
 
     @staticmethod
@@ -229,7 +237,7 @@ class CompiledStepper(FastStepper):
         return g.lr_el, g.wd_el, g.mom_el
 
     def _step_groups(self, x: torch.Tensor, y: torch.Tensor, i: int) -> None:
-        if self._fns is None:
+        if self._fns is None or self._gave_up:
             super()._step_groups(x, y, i)
             return
         with torch.no_grad():  # as at the compile: grad mode is part of what its guards check

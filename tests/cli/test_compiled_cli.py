@@ -3,11 +3,14 @@
 
 import re
 
+import pytest
 from test_cli import fitscope
 
 from fitscope.core import compiled
 
 from support.oracle import assert_printed_lesson_loss
+
+pytestmark = pytest.mark.compiled
 
 
 def test_run_notes_the_compile_before_the_first_step_and_how_long_it_took(monkeypatch):

@@ -20,6 +20,8 @@ from fitscope.core.training import Experiment, FastStepper, build
 
 from support.oracle import assert_follows_the_lesson
 
+pytestmark = pytest.mark.compiled
+
 CPU = FitConfig().with_values({"train.device": "cpu", "train.kernels": "compiled"})
 T = 900  # seconds: a cold compile on two busy cores; a backstop, never what decides a test
 # one member per optimiser group, two activations in the SGD group (one with momentum: not plain)
@@ -138,3 +140,27 @@ def test_the_thread_driver_runs_the_compiled_kernels_to_the_lessons_losses():
     assert snap is not None
     assert snap.state == State.DONE
     assert_follows_the_lesson(np.asarray(driver.tracker.history(0).loss), 2, "tanh")
+
+
+def test_a_compile_that_hangs_gives_way_to_the_fast_kernels_for_good():
+    """A compile past its limit (seen: inductor without a vector unit in CI) must not hold the run:
+    the first step waits at most the limit, then every step is the fast kernels', even once the
+    compile finishes."""
+    release = __import__("threading").Event()
+
+    def hangs(plan):
+        release.wait()  # the compile never finishes while the run waits
+        return lambda *args: torch.full((1,), 123.0)  # a late step that would show in the losses if used
+
+    spec = RunSpec(CPU)
+    exp = Experiment(spec)
+    exp.use(compiled.CompiledStepper(spec.members(), build(spec)[1], exp.device, exp.batches, compile=hangs,
+                                     wait_limit_s=0.2))
+    first = exp.step(20)[:, 0]
+    assert exp.stepper.notice == "torch.compile failed (it did not finish in 0.2 s): stepping with the fast kernels"
+    release.set()
+    exp.stepper.ready(T)
+    assert not exp.stepper.compiled
+    rest = exp.step(20)[:, 0]
+    fast = Experiment(RunSpec(CPU.with_value("train.kernels", "fast"))).step(40)[:, 0]
+    np.testing.assert_array_equal(np.concatenate([first, rest]), fast)

@@ -44,6 +44,7 @@ def test_fast_kernels_follow_the_lesson(seed, activation):
     assert_follows_the_lesson(ours, seed, activation)
 
 
+@pytest.mark.compiled
 @pytest.mark.parametrize("seed,activation", CASES)
 def test_compiled_kernels_follow_the_lesson(seed, activation):
     """torch.compile'd fast step: the same rule (one compile per activation; the seeds reuse it)."""
@@ -89,7 +90,7 @@ def test_thread_driver_end_to_end_matches_the_lesson(activation, kernels, seed):
     assert snap.train_loss == h.loss[-1]
 
 
-@pytest.mark.parametrize("kernels", ["fast", "autograd", "compiled"])
+@pytest.mark.parametrize("kernels", ["fast", "autograd", pytest.param("compiled", marks=pytest.mark.compiled)])
 def test_default_run_converges_to_the_lesson_loss(kernels):
     losses = Experiment(RunSpec(CPU.with_value("train.kernels", kernels))).step(300)[:, 0]
     assert losses[0] > 0.1

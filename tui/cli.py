@@ -13,6 +13,7 @@ from fitscope.core import spec as spec_mod
 from fitscope.core.config import FitConfig
 from fitscope.core.errors import ConfigError
 from fitscope.core.spec import RunSpec, coerce_seeds, parse_vary
+from fitscope.tui import argv as argv_mod
 from fitscope.tui import runs_view, signals
 
 COMMANDS = ("run", "compare", "runs", "show", "plot", "export", "demo", "bench", "check")
@@ -274,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         if rundir.kind(Path(argv[0])) is None or "/" in argv[0]:
             argv = ["--open", *argv]  # fitscope RUN: the app on a saved run (or why it cannot be opened)
+    try:
+        argv = argv_mod.place(argv, parser)  # `fitscope --set … run`: the option goes to run, or is refused
+    except ConfigError as exc:
+        print(f"fitscope: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)

@@ -38,6 +38,9 @@ def save(run: Run, cmd: C.Save) -> Path:
     steps, fits, _ = run.exp.frames()
     metrics, thinning = runs.metrics_csv(run.tracker, run.exp.members, run.lrs, run.prior, run.sampler.columns_log())
     summary["metrics"] = thinning
+    first = replay_spec(run).base.train
+    if first.lr_changes and "train.lr" not in run.spec.varied:  # the rate it began with and each change, not the last
+        summary["optimizer"] = f"{first.optimizer} lr {lrplan.describe(first.lr, first.lr_changes)}"
     if run.spec.base.data.file:
         summary["data_units"] = data_units(summary, run.exp.data.x_scale, run.exp.data.y_scale, run.spec.base.train.loss)
     files = runs.files(replay_spec(run), metrics, state,

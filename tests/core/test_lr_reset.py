@@ -88,3 +88,13 @@ def test_a_reset_with_a_spec_of_its_own_rate_and_no_plan_trains_that_rate_from_s
     other = Run(RunSpec(cfg.with_value("train.lr", 0.1)))
     other.apply(C.Step(5))
     np.testing.assert_allclose(losses(run), losses(other), rtol=1e-6)
+
+
+def test_the_summary_gives_the_rate_it_began_with_and_each_change(tmp_path):
+    """summary.json (and so ``show``) said ``sgd lr 0.1`` of a run that began at 0.2."""
+    import json
+
+    run = Run(RunSpec(PLAN))
+    run.apply(C.Step(10))
+    run.apply(C.Save(str(tmp_path / "r")))
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["optimizer"] == "sgd lr 0.2, 0.1 from step 6"

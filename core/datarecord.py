@@ -48,3 +48,11 @@ def saved_data(saved: Saved, path: str, to: str = "resume") -> str:
         raise RunDirError(f"{where}: not the data this run trained on (the file changed since the save); "
                           f"put the original back to {to} it")
     return where
+
+
+def locate(saved: Saved, path: str) -> str:
+    """Where the data file of ``saved`` is, unchecked (to show or export the run, not to train it):
+    ``path`` (its config's data.file), else where it was at the save, else ``path``."""
+    record = saved.index.get("data")
+    at = record.get("file") if isinstance(record, dict) else None
+    return at if not os.path.exists(path) and isinstance(at, str) and os.path.exists(at) else path

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fitscope.core import datafile, registry, rundir, runfiles, targets
+from fitscope.core import datafile, lrplan, registry, rundir, runfiles, targets
 from fitscope.core import spec as spec_mod
 from fitscope.core.config import DataConfig, FitConfig, file_problem, shape_text
 from fitscope.core.datarecord import saved_data
@@ -60,7 +60,7 @@ def script(run: str | Path, embed_data: bool = False) -> str:
                           "its script makes the data itself")
     record = saved.index.get("data")
     sha = record.get("sha256") if isinstance(record, dict) else None
-    data = (_embedded(saved, d) if embed_data else _located(saved, d)) if d.file else None
+    data = (_embedded(saved, d) if embed_data else _located(d)) if d.file else None
     return source(spec, saved.folder.name, data=data,
                   sha256=sha if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha) else None)
 
@@ -78,14 +78,10 @@ def _embedded(saved: rundir.Saved, d: DataConfig) -> FileData:
     return FileData(str(Path(where).resolve()), points=(table.x, table.y))
 
 
-def _located(saved: rundir.Saved, d: DataConfig) -> FileData:
+def _located(d: DataConfig) -> FileData:
     """Where the data file is (its config's path, else where it was at the save) and which of its
     columns the run picked, from its first bytes only (the script checks the file's SHA-256)."""
-    record = saved.index.get("data")
-    where = d.file
-    if not Path(where).exists() and isinstance(record, dict) and isinstance(record.get("file"), str) \
-            and Path(record["file"]).exists():
-        where = record["file"]
+    where = d.file  # located already (core.datarecord.locate)
     suffix = Path(d.file).suffix.lower()
     if suffix == ".npz":
         return FileData(str(Path(where).resolve()))
@@ -113,16 +109,15 @@ def source(spec: RunSpec, name: str = "run", data: FileData | None = None, sha25
              "Exported from fitscope as a plain PyTorch script.", *how,
              "Run it with:  python fit.py   (needs torch; draws the fit when matplotlib is installed)",
              '"""', "", f"EXPORTED_FROM = {name!r}  # the run folder", ""]
-    needs_numpy = bool(base.data.file)
     reads = bool(base.data.file) and (data is None or data.points is None)  # the script reads the file
     lines += (["import hashlib", "import os", "import sys", ""] if reads else []) + \
-        (["import numpy as np"] if needs_numpy else []) + ["import torch", "from torch import nn", ""]
+        (["import numpy as np"] if base.data.file else []) + ["import torch", "from torch import nn", ""]
     widest = max(max(m.cfg.model.hidden) for m in members)
     if base.data.points * widest ** 2 * len(members) < 1_000_000:
         lines += ["torch.set_num_threads(1)  # a tiny net runs fastest (and as fitscope ran it) on one thread"]
     lines += [f"STEPS = {base.train.steps}"]
     if base.train.lr_changes:
-        lines += [f"LR_CHANGES = {dict(base.train.lr_changes)!r}  # step: the lr from that step on (changed live)"]
+        lines += [f"LR_CHANGES = {dict(base.train.lr_changes)!r}  # step: the lr from that step on"]
     if base.train.batch_size:
         lines += [f"BATCH = {base.train.batch_size}  # rows per step, in a shuffled order each epoch"]
     lines += ["", f"torch.manual_seed({base.data.seed})  # the data first, then the weights, from one seeded stream"]
@@ -139,7 +134,8 @@ def _describe(spec: RunSpec) -> str:
     data = "the data file DATA_FILE" if cfg.data.file else f"y = {targets.render(cfg.data.target)}"
     varied = spec.varied
     optimizer = "/".join(varied.get("train.optimizer", (cfg.train.optimizer,)))
-    lr = "/".join(f"{v:g}" for v in varied.get("train.lr", (cfg.train.lr,)))
+    lr = "/".join(f"{v:g}" for v in varied["train.lr"]) if "train.lr" in varied \
+        else lrplan.describe(cfg.train.lr, cfg.train.lr_changes)  # the rate it began with, then each change
     return f"{data} · {spec_mod.net_text(spec)} · {optimizer} lr {lr} · {cfg.train.loss} · {cfg.train.steps} steps"
 
 

@@ -80,3 +80,19 @@ def test_the_script_takes_the_data_files_path_and_names_it_when_missing(tmp_path
     assert given.returncode == 0, given.stderr
     want = json.loads((work / "r" / "summary.json").read_text())["final_loss"]
     assert final(given.stdout) == pytest.approx(want, rel=1e-6)
+
+
+def test_a_data_file_run_exports_from_another_folder(tmp_path):
+    """Its config's relative data.file was checked against the current folder: `no such file`."""
+    work = tmp_path / "work"
+    work.mkdir()
+    wide_csv(work / "wide.csv")
+    assert fitscope("run", "--data", "wide.csv", "--x", "x_in", "--y", "y_out", *AUTOGRAD, "--out", "r",
+                    cwd=work).returncode == 0
+    e = fitscope("export", str(work / "r"), cwd=tmp_path)
+    assert e.returncode == 0, e.stderr
+    assert f"DATA_FILE = {str(work / 'wide.csv')!r}" in e.stdout
+    got = run_script(e.stdout, tmp_path)
+    assert got.returncode == 0, got.stderr
+    assert final(got.stdout) == pytest.approx(json.loads((work / "r" / "summary.json").read_text())["final_loss"],
+                                              rel=1e-6)

@@ -152,23 +152,18 @@ def layout(lines: list[str]) -> tuple[int, bool] | None:
     return (first + 1 if header else first), comma
 
 
-def _text(p: Path, path: str, x_column: str, y_column: str) -> tuple[np.ndarray, np.ndarray, Pick]:
-    if p.stat().st_size > MAX_TEXT_BYTES:
-        raise _fail(path, f"{p.stat().st_size / 1e6:,.0f} MB of text is more than {MAX_POINTS:,} rows can hold "
-                          "(the limit of data.points)")
-    raw = p.read_bytes()
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
-        raise _fail(path, "it is UTF-16 or binary, not text: save it as a UTF-8 CSV, or as .npy/.npz")
-    text = raw.decode("utf-8-sig", errors="replace")
-    lines = text.splitlines()
-    rows = sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
-    if rows > MAX_POINTS + 1:
-        raise _fail(path, f"{rows:,} rows; at most {MAX_POINTS:,} (the limit of data.points)")
+def _splitter(comma: bool) -> Callable[[str], list[str]]:
+    return (lambda s: [f.strip() for f in s.split(",")]) if comma else str.split
+
+
+def text_columns(lines: list[str], path: str, x_column: str = "", y_column: str = "") -> tuple[int, bool, int, Pick]:
+    """A text file's layout from its first lines: where its rows start, whether commas separate
+    them, how many columns it has, and the two picked as x and y."""
     found = layout(lines)
     if found is None:
         raise _fail(path, "the file is empty")
     start, comma = found
-    split = (lambda s: [f.strip() for f in s.split(",")]) if comma else str.split
+    split = _splitter(comma)
     first = next((line for line in lines[start:] if line.strip() and not line.lstrip().startswith("#")), None)
     if first is None:
         raise _fail(path, "the file has a header but no data rows")
@@ -181,6 +176,34 @@ def _text(p: Path, path: str, x_column: str, y_column: str) -> tuple[np.ndarray,
         width = len(header)  # the header says how wide: a shorter row is named as wrong below
     width = max(width, 2)
     chosen = pick(path, header if header is not None and len(header) == width else None, width, x_column, y_column)
+    return start, comma, width, chosen
+
+
+def npy_columns(path: str, x_column: str = "", y_column: str = "") -> Pick:
+    """An .npy file's x and y columns, from its header alone."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        shape, _, _ = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0(f))
+    if len(shape) != 2 or shape[1] < 2:
+        raise _fail(path, f"expected an array of shape (n, 2) holding x and y, found shape {shape}")
+    return pick(path, None, shape[1], x_column, y_column)
+
+
+def _text(p: Path, path: str, x_column: str, y_column: str) -> tuple[np.ndarray, np.ndarray, Pick]:
+    if p.stat().st_size > MAX_TEXT_BYTES:
+        raise _fail(path, f"{p.stat().st_size / 1e6:,.0f} MB of text is more than {MAX_POINTS:,} rows can hold "
+                          "(the limit of data.points)")
+    raw = p.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
+        raise _fail(path, "it is UTF-16 or binary, not text: save it as a UTF-8 CSV, or as .npy/.npz")
+    text = raw.decode("utf-8-sig", errors="replace")
+    lines = text.splitlines()
+    rows = sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    if rows > MAX_POINTS + 1:
+        raise _fail(path, f"{rows:,} rows; at most {MAX_POINTS:,} (the limit of data.points)")
+    start, comma, width, chosen = text_columns(lines, path, x_column, y_column)
+    split = _splitter(comma)
     delimiter = "," if comma else None
     # the fast path: numpy's C parser, every column (so a row of another width is caught), then only
     # the two picked (another column may hold text: a pandas index of names)

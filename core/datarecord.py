@@ -24,10 +24,12 @@ def data_record(path: str) -> dict[str, str]:
     return {"file": str(Path(path).resolve()), "sha256": digest.hexdigest()}
 
 
-def saved_data(saved: Saved, path: str) -> str:
+def saved_data(saved: Saved, path: str, to: str = "resume") -> str:
     """The data file to resume ``saved`` on: ``path`` (its config's data.file) or, when that is not
     there (resumed from another folder), where it was at the save; RunDirError when the file is
-    not the one the run trained on. Saves from before the record are taken as they are."""
+    not the one the run trained on (``to``: what needs it, e.g. export). Saves from before the record
+    are taken as they are."""
+    doing = "resuming" if to == "resume" else to + "ing"
     record = saved.index.get("data")
     if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
         return path
@@ -36,13 +38,21 @@ def saved_data(saved: Saved, path: str) -> str:
         where = record["file"]
     problem = file_problem(where)  # a FIFO or /dev/zero put where the file was would hang the hash
     if problem:
-        raise RunDirError(f"{where}: the run's data file — {problem}; resuming needs the data it trained on")
+        raise RunDirError(f"{where}: the run's data file — {problem}; {doing} needs the data it trained on")
     try:
         now = data_record(where)["sha256"]
     except OSError as exc:
         raise RunDirError(f"{path}: the run's data file — cannot read it ({exc.strerror or exc}); "
-                          "resuming needs the data it trained on") from None
+                          f"{doing} needs the data it trained on") from None
     if now != record["sha256"]:
         raise RunDirError(f"{where}: not the data this run trained on (the file changed since the save); "
-                          "put the original back to resume it")
+                          f"put the original back to {to} it")
     return where
+
+
+def locate(saved: Saved, path: str) -> str:
+    """Where the data file of ``saved`` is, unchecked (to show or export the run, not to train it):
+    ``path`` (its config's data.file), else where it was at the save, else ``path``."""
+    record = saved.index.get("data")
+    at = record.get("file") if isinstance(record, dict) else None
+    return at if not os.path.exists(path) and isinstance(at, str) and os.path.exists(at) else path

@@ -11,11 +11,12 @@ Torch-free: it only writes text.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from fitscope.core import datafile, registry, rundir, runfiles, targets
+from fitscope.core import datafile, lrplan, registry, rundir, runfiles, targets
 from fitscope.core import spec as spec_mod
 from fitscope.core.config import DataConfig, FitConfig, file_problem, shape_text
 from fitscope.core.datarecord import saved_data
@@ -35,33 +36,69 @@ FAST = ("The run trained with the fast kernels (a batched, hand-written backward
         "the run's loss.")
 
 
+@dataclass(frozen=True)
+class FileData:
+    """A data-file run's data as the export found it: where the file is (absolute), the columns the
+    run picked (0-based; an .npz's arrays go by name), a text file's layout, and its points when
+    they go into the script."""
+
+    where: str
+    x_index: int = 0
+    y_index: int = 1
+    skip: int = 0  # a text file's lines before its rows
+    comma: bool = False
+    points: tuple[np.ndarray, np.ndarray] | None = None
+
+
 def script(run: str | Path, embed_data: bool = False) -> str:
     """The script of a saved run; ``embed_data``: a data file's points written into it."""
     saved = rundir.read(run, names=(runfiles.CONFIG,))
     spec = spec_mod.load_saved(saved, resume=False)
-    data = _embedded(saved, spec.base.data.file) if embed_data else None
+    d = spec.base.data
+    if embed_data and not d.file:
+        raise RunDirError("--embed-data: this run trained on a generated target, not a data file — "
+                          "its script makes the data itself")
     record = saved.index.get("data")
     sha = record.get("sha256") if isinstance(record, dict) else None
+    data = (_embedded(saved, d) if embed_data else _located(d)) if d.file else None
     return source(spec, saved.folder.name, data=data,
                   sha256=sha if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha) else None)
 
 
-def _embedded(saved: rundir.Saved, path: str) -> tuple[np.ndarray, np.ndarray]:
-    if not path:
-        raise RunDirError("--embed-data: this run trained on a generated target, not a data file — "
-                          "its script makes the data itself")
+def _embedded(saved: rundir.Saved, d: DataConfig) -> FileData:
+    """The points the run trained on: the bytes it read (SHA-256 checked), the columns it picked."""
+    where = saved_data(saved, d.file, to="export")
     try:
-        x, y, _ = datafile.load(saved_data(saved, path))  # the bytes the run trained on (SHA-256 checked)
+        table = datafile.read(where, d.x_column, d.y_column)
     except ConfigError as exc:
         raise RunDirError(f"--embed-data: {exc}") from None
-    if x.size > EMBED_MAX_POINTS:
-        raise RunDirError(f"--embed-data: the run's data has {x.size:,} points; a script carries at most "
+    if table.x.size > EMBED_MAX_POINTS:
+        raise RunDirError(f"--embed-data: the run's data has {table.x.size:,} points; a script carries at most "
                           f"{EMBED_MAX_POINTS:,} — export without --embed-data and send the data file with it")
-    return x, y
+    return FileData(str(Path(where).resolve()), points=(table.x, table.y))
 
 
-def source(spec: RunSpec, name: str = "run", data: tuple[np.ndarray, np.ndarray] | None = None,
-           sha256: str | None = None) -> str:
+def _located(d: DataConfig) -> FileData:
+    """Where the data file is (its config's path, else where it was at the save) and which of its
+    columns the run picked, from its first bytes only (the script checks the file's SHA-256)."""
+    where = d.file  # located already (core.datarecord.locate)
+    suffix = Path(d.file).suffix.lower()
+    if suffix == ".npz":
+        return FileData(str(Path(where).resolve()))
+    head = _head(where)  # a FIFO or a device is refused here, not read
+    try:
+        if suffix == ".npy":
+            chosen, skip, comma = datafile.npy_columns(where, d.x_column, d.y_column), 0, False
+        else:
+            skip, comma, _, chosen = datafile.text_columns(head.splitlines(), where, d.x_column, d.y_column)
+    except ConfigError as exc:
+        raise RunDirError(f"export: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"{where}: the run's data file — cannot read it ({exc})") from None
+    return FileData(str(Path(where).resolve()), chosen.x, chosen.y, skip, comma)
+
+
+def source(spec: RunSpec, name: str = "run", data: FileData | None = None, sha256: str | None = None) -> str:
     base = spec.base
     members = spec.members()
     # nothing a user or a run folder supplies is written here as text: formulas are rendered anew
@@ -72,15 +109,15 @@ def source(spec: RunSpec, name: str = "run", data: tuple[np.ndarray, np.ndarray]
              "Exported from fitscope as a plain PyTorch script.", *how,
              "Run it with:  python fit.py   (needs torch; draws the fit when matplotlib is installed)",
              '"""', "", f"EXPORTED_FROM = {name!r}  # the run folder", ""]
-    needs_numpy = bool(base.data.file)
-    lines += (["import hashlib", "import sys", ""] if base.data.file and data is None else []) + \
-        (["import numpy as np"] if needs_numpy else []) + ["import torch", "from torch import nn", ""]
+    reads = bool(base.data.file) and (data is None or data.points is None)  # the script reads the file
+    lines += (["import hashlib", "import os", "import sys", ""] if reads else []) + \
+        (["import numpy as np"] if base.data.file else []) + ["import torch", "from torch import nn", ""]
     widest = max(max(m.cfg.model.hidden) for m in members)
     if base.data.points * widest ** 2 * len(members) < 1_000_000:
         lines += ["torch.set_num_threads(1)  # a tiny net runs fastest (and as fitscope ran it) on one thread"]
     lines += [f"STEPS = {base.train.steps}"]
     if base.train.lr_changes:
-        lines += [f"LR_CHANGES = {dict(base.train.lr_changes)!r}  # step: the lr from that step on (changed live)"]
+        lines += [f"LR_CHANGES = {dict(base.train.lr_changes)!r}  # step: the lr from that step on"]
     if base.train.batch_size:
         lines += [f"BATCH = {base.train.batch_size}  # rows per step, in a shuffled order each epoch"]
     lines += ["", f"torch.manual_seed({base.data.seed})  # the data first, then the weights, from one seeded stream"]
@@ -97,11 +134,12 @@ def _describe(spec: RunSpec) -> str:
     data = "the data file DATA_FILE" if cfg.data.file else f"y = {targets.render(cfg.data.target)}"
     varied = spec.varied
     optimizer = "/".join(varied.get("train.optimizer", (cfg.train.optimizer,)))
-    lr = "/".join(f"{v:g}" for v in varied.get("train.lr", (cfg.train.lr,)))
+    lr = "/".join(f"{v:g}" for v in varied["train.lr"]) if "train.lr" in varied \
+        else lrplan.describe(cfg.train.lr, cfg.train.lr_changes)  # the rate it began with, then each change
     return f"{data} · {spec_mod.net_text(spec)} · {optimizer} lr {lr} · {cfg.train.loss} · {cfg.train.steps} steps"
 
 
-def _data(d: DataConfig, data: tuple[np.ndarray, np.ndarray] | None, sha256: str | None) -> list[str]:
+def _data(d: DataConfig, data: FileData | None, sha256: str | None) -> list[str]:
     if d.file:
         return _file_data(d, data, sha256)
     formula = targets.render(d.target)
@@ -123,14 +161,19 @@ def _data(d: DataConfig, data: tuple[np.ndarray, np.ndarray] | None, sha256: str
     return out
 
 
-def _file_data(d: DataConfig, data: tuple[np.ndarray, np.ndarray] | None, sha256: str | None) -> list[str]:
-    path = d.file
-    if data is not None:  # floats, written as repr(): exact, and nothing but numbers
-        return [f"# the data: the {data[0].size:,} points the run trained on, written in by export --embed-data",
-                f"x_raw = np.array([{', '.join(map(repr, data[0].tolist()))}])",
-                f"y_raw = np.array([{', '.join(map(repr, data[1].tolist()))}])", *_standardise()]
-    suffix = Path(path).suffix.lower()
-    out = [f"DATA_FILE = {path!r}  # the file the run trained on (export --embed-data puts its points in here)"]
+def _file_data(d: DataConfig, data: FileData | None, sha256: str | None) -> list[str]:
+    found = data or FileData(d.file)  # a FileData always comes from script(); without one: as the config says
+    if found.points is not None:  # floats, written as repr(): exact, and nothing but numbers
+        xs, ys = found.points
+        return [f"# the data: the {xs.size:,} points the run trained on, written in by export --embed-data",
+                f"x_raw = np.array([{', '.join(map(repr, xs.tolist()))}])",
+                f"y_raw = np.array([{', '.join(map(repr, ys.tolist()))}])", *_standardise()]
+    out = [f"DATA_FILE = {d.file!r}  # the file the run trained on (export --embed-data puts its points in here)",
+           "if len(sys.argv) > 1:  # python fit.py PATH: the file from somewhere else",
+           "    DATA_FILE = sys.argv[1]"]
+    if found.where != d.file:  # a relative path: the script may run in another folder
+        out += [f"elif not os.path.exists(DATA_FILE) and os.path.exists({found.where!r}):  # where it was at the export",
+                f"    DATA_FILE = {found.where!r}"]
     if sha256 is not None:
         out += [f"DATA_SHA256 = {sha256!r}",
                 "try:",
@@ -138,20 +181,24 @@ def _file_data(d: DataConfig, data: tuple[np.ndarray, np.ndarray] | None, sha256
                 "        found = hashlib.sha256(f.read()).hexdigest()",
                 "except OSError as exc:",
                 "    sys.exit(f'this script needs the run\\'s data file {DATA_FILE} ({exc.strerror}): put it there, '",
-                "             'or export the run with --embed-data')",
+                "             'give its path (python fit.py PATH), or export the run with --embed-data')",
                 "if found != DATA_SHA256:",
                 "    sys.exit(f'{DATA_FILE}: not the data the run trained on (its SHA-256 is {found}, the run\\'s '",
                 "             f'{DATA_SHA256}); put the original there, or export the run with --embed-data')"]
     out += ["# the data: x, y from DATA_FILE, trained standardised (mean 0, sd 1), as fitscope does"]
+    suffix = Path(d.file).suffix.lower()
     if suffix == ".npz":
-        out += ["with np.load(DATA_FILE) as z:", "    x_raw, y_raw = np.ravel(z['x']).astype(float), "
-                "np.ravel(z['y']).astype(float)"]
+        xn, yn = d.x_column or "x", d.y_column or "y"
+        out += ["with np.load(DATA_FILE) as z:", f"    x_raw, y_raw = np.ravel(z[{xn!r}]).astype(float), "
+                f"np.ravel(z[{yn!r}]).astype(float)"]
     elif suffix == ".npy":
-        out += ["a = np.load(DATA_FILE)", "x_raw, y_raw = a[:, 0].astype(float), a[:, 1].astype(float)"]
+        out += ["a = np.load(DATA_FILE)",
+                f"x_raw, y_raw = a[:, {found.x_index}].astype(float), a[:, {found.y_index}].astype(float)"
+                "  # the columns the run picked"]
     else:
-        skip, comma = datafile.layout(_head(path).splitlines()) or (0, False)
-        delimiter = ", delimiter=','" if comma else ""
-        out += [f"data = np.loadtxt(DATA_FILE{delimiter}, skiprows={skip}, ndmin=2)",
+        delimiter = ", delimiter=','" if found.comma else ""
+        out += [f"data = np.loadtxt(DATA_FILE{delimiter}, skiprows={found.skip}, ndmin=2, encoding='utf-8-sig',",
+                f"                  usecols=({found.x_index}, {found.y_index}))  # the columns the run picked",
                 "x_raw, y_raw = data[:, 0], data[:, 1]"]
     return out + ["keep = np.isfinite(x_raw) & np.isfinite(y_raw)", "x_raw, y_raw = x_raw[keep], y_raw[keep]",
                   *_standardise()]

@@ -62,7 +62,7 @@ def on_step(run: Run, cmd: C.Step) -> None:
 
 def on_reset(run: Run, cmd: C.Reset) -> None:
     try:
-        run.open(cmd.spec or run.spec)
+        run.open(store.reset_spec(run, cmd.spec))
     except ConfigError as exc:  # e.g. a device that is not there: keep the old run
         raise C.Refused(str(exc)) from None
     except (OSError, ValueError, RuntimeError, MemoryError) as exc:  # whatever else building met

@@ -100,3 +100,12 @@ def steps_before_next(changes: Changes, first: int, n: int) -> int:
     """How many of the ``n`` steps from ``first`` on train before the next planned change (≥ 1)."""
     i = bisect.bisect_right([s for s, _ in changes], first)
     return min(n, changes[i][0] - first) if i < len(changes) else n
+
+
+def describe(lr: float, changes: Changes) -> str:
+    """The rates as summary.json and ``show`` give them: ``0.2, 0.1 from step 151``."""
+    parts = [f"{lr:g}", *(f"{v:g} from step {s:,}" for s, v in changes[:3])]
+    if len(changes) > 3:
+        s, v = changes[-1]
+        parts[-1:] = [f"… {len(changes):,} changes in all, the last {v:g} from step {s:,}"]
+    return ", ".join(parts)

@@ -98,6 +98,7 @@ class Run:
         self.home: Path | None = None  # the folder this run was opened from or last saved to
         self.prior: runs.Prior | None = None
         self.lrs = [[(1, m.cfg.train.lr)] for m in exp.members]  # per member: (from step, lr)
+        self.plan = spec.base.train.lr_changes  # as opened: a Reset with a spec that carries it replays the run's
         if loaded is not None:
             store.restore(self, loaded)
 

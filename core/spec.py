@@ -12,7 +12,7 @@ from typing import Any
 
 from fitscope.core import config as config_mod
 from fitscope.core.config import FitConfig
-from fitscope.core.datarecord import saved_data
+from fitscope.core.datarecord import locate, saved_data
 from fitscope.core.errors import ConfigError, RunDirError
 
 MAX_MEMBERS = 64
@@ -169,7 +169,7 @@ def load_saved(saved: Any, resume: bool = True) -> RunSpec:
     where = saved.folder / "config.toml"
     try:
         return from_toml(saved.text("config.toml"), str(where),
-                         (lambda file: saved_data(saved, file)) if resume else None)
+                         (lambda file: saved_data(saved, file)) if resume else (lambda file: locate(saved, file)))
     except ConfigError as exc:
         text = str(exc)
         raise RunDirError(text if text.startswith(str(where)) else f"{where}: {text}") from None

@@ -38,6 +38,9 @@ def save(run: Run, cmd: C.Save) -> Path:
     steps, fits, _ = run.exp.frames()
     metrics, thinning = runs.metrics_csv(run.tracker, run.exp.members, run.lrs, run.prior, run.sampler.columns_log())
     summary["metrics"] = thinning
+    first = replay_spec(run).base.train
+    if first.lr_changes and "train.lr" not in run.spec.varied:  # the rate it began with and each change, not the last
+        summary["optimizer"] = f"{first.optimizer} lr {lrplan.describe(first.lr, first.lr_changes)}"
     if run.spec.base.data.file:
         summary["data_units"] = data_units(summary, run.exp.data.x_scale, run.exp.data.y_scale, run.spec.base.train.loss)
     files = runs.files(replay_spec(run), metrics, state,
@@ -110,6 +113,24 @@ def replay_spec(run: Run) -> RunSpec:
     if not base.train.lr_changes or "train.lr" in run.spec.varied:
         return run.spec
     return run.spec.with_base(base.with_value("train.lr", run.lrs[0][0][1]))
+
+
+def reset_spec(run: Run, given: RunSpec | None) -> RunSpec:
+    """What a Reset starts over: a run that replays lr changes from its first rate, each change at
+    its step (a save then replays what happened), not from the rate it trains with now.
+
+    ``given`` is the run's own when it carries the plan the run was opened with or has now and the
+    rate it trains with now (what the app holds after opening a run, or after ``+``/``-`` on one):
+    then the run's plan, planned and live changes alike. Any other spec is taken as it is."""
+    if given is None:
+        return replay_spec(run)
+    base, now = given.base, run.spec.base
+    own = (base.train.lr_changes and base.train.lr_changes in (run.plan, now.train.lr_changes)
+           and base.train.lr == now.train.lr and "train.lr" not in given.varied)
+    if not own:
+        return given
+    return given.with_base(base.with_values({"train.lr": run.lrs[0][0][1],
+                                             "train.lr_changes": now.train.lr_changes}))
 
 
 LOSS_POWER = {"mse": 2, "huber": 2, "l1": 1}  # a loss in y's units is the standardised one times sd**power

@@ -13,7 +13,9 @@ from fitscope.core import spec as spec_mod
 from fitscope.core.config import FitConfig
 from fitscope.core.errors import ConfigError
 from fitscope.core.spec import RunSpec, coerce_seeds, parse_vary
+from fitscope.tui import argv as argv_mod
 from fitscope.tui import runs_view, signals
+from fitscope.tui.precheck import its_config, precheck
 
 COMMANDS = ("run", "compare", "runs", "show", "plot", "export", "demo", "bench", "check")
 HEADLESS = ("run", "compare", "demo")
@@ -246,34 +248,17 @@ def _resumed_spec(args: argparse.Namespace) -> RunSpec:
     return spec_mod.load_saved(saved)
 
 
-def _precheck(spec: RunSpec) -> None:
-    """What the app's engine would refuse at start, said here in one line instead (torch-free):
-    a data file's contents, and the memory budget where the run will be on this machine's CPU."""
-    from fitscope.core import datafile, memory
-
-    rows = None
-    if spec.base.data.file:
-        d = spec.base.data
-        x, _, _ = datafile.load(d.file, d.x_column, d.y_column)
-        rows = x.size
-    device = spec.base.train.device  # the same for every member of a race
-    if device not in ("auto", "cpu") and sys.platform.startswith("linux") and not _nvidia():  # nor Apple's mps
-        raise ConfigError("train.device", device, "not available on this machine; available: auto, cpu")
-    if device == "cpu" or (device == "auto" and not _nvidia()):
-        memory.check(spec, rows_in_file=rows)
-
-
-def _nvidia() -> bool:
-    """Whether this machine has an NVIDIA GPU's device node (CUDA cannot run without one)."""
-    return os.path.exists("/dev/nvidia0")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     argv = sys.argv[1:] if argv is None else argv
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         if rundir.kind(Path(argv[0])) is None or "/" in argv[0]:
             argv = ["--open", *argv]  # fitscope RUN: the app on a saved run (or why it cannot be opened)
+    try:
+        argv = argv_mod.place(argv, parser)  # `fitscope --set … run`: the option goes to run, or is refused
+    except ConfigError as exc:
+        print(f"fitscope: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
@@ -285,7 +270,6 @@ def main(argv: list[str] | None = None) -> int:
         return signals.code(exc)
     finally:
         rundir.release_unused()  # an --out folder nothing was saved into is not left behind
-
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -328,7 +312,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         spec = _resumed_spec(args)
     elif args.vary or args.seeds != "1":
         spec = race_spec(spec.base, args, [])
-    _precheck(spec)
+    with its_config(args.open):
+        precheck(spec)
     return run_app(spec, args.engine, open_run=args.open)
 
 
@@ -339,9 +324,10 @@ def _run(args: argparse.Namespace) -> int:
     if not 0 <= args.frames <= 50:
         raise ConfigError("--frames", args.frames, "expected a count of charts from 0 to 50")
     saving = _saving(args)
-    if spec.racing:
-        return race.run_race(spec, saving, args.quiet)[0]
-    return headless.run(spec, saving, args.quiet, frames=args.frames)
+    with its_config(args.resume):
+        if spec.racing:
+            return race.run_race(spec, saving, args.quiet)[0]
+        return headless.run(spec, saving, args.quiet, frames=args.frames)
 
 
 def entry() -> None:

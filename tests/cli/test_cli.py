@@ -334,7 +334,7 @@ def test_bench_device_cuda_without_cuda_says_so_and_exits_0():
 @pytest.mark.parametrize("device", ["cuda" if not GPU else absent_cuda(), absent_cuda(), "mps"])
 def test_the_app_refuses_a_device_this_machine_lacks_before_it_opens(device, monkeypatch):
     """It opened on an engine that could not start, and R restarted it into the same refusal."""
-    monkeypatch.setattr("fitscope.tui.cli._nvidia", lambda: False)
+    monkeypatch.setattr("fitscope.tui.precheck.nvidia", lambda: False)
     monkeypatch.setattr("sys.platform", "linux")
     monkeypatch.setattr("fitscope.tui.app.run_app", lambda *a, **k: pytest.fail("the app opened"))
     r = fitscope("--set", f"train.device={device}")

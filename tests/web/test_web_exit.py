@@ -10,9 +10,9 @@ import subprocess
 import sys
 import threading
 
-from support.procs import children, running, wait_until
-
 from fitscope.tui import web_exit
+
+from support.procs import children, running, wait_until
 
 WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 
@@ -56,30 +56,41 @@ class Drain(threading.Thread):
         os.close(self.fd)
 
 
-def test_the_app_ends_with_its_worker_when_the_server_vanishes(tmp_path):
-    env = dict(os.environ, TEXTUAL_DRIVER=WEB_DRIVER, COLUMNS="100", ROWS="30")
+def server_vanishes(tmp_path, steps: str, when: str) -> int:
+    """The app under the web driver, its pipes closed once the screen shows ``when``: its exit status,
+    once it and its worker have ended."""
+    env = dict(os.environ, TEXTUAL_DRIVER=WEB_DRIVER, COLUMNS="100", ROWS="30", TMPDIR=str(tmp_path))
     with open(tmp_path / "stderr", "wb") as err:
-        app = subprocess.Popen([sys.executable, "-m", "fitscope.tui.cli", "--steps", "100000"], cwd=tmp_path, env=env,
+        app = subprocess.Popen([sys.executable, "-m", "fitscope.tui.cli", "--steps", steps], cwd=tmp_path, env=env,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
-    assert app.stdin is not None and app.stdout is not None
+    assert app.stdin is not None
+    assert app.stdout is not None
     drain = Drain(os.dup(app.stdout.fileno()))
     app.stdout.close()
     drain.start()
     try:
         worker = wait_until(lambda: children(app.pid, "fitscope.core.worker"), 60, "the engine worker")[0]
-        wait_until(lambda: b"running" in drain.seen, 60, "the app training")  # the status bar says it
+        wait_until(lambda: when.encode() in drain.seen, 60, f"{when!r} on the screen")
         app.stdin.close()  # the server's ends of both pipes go, as when it is killed
         drain.stop.set()
-        app.wait(timeout=15)  # before the fix: it drew on into the dead pipe, for good
+        code = app.wait(timeout=15)
         wait_until(lambda: not running(worker), 15, "the engine worker to end")
+        return code
     finally:
-        with_kill(app)
-    assert "Traceback" not in (tmp_path / "stderr").read_text()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["stderr"]  # nothing saved on the way out
+        if app.poll() is None:  # what a failed test left: the app's whole group, its worker too
+            os.killpg(app.pid, signal.SIGKILL)
+            app.wait(5)
 
 
-def with_kill(proc: subprocess.Popen) -> None:
-    """Whatever a failed test left: the app's whole group (its worker too) ends here."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
+def test_a_drawing_app_ends_with_its_worker_when_the_server_vanishes(tmp_path):
+    code = server_vanishes(tmp_path, "100000", "▶ running")
+    # before the fix the broken pipe was a crash: exit 1 and a traceback file in the temp folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stderr"]  # nothing saved, nothing left
+    assert code == 128 + signal.SIGHUP, (tmp_path / "stderr").read_text()
+
+
+def test_an_idle_app_ends_when_the_server_vanishes(tmp_path):
+    """A finished run draws nothing: no write fails, only the watcher can tell (before: it waited for good)."""
+    code = server_vanishes(tmp_path, "5", "✓ done")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stderr"]
+    assert code == 128 + signal.SIGHUP, (tmp_path / "stderr").read_text()

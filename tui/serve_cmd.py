@@ -9,7 +9,9 @@ goes (tui/web_exit.py).
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
+import os
 import shlex
 import socket
 import sys
@@ -49,6 +51,19 @@ def check_host(host: str, port: int) -> None:
             from None
 
 
+def check_listen(host: str, port: int) -> None:
+    """Listen once, here, so a taken port or a foreign address is said before the start-up lines."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        socket.create_server((host, port), family=family).close()
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError("--port", port, f"{host}:{port} is taken ({why}); choose another port") from None
+        raise ConfigError("--host", host, f"cannot listen there ({why}); expected an address of this "
+                          "machine, e.g. 127.0.0.1 (the default) or 0.0.0.0 (every interface)") from None
+
+
 def loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -82,7 +97,8 @@ def check_app_args(app_args: list[str]) -> None:
 
 
 def banner(host: str, port: int) -> list[str]:
-    lines = [f"fitscope serve: the app on http://{'localhost' if loopback(host) else host}:{port}/ "
+    name = "localhost" if loopback(host) else socket.gethostname() if host in ("0.0.0.0", "::") else host
+    lines = [f"fitscope serve: the app on http://{name}:{port}/ "
              "(each page opened starts its own app; Ctrl+C stops the server and them)"]
     if loopback(host):
         lines.append(f"  from another machine: ssh -L {port}:localhost:{port} {socket.gethostname()}   "
@@ -96,15 +112,16 @@ def banner(host: str, port: int) -> list[str]:
 def serve(argv: list[str]) -> int:
     """Serves until Ctrl+C or SIGTERM; a bad option or app argument raises ConfigError (cli.main
     says it in one line, exit 2)."""
-    opts, app_args = parser().parse_known_args(argv)
-    port = port_of(opts.port)
-    check_host(opts.host, port)
-    check_app_args(app_args)
     try:
         from fitscope.tui.web_server import Server
     except ImportError:
         print(MISSING, file=sys.stderr)
         return 2
+    opts, app_args = parser().parse_known_args(argv)
+    port = port_of(opts.port)
+    check_host(opts.host, port)
+    check_app_args(app_args)
+    check_listen(opts.host, port)
     server = Server(app_command(app_args), host=opts.host, port=port, title="fitscope",
                     lines=banner(opts.host, port))
     try:

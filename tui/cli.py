@@ -13,7 +13,7 @@ from fitscope.core import spec as spec_mod
 from fitscope.core.config import FitConfig
 from fitscope.core.errors import ConfigError
 from fitscope.core.spec import RunSpec, coerce_seeds, parse_vary
-from fitscope.tui import runs_view, signals
+from fitscope.tui import runs_view, serve_cmd, signals
 
 COMMANDS = ("run", "compare", "runs", "show", "plot", "export", "demo", "bench", "check", "serve")
 HEADLESS = ("run", "compare", "demo")
@@ -188,15 +188,7 @@ def make_parser() -> argparse.ArgumentParser:
                             "a 16-member race past 6,000 steps) and measure key latency, event-loop lag, training "
                             "speed against the same run stepped bare, one chart redraw, and a single <-> race "
                             "switch (default: off)")
-    serve = sub.add_parser("serve", help="the app in a browser, through textual-serve (needs the [web] extra)",
-                           description="Serve the app over HTTP: each page opened runs its own app with ARGS (the "
-                                       "app's own: --config, --vary, a run folder…) and ends when its page or the "
-                                       "server goes. Listens on 127.0.0.1; reach it from another machine with "
-                                       "ssh -L 8000:localhost:8000 HOST. Needs textual-serve: pip install -e \".[web]\".")
-    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1, this machine "
-                       "only; another lets anyone who reaches the port drive the app)")
-    serve.add_argument("--port", default="8000", help="the port, 1 to 65535 (default: 8000)")
-    serve.add_argument("app_args", nargs=argparse.REMAINDER, metavar="ARGS", help="the app's arguments")
+    serve_cmd.add_parser(sub)
     check = sub.add_parser("check", help="prove the GPU path on this machine: a line per check, PASS / FAIL / SKIP",
                            description="Check the engine's CUDA path here: CUDA-graph blocks against eager steps per "
                                        "optimiser and loss, the fast kernels against autograd, lr changes, divergence, "
@@ -283,12 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         if rundir.kind(Path(argv[0])) is None or "/" in argv[0]:
             argv = ["--open", *argv]  # fitscope RUN: the app on a saved run (or why it cannot be opened)
-    if argv[:1] == ["serve"] and not {"-h", "--help"} & set(argv):  # its options, then the app's, passed on whole
-        args = argparse.Namespace(command="serve", serve_argv=argv[1:])
-    else:
-        args = parser.parse_args(argv)
+    args = serve_cmd.own_args(argv) or parser.parse_args(argv)
     try:
-        return _serve(args) if args.command == "serve" else _dispatch(args)
+        return serve_cmd.run(args) if args.command == "serve" else _dispatch(args)
     except (ConfigError, rundir.RunDirError) as exc:
         print(f"fitscope: {exc}", file=sys.stderr)
         return 2
@@ -298,15 +287,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         rundir.release_unused()  # an --out folder nothing was saved into is not left behind
 
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from fitscope.tui.serve_cmd import serve
-
-    if not hasattr(args, "serve_argv"):
-        raise ConfigError("serve", "options before serve", "give the app's arguments after serve: "
-                          "fitscope serve [--host HOST] [--port PORT] [ARGS…]")
-    return serve(args.serve_argv)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

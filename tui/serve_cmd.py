@@ -109,6 +109,33 @@ def banner(host: str, port: int) -> list[str]:
     return lines
 
 
+def add_parser(sub) -> None:
+    """`fitscope serve --help` (the command line itself is read by :func:`own_args`)."""
+    serve = sub.add_parser("serve", help="the app in a browser, through textual-serve (needs the [web] extra)",
+                           description="Serve the app over HTTP: each page opened runs its own app with ARGS (the "
+                                       "app's own: --config, --vary, a run folder…) and ends when its page or the "
+                                       "server goes. Listens on 127.0.0.1; reach it from another machine with "
+                                       "ssh -L 8000:localhost:8000 HOST. Needs textual-serve: pip install -e \".[web]\".")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1, this machine "
+                       "only; another lets anyone who reaches the port drive the app)")
+    serve.add_argument("--port", default="8000", help="the port, 1 to 65535 (default: 8000)")
+    serve.add_argument("app_args", nargs=argparse.REMAINDER, metavar="ARGS", help="the app's arguments")
+
+
+def own_args(argv: list[str]) -> argparse.Namespace | None:
+    """`fitscope serve …`: its options, then the app's, passed on whole (argparse would refuse the
+    app's options as serve's own); None for any other command line, and for serve's --help."""
+    if argv[:1] == ["serve"] and not {"-h", "--help"} & set(argv):
+        return argparse.Namespace(command="serve", serve_argv=argv[1:])
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    if not hasattr(args, "serve_argv"):  # `fitscope --steps 5 serve`: parsed by the app's parser
+        raise ConfigError("serve", "options before serve", f"give the app's arguments after serve: {USAGE}")
+    return serve(args.serve_argv)
+
+
 def serve(argv: list[str]) -> int:
     """Serves until Ctrl+C or SIGTERM; a bad option or app argument raises ConfigError (cli.main
     says it in one line, exit 2)."""

@@ -10,6 +10,10 @@ from pathlib import Path
 
 from support.procs import children, wait_until
 
+CHROMIUM = "/usr/bin/chromium"
+# headless, and none of chromium's own network traffic (refused on a closed machine, many at a time)
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 START = 90.0  # seconds for a served app's first screen with training going (torch loads; the suite runs beside)
 ENDS = 15.0  # seconds for an app and its worker to end once their page or server has gone (web_exit: ~3)
 

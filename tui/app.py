@@ -36,6 +36,7 @@ from fitscope.core.errors import ConfigError
 from fitscope.core.reference import Reference
 from fitscope.core.snapshot import DataView, Level, Notice, Snapshot, State
 from fitscope.core.spec import RunSpec, coerce_seeds, parse_values
+from fitscope.tui import web_exit
 from fitscope.tui.formatting import num
 from fitscope.tui.inside_view import TimelineView, inside_fields, inside_lines
 from fitscope.tui.messages import FramesReady, ResetRefused, RunOpened, RunSaved, SettingSubmitted
@@ -238,6 +239,7 @@ class FitscopeApp(App):
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             with contextlib.suppress(ValueError):  # not the main thread (the app run by a test's thread)
                 self._old_handlers[sig] = signal.signal(sig, received)
+        web_exit.watch(self, lambda: self.on_signal(signal.SIGHUP))  # served: its page or server gone ends it
         # kept, so a modal screen on top or the app's teardown never breaks a query
         main = self.screen
         self.status_bar = main.query_one("#status", TextView)

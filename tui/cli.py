@@ -14,10 +14,10 @@ from fitscope.core.config import FitConfig
 from fitscope.core.errors import ConfigError
 from fitscope.core.spec import RunSpec, coerce_seeds, parse_vary
 from fitscope.tui import argv as argv_mod
-from fitscope.tui import runs_view, signals
+from fitscope.tui import runs_view, serve_cmd, signals
 from fitscope.tui.precheck import its_config, precheck
 
-COMMANDS = ("run", "compare", "runs", "show", "plot", "export", "demo", "bench", "check")
+COMMANDS = ("run", "compare", "runs", "show", "plot", "export", "demo", "bench", "check", "serve")
 HEADLESS = ("run", "compare", "demo")
 
 DESCRIPTION = """\
@@ -190,6 +190,7 @@ def make_parser() -> argparse.ArgumentParser:
                             "a 16-member race past 6,000 steps) and measure key latency, event-loop lag, training "
                             "speed against the same run stepped bare, one chart redraw, and a single <-> race "
                             "switch (default: off)")
+    serve_cmd.add_parser(sub)
     check = sub.add_parser("check", help="prove the GPU path on this machine: a line per check, PASS / FAIL / SKIP",
                            description="Check the engine's CUDA path here: CUDA-graph blocks against eager steps per "
                                        "optimiser and loss, the fast kernels against autograd, lr changes, divergence, "
@@ -254,14 +255,16 @@ def main(argv: list[str] | None = None) -> int:
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
         if rundir.kind(Path(argv[0])) is None or "/" in argv[0]:
             argv = ["--open", *argv]  # fitscope RUN: the app on a saved run (or why it cannot be opened)
+    args = serve_cmd.own_args(argv)
+    if args is None:
+        try:
+            argv = argv_mod.place(argv, parser)  # `fitscope --set … run`: the option goes to run, or is refused
+        except ConfigError as exc:
+            print(f"fitscope: {exc}", file=sys.stderr)
+            return 2
+        args = parser.parse_args(argv)
     try:
-        argv = argv_mod.place(argv, parser)  # `fitscope --set … run`: the option goes to run, or is refused
-    except ConfigError as exc:
-        print(f"fitscope: {exc}", file=sys.stderr)
-        return 2
-    args = parser.parse_args(argv)
-    try:
-        return _dispatch(args)
+        return serve_cmd.run(args) if args.command == "serve" else _dispatch(args)
     except (ConfigError, rundir.RunDirError) as exc:
         print(f"fitscope: {exc}", file=sys.stderr)
         return 2

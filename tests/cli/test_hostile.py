@@ -48,6 +48,19 @@ def _files(tmp):
 
 HUGE = ["--set", "data.points=1000000", "--set", "model.hidden=1024,1024,1024,1024,1024,1024,1024,1024"]
 CASES = [
+    # fitscope serve: its own options, then the app's, checked before anything listens
+    (["serve", "--port", "0"], 2, "fitscope: --port: '0' is not valid — expected a whole number from 1 to 65535"),
+    (["serve", "--port", "65536"], 2, "fitscope: --port: '65536' is not valid"),
+    (["serve", "--port", "http"], 2, "fitscope: --port: 'http' is not valid"),
+    (["serve", "--port", "８０００"], 2, "fitscope: --port: '８０００' is not valid"),
+    (["serve", "--port"], 2, "fitscope serve: error: argument --port: expected one argument"),
+    (["serve", "--host", "bad host"], 2, "fitscope: --host: 'bad host' is not valid — not an address or name"),
+    (["serve", "--host", ""], 2, "fitscope: --host: '' is not valid"),
+    (["serve", "run"], 2, "fitscope: serve: 'run' is not valid — serve runs the app"),
+    (["serve", "--config", "binary.toml"], 2, "fitscope: --config: 'binary.toml' is not valid — not UTF-8 text"),
+    (["serve", "--vary", "model.activation=relu,nope"], 2, "fitscope: model.activation: 'nope' is not valid"),
+    (["serve", "--bogus"], 2, "fitscope: error: unrecognized arguments: --bogus"),
+    (["--steps", "5", "serve"], 2, "fitscope: --steps: '5' is not valid — given before serve, which takes no --steps"),
     # config files: regular, at most 1 MB, UTF-8 TOML
     (["run", "--config", "binary.toml"], 2, "fitscope: --config: 'binary.toml' is not valid — not UTF-8 text"),
     (["run", "--config", "utf16.toml"], 2, "it is UTF-16 text; save it as UTF-8 TOML"),

@@ -7,7 +7,7 @@ from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
 from fitscope.core.snapshot import State
 from fitscope.tui.app import ENGINES, PACES, WATCH, FitscopeApp
-from fitscope.tui.screens import HelpScreen
+from fitscope.tui.help import HelpScreen
 from fitscope.tui.widgets.charts import FitChart, LossChart
 from fitscope.tui.widgets.settings import ChoiceField, SettingsPanel
 

@@ -133,7 +133,9 @@ class TimelinePlayer(Widget):
         loss = float(h.loss[i]) if step and i < len(h) and h.step[i] == step else None
         self.fit.frame = FrameView(index, count, step, loss, frames.fits[index], frames.layers)
         # the frame and its header now, not at the next tick (up to 1/10 s later)
-        cast("MainScreen", self.screen).refresh_view()
+        screen = cast("MainScreen", self.screen)
+        screen.show_header()
+        screen.refresh_view()
 
     def live(self) -> None:
         if self.away:

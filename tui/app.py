@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 from textual import events
 from textual.app import App
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.widgets import Input
 
 from fitscope.core import commands as C
@@ -75,7 +75,8 @@ class FitscopeApp(App):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = keys.bindings("app")
 
-    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False)  # the engine's latest
+    # the engine's latest; a var: a new one repaints only the widgets that draw it, not the screen
+    snapshot: var[Snapshot | None] = var(None, always_update=True, init=False)
 
     def __init__(self, cfg: FitConfig | None = None, *, engine_factory: DriverFactory | None = None,
                  autostart: bool = False, pace: int = WATCH, spec: RunSpec | None = None,
@@ -108,6 +109,7 @@ class FitscopeApp(App):
         _on_main, ("fit_chart", "loss_chart", "status_bar", "log_view", "settings", "board"))
     reference, switching, visible_members, switch_spec, change_setting, log_line = map(
         _on_main, ("reference", "switching", "visible_members", "switch_spec", "change_setting", "log_line"))
+    selected, saved_at = map(_on_main, ("selected", "saved_at"))
     replaying = property(lambda self: self.main.player.replaying)
     show_frame = property(lambda self: self.main.player.show_frame)
 

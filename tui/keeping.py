@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual import work
 from textual.actions import SkipAction
@@ -51,12 +51,15 @@ def recent_runs() -> str:
 class KeptRuns(Screen):
     """The main screen's part that keeps runs; the main screen provides what is declared here."""
 
-    host: FitscopeApp
     fit_chart: FitChart
     loss_chart: LossChart
     reference: Reference | None = None
     _confirm_write: str | None = None
     saved_at: tuple[int, int] | None = None  # (run id, step) of the last save
+
+    @property
+    def host(self) -> FitscopeApp:
+        return cast("FitscopeApp", self.app)
 
     def unsaved(self) -> bool:
         """A race trained since it was last saved: leaving it (c, q) asks first."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def action_of(row: Key) -> str:
     return f"part({row.where!r}, {row.action!r})" if row.where in WIDGETS else row.action
 
 
-def bindings(*where: str) -> list[Binding]:
+def bindings(*where: str) -> list[BindingType]:
     """The bindings of the rows owned by ``where``, those shown in the footer first, in its order."""
     rows = [row for row in KEYS if row.action and row.where in where]
     rows.sort(key=lambda row: row.footer[0] if row.footer else len(KEYS))

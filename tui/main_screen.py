@@ -7,7 +7,7 @@ import gc
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.actions import SkipAction
@@ -36,7 +36,7 @@ from fitscope.tui.widgets.status import Header, StatusBar
 from fitscope.tui.widgets.timeline import TimelinePlayer
 
 if TYPE_CHECKING:
-    from fitscope.tui.app import FitscopeApp
+    pass
 
 REDRAW_HZ = 10
 MIN_SIZE = (40, 12)  # below this one centred line says so
@@ -65,10 +65,6 @@ class MainScreen(Editing):
         self._said_failure: str | None = None
         self._started = False
         self.too_small = Static("", id="too-small")  # told at the first resize, which may come before compose
-
-    @property
-    def host(self) -> FitscopeApp:
-        return cast("FitscopeApp", self.app)
 
     # ---- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:

@@ -191,8 +191,7 @@ class FitChart(SafePlot, can_focus=True):
 
     def on_mount(self) -> None:
         self.border_title = "Fit"
-        self.watch(self.app, "snapshot", self._new_snapshot, init=False)
-        self.legend()
+        self.watch(self.app, "snapshot", self._new_snapshot)  # (init: the one the engine had before this mounted)
 
     def _new_snapshot(self, snap: Snapshot | None) -> None:
         self.snap = snap
@@ -283,8 +282,7 @@ class LossChart(SafePlot, can_focus=True):
 
     def on_mount(self) -> None:
         self.border_title = "Loss"
-        self.watch(self.app, "snapshot", self._new_snapshot, init=False)
-        self.legend()
+        self.watch(self.app, "snapshot", self._new_snapshot)  # (init: the one the engine had before this mounted)
 
     def _new_snapshot(self, snap: Snapshot | None) -> None:
         self.snap = snap

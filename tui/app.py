@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from textual import events
 from textual.app import App
 from textual.reactive import var
-from textual.widgets import Input
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
@@ -249,27 +248,9 @@ class FitscopeApp(App):
         if isinstance(event, events.Key):
             if not self.screen_stack:  # starting or closing: a key read now has nowhere to go
                 return
-            if not event.is_forwarded and await self._key_now(event):
+            if not event.is_forwarded and await keys.key_now(self, event):
                 return
         await super().on_event(event)
-
-    async def _key_now(self, event: events.Key) -> bool:
-        """Run a key's binding as the app reads the key. Textual runs a non-priority binding only
-        after the key has gone to the focused widget and bubbled back, behind the keys already
-        queued: in a burst (`s ↓ ↓ 7` over SSH) the moves acted after the 7 had been typed into the
-        field they were leaving. A character for a field goes in here too, so that it keeps its
-        place among the keys around it. True when the key has acted."""
-        focused = self.focused
-        if isinstance(focused, Input) and event.is_printable and event.character is not None:
-            if await self._check_bindings(event.key, priority=True):
-                return True
-            selection = focused.selection  # what Input's own key handler does, at the key's turn
-            if selection.is_empty:
-                focused.insert_text_at_cursor(event.character)
-            else:
-                focused.replace(event.character, *selection)
-            return True
-        return await self._check_bindings(event.key, priority=True) or await self._check_bindings(event.key)
 
     # ---- command palette: every action ------------------------------------------------------
     def action_command_palette(self) -> None:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
+from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.widgets import Input
 
 
 @dataclass(frozen=True)
@@ -129,3 +132,22 @@ def shown(key: str) -> str:
     """A key as the README writes it (its first name, not the aliases)."""
     first = key.split(",")[0]
     return SHOWN.get(first, first)
+
+
+async def key_now(app: App, event: events.Key) -> bool:
+    """Run a key's binding as the app reads the key. Textual runs a non-priority binding only
+    after the key has gone to the focused widget and bubbled back, behind the keys already
+    queued: in a burst (`s ↓ ↓ 7` over SSH) the moves acted after the 7 had been typed into the
+    field they were leaving. A character for a field goes in here too, so that it keeps its
+    place among the keys around it. True when the key has acted."""
+    focused = app.focused
+    if isinstance(focused, Input) and event.is_printable and event.character is not None:
+        if await app._check_bindings(event.key, priority=True):
+            return True
+        selection = focused.selection  # what Input's own key handler does, at the key's turn
+        if selection.is_empty:
+            focused.insert_text_at_cursor(event.character)
+        else:
+            focused.replace(event.character, *selection)
+        return True
+    return await app._check_bindings(event.key, priority=True) or await app._check_bindings(event.key)

@@ -3,7 +3,8 @@ are made from this table (and a test holds the README's key list to it).
 
 A row's ``where`` says whose action it is: ``app`` (the engine's lifecycle), ``main`` (the main
 screen) or the id of the widget on the main screen that owns the action (``fit``, ``loss``,
-``timeline``). The main screen binds its own keys and its widgets' keys, so a key acts wherever
+``timeline``; ``board``, the leaderboard, binds its own keys: they act while it has the focus).
+The main screen binds its own keys and its widgets' keys, so a key acts wherever
 the focus is on it, as it always has; the action itself is the widget's. Rows without an action
 are keys a widget handles itself (a field's arrows, Textual's ctrl+p and ctrl+q), told in the help.
 """
@@ -91,6 +92,10 @@ KEYS = [
           help=("1 … 9", "in a race: solo that member (again: show all)") if i == 1 else None) for i in range(1, 10)],
     Key("h", "hide_member", "Hide/show the selected member", "main",
         help=("h", "in a race: hide / show the selected member")),
+    Key("m", "toggle_view", "Leaderboard: variants / members", "board", (0, "variants/members"), help=(
+        "m", "the leaderboard (tab to it): a row per variant or per member; ↑ ↓ pick, enter solos, home / end")),
+    Key("home", "scroll_top", "Leaderboard: first row", "board"),
+    Key("end", "scroll_bottom", "Leaderboard: last row", "board"),
     Key("ctrl+p", "", "", "textual", help=("ctrl+p", "command palette: every action")),
     Key("question_mark", "help", "Help: all keys", "app", (6, "help"), priority=True, help=("?", "this help")),
     Key("R", "restart_engine", "Restart the engine after it stopped", "app",

@@ -35,7 +35,8 @@ def _runner(app: App, row: keys.Key) -> Callable[[], Awaitable[None]]:
         main = app.screen_stack[0]
         if isinstance(app.focused, Input) and app.screen is main:
             app.screen.set_focus(None)
-        await (app if row.where == "app" else main).run_action(keys.action_of(row))
+        target = app if row.where == "app" else main.query_one("#board") if row.where == "board" else main
+        await target.run_action(keys.action_of(row))
 
     return run
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from rich.markup import escape
 from rich.text import Text
-from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.reactive import reactive
@@ -20,6 +19,7 @@ from textual.widgets import DataTable
 
 from fitscope.core.health import BLOWUP_FACTOR
 from fitscope.core.snapshot import MemberSnap, Snapshot, ranked
+from fitscope.tui import keys as key_table
 from fitscope.tui.formatting import num, r2
 from fitscope.tui.inside_view import dead_share
 from fitscope.tui.plotting import member_style
@@ -102,11 +102,7 @@ class Leaderboard(DataTable):
     Leaderboard { overflow-x: hidden; scrollbar-size-vertical: 1; }
     Leaderboard:nocolor > .datatable--cursor { text-style: reverse; }
     """
-    BINDINGS = [
-        Binding("home", "scroll_top", "first row", show=False),
-        Binding("end", "scroll_bottom", "last row", show=False),
-        Binding("m", "toggle_view", "variants/members"),
-    ]
+    BINDINGS = key_table.bindings("board")
 
     by_variant: reactive[bool] = reactive(False, init=False)
 

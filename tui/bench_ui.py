@@ -90,13 +90,13 @@ async def _measure(spec: RunSpec, seconds: float, engine: str, warm_steps: int, 
         step_start = _latest(app).step
         loop = asyncio.get_running_loop()
         handled: list[float] = []
-        toggle = app.action_truth
+        toggle = app.fit_chart.action_truth
 
         def timed_toggle() -> None:  # the key's own handler, timed where it runs
             handled.append(time.perf_counter())
             toggle()
 
-        app.action_truth = timed_toggle  # type: ignore[method-assign]  # timed where the key runs
+        app.fit_chart.action_truth = timed_toggle  # timed where the key runs
         while time.perf_counter() - t_start < seconds:
             # a key event through the app's real queue (as the driver posts one), not Pilot's
             # wait-for-idle, which busy training would make look slow

@@ -8,8 +8,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.strip import Strip
 
-from fitscope.core.snapshot import Frames
-from fitscope.core.spec import RunSpec
+from fitscope.core.snapshot import Snapshot
 
 
 @dataclass
@@ -21,21 +20,21 @@ class SettingSubmitted(Message):
 
 
 @dataclass
-class RunSaved(Message):
-    """Posted from the engine thread once a save finished (post_message is thread-safe)."""
+class SnapshotArrived(Message):
+    """The engine's latest snapshot, posted from the engine's thread (post_message is thread-safe).
+    A newer one replaces one still queued: a busy UI draws the latest, never a backlog."""
 
-    path: str | None
-    error: str | None
+    snapshot: Snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SnapshotArrived)
 
 
 @dataclass
-class ResetRefused(Message):
-    """The run refused a Reset(spec); posted from whichever thread answered it."""
+class Say(Message):
+    """A line for the log, from a widget that has something to tell."""
 
-    spec: RunSpec  # the refused spec
-    previous: RunSpec  # the spec the app had before, which the run still trains
-    key: str | None  # the setting whose change asked for it, if one did
-    error: str
+    text: str
 
 
 @dataclass
@@ -46,21 +45,3 @@ class ChartBuilt(Message):
     strips: list[Strip]
     failure: str
     seconds: float
-
-
-@dataclass
-class RunOpened(Message):
-    """The engine answered an Open: the run's spec, or why it was refused."""
-
-    path: str
-    spec: RunSpec | None
-    error: str | None
-
-
-@dataclass
-class FramesReady(Message):
-    """The engine answered a Timeline command: the fit's history, or why not."""
-
-    frames: Frames | None
-    run_id: int
-    error: str | None

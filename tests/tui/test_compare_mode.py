@@ -206,7 +206,7 @@ async def test_keys_typed_right_after_c_land_in_the_setup(app):
 
 
 async def test_keys_typed_right_after_ctrl_o_land_in_the_path_field(app):
-    from fitscope.tui.screens import PathDialog
+    from fitscope.tui.dialogs import PathDialog
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         type_at_once(app, "ctrl+o", *"abc")

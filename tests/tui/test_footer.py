@@ -1,13 +1,21 @@
 """The footer at 60 columns keeps `? help` and `q quit` with a panel focused (#22): the panel's own
 `esc back` came first and pushed `q quit` off the end."""
 
+import re
+
 from textual.widgets._footer import FooterKey
 
 from fitscope.tui.widgets.footer import fitting
 
 
 def shown(app) -> dict[str, FooterKey]:
-    return {k.action: k for k in app.query(FooterKey)}
+    """The footer's keys by their action's name (a widget's key, bound as ``part('fit', 'view')``: ``view``)."""
+    return {name(k.action): k for k in app.query(FooterKey)}
+
+
+def name(action: str) -> str:
+    part = re.fullmatch(r"part\('\w+', '(\w+)'\)", action)
+    return part.group(1) if part else action
 
 
 async def test_at_60_columns_a_focused_panel_leaves_help_and_quit_in_the_footer(make_app):

@@ -7,8 +7,9 @@ from textual.command import CommandPalette
 
 from fitscope.core import commands as C
 from fitscope.core.snapshot import State
+from fitscope.tui.dialogs import PathDialog
+from fitscope.tui.help import HelpScreen
 from fitscope.tui.race_setup import CompareSetup, Confirm
-from fitscope.tui.screens import HelpScreen, PathDialog
 
 NAMED = ["space", "n", "left_square_bracket", "right_square_bracket", "r", "d", "a", "A", "plus", "minus", "t",
          "l", "e", "tab", "shift+tab", "c", "h", "R", "s", "g", "question_mark", "escape", "enter", "up", "down",

@@ -84,8 +84,9 @@ async def test_replay_walks_the_whole_history_then_returns_live(app):
         app.driver.send(C.Step(60))
         await settle(pilot)
         shown = []
-        real = app.show_frame
-        app.show_frame = lambda delta=0, at=None: (shown.append(at), real(delta=delta, at=at))
+        player = app.main.player
+        real = player.show_frame
+        player.show_frame = lambda delta=0, at=None: (shown.append(at), real(delta=delta, at=at))
         await pilot.press("p")
         await pilot.pause()
         assert app.replaying

@@ -7,7 +7,7 @@ from fitscope.core.config import FitConfig
 from fitscope.core.run import Run
 from fitscope.core.snapshot import State
 from fitscope.core.spec import RunSpec, from_toml
-from fitscope.tui.screens import PathDialog
+from fitscope.tui.dialogs import PathDialog
 
 CPU = FitConfig().with_value("train.device", "cpu")
 

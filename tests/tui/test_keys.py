@@ -6,8 +6,9 @@ from textual.widgets import Input, Log
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
 from fitscope.core.snapshot import State
+from fitscope.tui import keys
 from fitscope.tui.app import ENGINES, PACES, WATCH, FitscopeApp
-from fitscope.tui.screens import HelpScreen
+from fitscope.tui.help import HelpScreen
 from fitscope.tui.widgets.charts import FitChart, LossChart
 from fitscope.tui.widgets.settings import ChoiceField, SettingsPanel
 
@@ -225,11 +226,9 @@ async def test_every_binding_is_in_the_command_palette(app):
 
         commands = list(app.get_system_commands(app.screen))
         titles = [c.title for c in commands]
-        for binding in app.BINDINGS:
-            if binding.action in ("quit", "screenshot_svg"):
-                continue  # Textual's own Quit and Screenshot entries
-            shown = app.get_key_display(Binding(binding.key.split(",")[0], binding.action))
-            assert any(f"key: {shown}" in c.help for c in commands), binding.key
+        for row in keys.commands():  # every bound row but Textual's own Quit and Screenshot
+            shown = app.get_key_display(Binding(row.key.split(",")[0], row.action))
+            assert any(f"key: {shown}" in c.help for c in commands), row.key
         assert "Run / pause" in titles
         assert "Save run" in titles
         assert titles.count("Quit") == 1
@@ -296,7 +295,7 @@ async def test_an_unexpected_error_ends_the_app_non_zero_with_one_line_and_a_tra
     def boom():
         raise RuntimeError("boom in a key")
 
-    monkeypatch.setattr(app, "action_step", boom)
+    monkeypatch.setattr(app.main, "action_step", boom)
     with pytest.raises(RuntimeError, match="boom"):
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("n")
@@ -310,8 +309,8 @@ async def test_an_unexpected_error_ends_the_app_non_zero_with_one_line_and_a_tra
 async def test_the_done_row_gives_the_average_rate_over_the_time_it_ran(app):
     """It gave the engine's compute rate, labelled avg: 1,835/s at a pace of 100/s."""
     now = [100.0]
-    app.clock = lambda: now[0]
     async with app.run_test(size=(120, 40)) as pilot:
+        app.log_view.clock = lambda: now[0]
         await pilot.press("space")
         app.driver.pump(1)
         await settle(pilot)

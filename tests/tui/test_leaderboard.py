@@ -34,7 +34,7 @@ async def test_tab_focuses_the_board_and_its_keys_reach_every_member_of_64(app):
             picked.add(app.selected)
         assert picked == set(range(64))
         await pilot.press("home")
-        assert app.selected == app.board._members[0]
+        assert app.selected == app.board.row_members[0]
         await pilot.press("end")
         assert app.board.cursor_row == 63
         await pilot.press("pageup")

@@ -100,7 +100,7 @@ async def test_a_saved_race_quits_at_once(app, tmp_path, monkeypatch):
         await pilot.press("e")
         for _ in range(5):
             await pilot.pause()
-        assert app._saved_at == (app.driver.latest.run_id, 5)
+        assert app.saved_at == (app.driver.latest.run_id, 5)
         await pilot.press("c")
         assert app.screen.question == "This race is saved."
         await pilot.press("escape", "q")

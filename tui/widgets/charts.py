@@ -6,15 +6,18 @@ import dataclasses
 import itertools
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from plotext import _utility as plotext_utility
 from rich.console import Console
+from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.reactive import var
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
@@ -23,9 +26,10 @@ from fitscope.core.snapshot import Snapshot
 from fitscope.core.tracker import Tracker
 from fitscope.tui.formatting import num
 from fitscope.tui.inside_plot import draw_kinks, draw_units
-from fitscope.tui.messages import ChartBuilt
+from fitscope.tui.messages import ChartBuilt, Say
 from fitscope.tui.plotting import draw_fit, draw_loss, draw_race, draw_race_losses
 from fitscope.tui.raster import build_matrix
+from fitscope.tui.widgets.leaderboard import member_tag, unit_tag
 
 
 def colour_on() -> bool:
@@ -41,6 +45,7 @@ class SafePlot(PlotextPlot):
     """
 
     drawn_seq = -1  # the snapshot this chart last drew
+    snap: Snapshot | None = None  # the latest snapshot (the app's), for the legend
     reference: Reference | None = None  # a saved run drawn dashed beside the live one
     shown: list[int] = []  # in a race, the members to draw
     building = False  # a background build is under way
@@ -89,8 +94,12 @@ class SafePlot(PlotextPlot):
             return self._strips[y]
         return Strip.blank(self.size.width, _PLAIN)
 
+    def stale(self) -> None:
+        """Drawn again at the next redraw, whether or not a new snapshot has come."""
+        self.drawn_seq = -1
+
     def on_resize(self) -> None:
-        self.drawn_seq = -1  # the text was built for the old size
+        self.stale()  # the text was built for the old size
 
     def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
         raise NotImplementedError
@@ -166,15 +175,57 @@ class FitChart(SafePlot, can_focus=True):
     """Data scatter, the fit as a strong line, the true function faint; axes fixed to the data.
     Its view: the fit, the units that sum to it, or its kinks; live or a timeline frame."""
 
+    show_truth: var[bool] = var(True)
+    view: var[str] = var("fit")
+    member: var[int] = var(0)  # whose units and kinks (a race's selected member)
+    frame: var[FrameView | None] = var(None, always_update=True)  # arrays: never compared
+    ghosts: var[list[np.ndarray]] = var(list, always_update=True)  # earlier fits of the member, oldest first
+    ghosts_on: var[bool] = var(False)
+
     def __init__(self, **kw):
         super().__init__(**kw)
-        self.show_truth = True
         self.marker = "braille"
-        self.view = "fit"
-        self.member = 0  # whose units and kinks (a race's selected member)
-        self.frame: FrameView | None = None
-        self.ghosts: list[np.ndarray] = []  # earlier fits of the member, oldest first
         self.unit_labels: list[str] = []
+        # a race's curve is named as the leaderboard names its row (a variant, or a member)
+        self.curve_label: Callable[[Snapshot, int], str] = lambda snap, i: snap.members[i].label
+
+    def on_mount(self) -> None:
+        self.border_title = "Fit"
+        self.watch(self.app, "snapshot", self._new_snapshot)  # (init: the one the engine had before this mounted)
+
+    def _new_snapshot(self, snap: Snapshot | None) -> None:
+        self.snap = snap
+        self.legend()
+
+    def _changed(self) -> None:
+        self.stale()
+        self.legend()
+
+    watch_show_truth = watch_view = watch_member = watch_frame = watch_ghosts = _changed
+
+    def action_truth(self) -> None:
+        self.show_truth = not self.show_truth
+
+    def action_view(self) -> None:
+        self.view = VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)]
+        self.border_title = {"fit": "Fit", "units": "Units: what each unit adds", "kinks": "Kinks"}[self.view]
+
+    def action_ghosts(self) -> None:
+        self.ghosts_on = not self.ghosts_on
+        if not self.ghosts_on:
+            self.ghosts = []
+        self.stale()
+        self.post_message(Say("earlier fits: " + ("the last three timeline frames, faint" if self.ghosts_on else "off")))
+
+    def _show(self, *built) -> None:
+        super()._show(*built)
+        if self.view == "units":
+            self.legend()  # the units' names come with their drawing
+
+    def legend(self) -> None:
+        """In the border, so it never covers the data; it names each series by what it is drawn
+        with: colours, or without colour (NO_COLOR) the markers that replace them."""
+        self.border_subtitle = fit_legend(self, self.snap, colour_on())
 
     def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
         width, color = max(10, self.size.width), colour_on()
@@ -203,10 +254,52 @@ class FitChart(SafePlot, can_focus=True):
             self.plt.title(f"{prefix}Loss={num(frame.loss, 4)}")
 
 
+def fit_legend(fit: FitChart, snap: Snapshot | None, colour: bool) -> str:
+    fit_tag = "[bold red]━ fit" if colour else "[bold]▀ fit"
+    if fit.view == "units":
+        tags = [f"{unit_tag(k, colour)} {escape(label)}" for k, label in enumerate(fit.unit_labels[:9])]
+        return f"{fit_tag} = Σ units + bias[/]  " + "  ".join(tags)
+    if fit.view == "kinks":
+        kink = "[yellow]▲ kink[/]" if colour else "^ kink"
+        return f"{fit_tag}[/]  {kink}  (v: next view)"
+    if snap is not None and snap.racing:
+        tags = [f"{member_tag(i, colour)} {escape(fit.curve_label(snap, i))}" for i in fit.shown[:9]]
+        return "  ".join(tags) + (f"  +{len(fit.shown) - 9}" if len(fit.shown) > 9 else "")
+    has_truth = fit.show_truth and snap is not None and snap.data is not None and snap.data.truth is not None
+    if colour:
+        legend = f"[cyan]⠂ data[/]  {fit_tag}[/]" + ("  [dim]┄ truth[/]" if has_truth else "")
+    else:
+        legend = f"⠂ data  {fit_tag}[/]" + ("  • truth" if has_truth else "")
+    if snap is not None and snap.test_loss is not None:
+        legend += "  [orange]x test[/]" if colour else "  x test"
+    if fit.reference is not None:  # drawn dashed: in colour, or with "-" without
+        legend += "  [magenta]╌ ref[/]" if colour else "  - ref"
+    return legend
+
+
 class LossChart(SafePlot, can_focus=True):
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.log_y = True
+    log_y: var[bool] = var(True)
+
+    def on_mount(self) -> None:
+        self.border_title = "Loss"
+        self.watch(self.app, "snapshot", self._new_snapshot)  # (init: the one the engine had before this mounted)
+
+    def _new_snapshot(self, snap: Snapshot | None) -> None:
+        self.snap = snap
+        self.legend()
+
+    def watch_log_y(self) -> None:
+        self.stale()
+        self.legend()
+
+    def action_log_axis(self) -> None:
+        self.log_y = not self.log_y
+
+    def legend(self) -> None:
+        snap = self.snap
+        self.border_subtitle = ("log" if self.log_y else "linear") + " y"
+        if snap is not None and not snap.racing and snap.test_loss is not None:
+            self.border_subtitle += "  [bold red]━ train[/]  [orange]━ test[/]" if colour_on() else "  ⠂ train  x test"
 
     def _draw(self, snap: Snapshot, tracker: Tracker) -> None:
         if snap.racing:

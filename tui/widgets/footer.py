@@ -46,6 +46,13 @@ class KeyFooter(Footer):
             keys = fitting(keys, width)
         yield from keys
 
+    def on_mount(self) -> None:
+        # told the keys once it runs: the screen's first word on its bindings can come while the
+        # footer is mounted but not yet running, and Textual drops such a listener
+        super().on_mount()
+        self._bindings_ready = True
+        self.refresh(recompose=True)
+
     def on_resize(self) -> None:
         if self.size.width != self._fitted_to:
             self.refresh(recompose=True)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from rich.markup import escape
 from rich.text import Text
-from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.reactive import reactive
@@ -20,6 +19,7 @@ from textual.widgets import DataTable
 
 from fitscope.core.health import BLOWUP_FACTOR
 from fitscope.core.snapshot import MemberSnap, Snapshot, ranked
+from fitscope.tui import keys as key_table
 from fitscope.tui.formatting import num, r2
 from fitscope.tui.inside_view import dead_share
 from fitscope.tui.plotting import member_style
@@ -102,11 +102,7 @@ class Leaderboard(DataTable):
     Leaderboard { overflow-x: hidden; scrollbar-size-vertical: 1; }
     Leaderboard:nocolor > .datatable--cursor { text-style: reverse; }
     """
-    BINDINGS = [
-        Binding("home", "scroll_top", "first row", show=False),
-        Binding("end", "scroll_bottom", "last row", show=False),
-        Binding("m", "toggle_view", "variants/members"),
-    ]
+    BINDINGS = key_table.bindings("board")
 
     by_variant: reactive[bool] = reactive(False, init=False)
 
@@ -132,7 +128,7 @@ class Leaderboard(DataTable):
         super().__init__(cursor_type="row", cell_padding=0, zebra_stripes=False, **kw)
         self.selected = 0
         self._picked: int | None = None  # picked here, not yet seen back from the app
-        self._members: list[int] = []  # each row's member (the variant view: its median member)
+        self.row_members: list[int] = []  # each row's member (the variant view: its median member)
         self._columns: tuple[Column, ...] = ()
         self._cells: list[tuple[Text, ...]] = []
         self._plain: list[str] = []
@@ -158,7 +154,7 @@ class Leaderboard(DataTable):
         self._quiet = True
         try:
             self._fill(columns, cells)
-            self._members = members
+            self.row_members = members
             self._follow()
         finally:
             self._quiet = False
@@ -231,10 +227,10 @@ class Leaderboard(DataTable):
 
     def _follow(self) -> None:
         """The cursor on the selected member's row (its place changes as the ranks do)."""
-        if self.selected in self._members:
-            row = self._members.index(self.selected)
+        if self.selected in self.row_members:
+            row = self.row_members.index(self.selected)
         elif self.by_variant:  # a member that is not its variant's median: its variant's row
-            row = next((r for r, i in enumerate(self._members) if i == self.selected), self.cursor_row)
+            row = next((r for r, i in enumerate(self.row_members) if i == self.selected), self.cursor_row)
         else:
             row = self.cursor_row
         if row != self.cursor_row:
@@ -252,14 +248,14 @@ class Leaderboard(DataTable):
     # ---- keys --------------------------------------------------------------------------------
     def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         super().watch_cursor_coordinate(old, new)
-        if not self._quiet and 0 <= new.row < len(self._members) and self._members[new.row] != self.selected:
-            self.selected = self._picked = self._members[new.row]
+        if not self._quiet and 0 <= new.row < len(self.row_members) and self.row_members[new.row] != self.selected:
+            self.selected = self._picked = self.row_members[new.row]
             self.post_message(self.Picked(self.selected))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        if 0 <= event.cursor_row < len(self._members):
-            self.post_message(self.Chosen(self._members[event.cursor_row]))
+        if 0 <= event.cursor_row < len(self.row_members):
+            self.post_message(self.Chosen(self.row_members[event.cursor_row]))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()  # said as Picked, by member

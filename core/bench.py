@@ -12,11 +12,11 @@ import torch
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
-from fitscope.core.model import make_loss, make_optimizer
+from fitscope.core.drivers.thread import ThreadDriver
+from fitscope.core.engine.model import make_loss, make_optimizer
+from fitscope.core.engine.training import AutogradStepper, Experiment, FastStepper, build
 from fitscope.core.snapshot import State
 from fitscope.core.spec import Member, RunSpec
-from fitscope.core.thread_driver import ThreadDriver
-from fitscope.core.training import AutogradStepper, Experiment, FastStepper, build
 
 
 def spread(values: list[float], digits: int = 3) -> dict[str, Any]:
@@ -138,7 +138,7 @@ def load_timing(n: int, seed: int = 0) -> dict[str, Any]:
 
     import numpy as np
 
-    from fitscope.core import datafile
+    from fitscope.core.data import file as datafile
 
     Experiment(RunSpec(FitConfig().with_value("train.device", "cpu")))  # torch's one-off imports are not the data's
     rng = np.random.default_rng(seed)

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fitscope.core import datafields, lrplan, registry, targets
+from fitscope.core.data import fields as datafields
+from fitscope.core.data import targets
+from fitscope.core.engine import lrplan, registry
 from fitscope.core.errors import ConfigError, printable
-from fitscope.core.safeio import file_problem as file_problem  # datafile's and export's name for it
+from fitscope.core.store.safeio import file_problem as file_problem  # datafile's and export's name for it
 
 ACTIVATIONS = tuple(registry.ACTIVATIONS)
 OPTIMIZERS = tuple(registry.OPTIMIZERS)
@@ -69,7 +71,7 @@ class TrainConfig:
     kernels: str = "fast"  # fast: batched, hand-written backward; autograd: the lesson's loop, bit for bit;
     # compiled: fast's step through torch.compile (opt-in: a compile first)
     memory_limit: float = 0.0  # GB a run may hold; 0 = half of this machine's memory (or the GPU's)
-    lr_changes: lrplan.Changes = ()  # (from step, lr): live changes, replayed (core/lrplan.py)
+    lr_changes: lrplan.Changes = ()  # (from step, lr): live changes, replayed (core/engine/lrplan.py)
 
 
 @dataclass(frozen=True)

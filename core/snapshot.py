@@ -1,7 +1,7 @@
 """What a run tells the outside: its state, notices, and immutable snapshots (numpy only).
 
 Snapshots carry loss *deltas* (the losses since the previous snapshot), so their size does not
-grow with the run; a :class:`~fitscope.core.tracker.Tracker` folds them into bounded histories.
+grow with the run; a :class:`~fitscope.core.drivers.tracker.Tracker` folds them into bounded histories.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from enum import StrEnum
 import numpy as np
 
 from fitscope.core.config import FitConfig
-from fitscope.core.sampler import NetNumbers
+from fitscope.core.engine.sampler import NetNumbers
 from fitscope.core.spec import RunSpec
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from fitscope.core import config as config_mod
 from fitscope.core.config import FitConfig
-from fitscope.core.datarecord import locate, saved_data
 from fitscope.core.errors import ConfigError, RunDirError
+from fitscope.core.store.datarecord import locate, saved_data
 
 MAX_MEMBERS = 64
 VARY_KEYS = ("model.activation", "model.hidden", "model.init_seed", "train.optimizer", "train.lr",
@@ -164,7 +164,7 @@ def from_toml(text: str, source: str = "config", data_file: Callable[[str], str]
 
 
 def load_saved(saved: Any, resume: bool = True) -> RunSpec:
-    """A run folder's spec (``saved``: a :class:`~fitscope.core.rundir.Saved`); a bad config.toml
+    """A run folder's spec (``saved``: a :class:`~fitscope.core.store.folder.Saved`); a bad config.toml
     is a RunDirError naming it once. ``resume``: its data file must be the one it trained on."""
     where = saved.folder / "config.toml"
     try:

@@ -19,7 +19,7 @@ from textual.reactive import var
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
-from fitscope.core.driver import Driver
+from fitscope.core.drivers.driver import Driver
 from fitscope.core.snapshot import Notice, Snapshot
 from fitscope.core.spec import RunSpec
 from fitscope.tui import keys, web_exit
@@ -48,14 +48,14 @@ DriverFactory = Callable[[RunSpec], Driver]
 
 
 def _process_driver(spec: RunSpec) -> Driver:
-    from fitscope.core.process_driver import ProcessDriver
+    from fitscope.core.drivers.process import ProcessDriver
 
     return ProcessDriver(spec)
 
 
 def _thread_driver(spec: RunSpec) -> Driver:
     # only for --engine thread: it trains in this process, so it loads torch here
-    from fitscope.core.thread_driver import ThreadDriver
+    from fitscope.core.drivers.thread import ThreadDriver
 
     return ThreadDriver(spec)
 

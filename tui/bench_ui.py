@@ -37,7 +37,7 @@ def spread(values: list[float], digits: int = 3) -> dict:
 
 def bare_rate(spec: RunSpec, seconds: float = 1.5) -> float:
     """The same run stepped in this process with no app and no driver: what training costs alone."""
-    from fitscope.core.training import Experiment  # torch: only the bench loads it in this process
+    from fitscope.core.engine.training import Experiment  # torch: only the bench loads it in this process
 
     exp = Experiment(spec)
     exp.step(20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from fitscope.core.check import NO_GPU, Checks, Result, environment
+from fitscope.core.checks.suite import NO_GPU, Checks, Result, environment
 
 
 def check(device: str, quick: bool, as_json: bool) -> int:

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from fitscope.core import config as config_mod
-from fitscope.core import rundir
 from fitscope.core import spec as spec_mod
 from fitscope.core.config import FitConfig
 from fitscope.core.errors import ConfigError
 from fitscope.core.spec import RunSpec, coerce_seeds, parse_vary
+from fitscope.core.store import folder as rundir
 from fitscope.tui import argv as argv_mod
 from fitscope.tui import runs_view, serve_cmd, signals
 from fitscope.tui.precheck import its_config, precheck
@@ -286,7 +286,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return plot(args.runs, args.out, args.loss)
     if args.command == "export":
-        from fitscope.core import export
+        from fitscope.core.store import export
 
         sys.stdout.write(export.script(args.run, embed_data=args.embed_data))
         return 0

@@ -13,15 +13,16 @@ from typing import Any
 import numpy as np
 
 from fitscope.core import commands as C
-from fitscope.core import rundir, runs
 from fitscope.core.config import data_label, shape_text
-from fitscope.core.history import HistoryView
-from fitscope.core.run import steps_refusal
-from fitscope.core.rundir import RunDirError
+from fitscope.core.drivers.thread import ThreadDriver
+from fitscope.core.drivers.tracker import Tracker
+from fitscope.core.engine.history import HistoryView
+from fitscope.core.engine.run import steps_refusal
 from fitscope.core.snapshot import END_STATES, Frames, Level, Snapshot, State
 from fitscope.core.spec import RunSpec
-from fitscope.core.thread_driver import ThreadDriver
-from fitscope.core.tracker import Tracker
+from fitscope.core.store import folder as rundir
+from fitscope.core.store import saved as runs
+from fitscope.core.store.folder import RunDirError
 from fitscope.tui import signals
 from fitscope.tui.formatting import num
 from fitscope.tui.plotting import chart_text, draw_fit, render_chart

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from fitscope.core import inside
+from fitscope.core.engine import inside
 from fitscope.core.snapshot import Snapshot
 from fitscope.tui.plotting import FIT_COLOR, draw_fit, member_style, scatter_sample, set_axes, y_limits
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fitscope.core.sampler import NetNumbers
+from fitscope.core.engine.sampler import NetNumbers
 from fitscope.core.snapshot import Frames
 from fitscope.tui.formatting import num, r2
 

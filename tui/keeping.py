@@ -14,11 +14,11 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from fitscope.core import commands as C
-from fitscope.core import reference as reference_mod
-from fitscope.core import rundir
 from fitscope.core import spec as spec_mod
 from fitscope.core.config import file_problem
-from fitscope.core.reference import Reference
+from fitscope.core.store import folder as rundir
+from fitscope.core.store import reference as reference_mod
+from fitscope.core.store.reference import Reference
 from fitscope.tui.dialogs import PathDialog
 from fitscope.tui.formatting import num
 from fitscope.tui.plotting import chart_text

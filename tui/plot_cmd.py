@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from fitscope.core import readers, rundir
 from fitscope.core import spec as spec_mod
 from fitscope.core.errors import ConfigError, printable
-from fitscope.core.rundir import RunDirError
 from fitscope.core.snapshot import DataView, loss_rank
+from fitscope.core.store import folder as rundir
+from fitscope.core.store import readers
+from fitscope.core.store.folder import RunDirError
 
 EXTENSIONS = (".png", ".svg", ".pdf")
 MISSING = 'fitscope plot: matplotlib is not installed — install the plot extra: pip install -e ".[plot]" ' \
@@ -160,7 +161,7 @@ def _data(saved: rundir.Saved) -> tuple[DataView | None, str | None]:
     """The points the run trained on, made again (its data file must be the one it trained on)."""
     try:
         spec = spec_mod.load_saved(saved, resume=True)
-        from fitscope.core import data as data_mod  # torch: the data is made as the run made it
+        from fitscope.core.data import dataset as data_mod  # torch: the data is made
 
         return data_mod.drawn(spec.base.data), None
     except (RunDirError, ConfigError) as exc:

@@ -9,7 +9,7 @@ import numpy as np
 import plotext
 from plotext import _utility as plotext_utility
 
-from fitscope.core.history import Curve, HistoryView
+from fitscope.core.engine.history import Curve, HistoryView
 from fitscope.core.snapshot import Snapshot, loss_rank
 from fitscope.tui.formatting import int_ticks, nice_ticks, num, short
 

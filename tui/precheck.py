@@ -9,15 +9,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from fitscope.core import rundir
 from fitscope.core.errors import ConfigError
 from fitscope.core.spec import RunSpec
+from fitscope.core.store import folder as rundir
 
 
 def precheck(spec: RunSpec) -> None:
     """What the app's engine would refuse at start, said here in one line instead (torch-free):
     a data file's contents, and the memory budget where the run will be on this machine's CPU."""
-    from fitscope.core import datafile, memory
+    from fitscope.core.data import file as datafile
+    from fitscope.core.engine import memory
 
     rows = None
     if spec.base.data.file:

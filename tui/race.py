@@ -6,9 +6,9 @@ import sys
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
+from fitscope.core.drivers.tracker import Tracker
 from fitscope.core.snapshot import Snapshot, State, loss_rank
 from fitscope.core.spec import RunSpec
-from fitscope.core.tracker import Tracker
 from fitscope.tui import headless, signals
 from fitscope.tui.formatting import num
 from fitscope.tui.plotting import chart_text
@@ -43,7 +43,7 @@ def medians(snap: Snapshot) -> dict[str, int]:
 
 def inside_lines(snap: Snapshot, layers: dict[int, list]) -> list[str]:
     """Per variant, its median member's linear pieces (ReLU family) and dead units: measured."""
-    from fitscope.core import inside
+    from fitscope.core.engine import inside
 
     lines = []
     for variant, i in medians(snap).items():

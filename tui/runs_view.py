@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from fitscope.core import readers, rundir
 from fitscope.core import spec as spec_mod
 from fitscope.core.config import FitConfig
 from fitscope.core.errors import printable
 from fitscope.core.snapshot import MemberSnap, Snapshot, State
 from fitscope.core.spec import RunSpec
+from fitscope.core.store import folder as rundir
+from fitscope.core.store import readers
 from fitscope.tui.formatting import num
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from fitscope.core.health import failed
+from fitscope.core.engine.health import failed
 from fitscope.core.snapshot import MemberSnap, Snapshot, loss_rank
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from fitscope.core import check as check_mod
+from fitscope.core.checks import suite as check_mod
 from fitscope.tui import check_cmd
 
 LINE = re.compile(r"^(PASS|FAIL|SKIP) [a-z_]+(\[[a-z0-9+]+\])?: \S.*$")

@@ -6,7 +6,7 @@ import re
 import pytest
 from test_cli import fitscope
 
-from fitscope.core import compiled
+from fitscope.core.engine import compiled
 
 from support.oracle import assert_printed_lesson_loss
 

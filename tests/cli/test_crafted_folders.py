@@ -8,8 +8,8 @@ import os
 import pytest
 from test_cli import fitscope
 
-from fitscope.core import rundir
-from fitscope.core.rundir import RunDirError
+from fitscope.core.store import folder as rundir
+from fitscope.core.store.folder import RunDirError
 
 READERS = [("show", "{}"), ("export", "{}"), ("run", "--resume", "{}", "--steps", "6", "--quiet")]
 
@@ -190,7 +190,7 @@ def test_a_2_gb_metrics_file_is_refused_from_its_size_before_it_is_read(saved):
     one_line(r)
     assert "metrics.csv" in r.stderr
     assert "more than fitscope reads" in r.stderr
-    from fitscope.core import reference
+    from fitscope.core.store import reference
 
     with pytest.raises(RunDirError, match="more than fitscope reads"):
         reference.load(saved)
@@ -260,7 +260,7 @@ def test_opening_a_damaged_run_keeps_the_current_one(saved, run_part):
 
     from fitscope.core import commands as C
     from fitscope.core.config import FitConfig
-    from fitscope.core.run import Run
+    from fitscope.core.engine.run import Run
     from fitscope.core.snapshot import State
     from fitscope.core.spec import RunSpec
 
@@ -281,7 +281,7 @@ def test_a_plain_pickle_as_checkpoint_is_one_line_without_torchs_warnings(saved)
     import pickle
     import warnings
 
-    from fitscope.core import checkpoint
+    from fitscope.core.store import checkpoint
 
     data = pickle.dumps({"exp": {"step": 1}}, protocol=4)  # torch warned of the protocol before the one line
     with warnings.catch_warnings(record=True) as seen:

@@ -120,7 +120,7 @@ def test_a_crafted_formula_is_refused_in_one_line_and_writes_no_script(tmp_path,
 
 
 def test_the_hash_comment_that_hid_the_payload_is_refused_with_its_column():
-    from fitscope.core import targets
+    from fitscope.core.data import targets
     from fitscope.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"'#' at column 13"):

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from test_cli import ENV, fitscope
 
-from fitscope.core import reference, runs
 from fitscope.core.errors import RunDirError
+from fitscope.core.store import reference
+from fitscope.core.store import saved as runs
 
 from support import metrics
 
@@ -124,7 +125,7 @@ def test_an_exported_data_run_checks_its_file_and_embeds_it_on_request(tmp_path)
 
 
 def test_embed_data_is_refused_past_its_size_and_for_a_generated_target(tmp_path, monkeypatch):
-    from fitscope.core import export
+    from fitscope.core.store import export
 
     folder = _copy(tmp_path, "datafile")
     monkeypatch.chdir(tmp_path / "v1")

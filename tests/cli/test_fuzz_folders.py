@@ -18,11 +18,12 @@ import pytest
 from test_cli import fitscope
 
 from fitscope.core import commands as C
-from fitscope.core import reference, rundir
 from fitscope.core.config import FitConfig
-from fitscope.core.run import Run
+from fitscope.core.engine.run import Run
 from fitscope.core.snapshot import State
 from fitscope.core.spec import RunSpec
+from fitscope.core.store import folder as rundir
+from fitscope.core.store import reference
 from fitscope.tui import plot_cmd
 
 CASES = int(os.environ.get("FITSCOPE_FUZZ", "48"))

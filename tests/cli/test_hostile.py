@@ -175,7 +175,7 @@ def test_an_oversized_run_is_refused_before_it_allocates(args):
 
 
 def test_a_training_error_is_reported_as_itself_with_exit_1(monkeypatch, capsys):
-    from fitscope.core.training import Experiment
+    from fitscope.core.engine.training import Experiment
     from fitscope.tui import cli
 
     def fail(self, n):
@@ -213,8 +213,8 @@ def test_a_refused_out_run_leaves_no_folder_behind(tmp_path):
 
 
 def test_messages_say_what_is_true():
-    from fitscope.core import rundir
-    from fitscope.core.run import steps_refusal
+    from fitscope.core.engine.run import steps_refusal
+    from fitscope.core.store import folder as rundir
 
     assert "e.g. --steps 100000000" in steps_refusal(10, "r", 60_000_000)  # not a total --steps refuses
     assert "the most a run may have" in steps_refusal(10, "r", 100_000_000)
@@ -228,7 +228,7 @@ def test_disk_space_figures_never_read_the_same(tmp_path, monkeypatch):
     """"needs 1.1 MB, 1.1 MB free" said nothing: when the rounded figures match, bytes are given."""
     import shutil
 
-    from fitscope.core import rundir
+    from fitscope.core.store import folder as rundir
 
     files = {"a.txt": b"x" * 100}
     need = 100 + rundir.MARGIN
@@ -241,7 +241,7 @@ def test_disk_space_figures_never_read_the_same(tmp_path, monkeypatch):
 def test_a_read_only_file_system_is_named_as_such(tmp_path, monkeypatch):
     import errno
 
-    from fitscope.core import rundir
+    from fitscope.core.store import folder as rundir
 
     def read_only(*args, **kw):
         raise OSError(errno.EROFS, "Read-only file system")

@@ -194,7 +194,7 @@ def test_fitscope_run_opens_the_app_on_a_saved_run(tmp_path, monkeypatch):
 
 
 def test_a_locked_destination_saves_the_run_elsewhere_and_says_so(tmp_path, monkeypatch, capsys):
-    from fitscope.core import rundir
+    from fitscope.core.store import folder as rundir
     from fitscope.tui import cli
 
     monkeypatch.chdir(tmp_path)

@@ -88,7 +88,7 @@ def test_a_split_draws_the_test_points_apart_and_a_file_has_no_truth(runs):
     train, test = (c.get_offsets() for c in ax.collections)
     assert len(test) == pytest.approx(0.2 * (len(train) + len(test)), abs=1)  # test_fraction 0.2
     assert "test " in ax.get_title()
-    from fitscope.core import datafile
+    from fitscope.core.data import file as datafile
 
     x, _, _ = datafile.load(str(WAVE))
     drawn_x = np.sort(np.concatenate([train[:, 0], test[:, 0]]))
@@ -191,8 +191,9 @@ def test_a_run_whose_data_file_is_gone_is_drawn_without_its_data(runs, tmp_path)
 
 
 def test_the_data_drawn_is_the_data_the_run_trained_on():
-    from fitscope.core import data, training
     from fitscope.core.config import FitConfig
+    from fitscope.core.data import dataset as data
+    from fitscope.core.engine import training
     from fitscope.core.spec import RunSpec
 
     cfg = FitConfig().with_values({"data.split": "random", "data.seed": 3, "data.sampling": "random"})

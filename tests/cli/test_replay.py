@@ -11,7 +11,7 @@ from test_cli import ENV, fitscope
 
 from fitscope.core import commands as C
 from fitscope.core.config import ConfigError, FitConfig
-from fitscope.core.run import Run
+from fitscope.core.engine.run import Run
 from fitscope.core.spec import RunSpec
 
 from support import metrics

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from test_cli import fitscope
 
-from fitscope.core import readers
-from fitscope.core.rundir import RunDirError
+from fitscope.core.store import readers
+from fitscope.core.store.folder import RunDirError
 
 WAVE = Path(__file__).resolve().parents[1] / "fixtures" / "wave.csv"
 

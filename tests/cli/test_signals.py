@@ -13,7 +13,7 @@ import time
 import pytest
 from test_cli import ENV
 
-from fitscope.core import runs
+from fitscope.core.store import saved as runs
 
 
 class Proc:

@@ -5,11 +5,11 @@ between two block boundaries ran its head and tail eagerly — 14 % of the app's
 import pytest
 
 from fitscope.core import commands as C
-from fitscope.core import kernels
 from fitscope.core.config import FitConfig
-from fitscope.core.graphs import BLOCK
-from fitscope.core.pacer import BLOCK_WAIT
-from fitscope.core.run import Run
+from fitscope.core.engine import kernels
+from fitscope.core.engine.cudagraphs import BLOCK
+from fitscope.core.engine.pacer import BLOCK_WAIT
+from fitscope.core.engine.run import Run
 from fitscope.core.spec import RunSpec
 
 

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from fitscope.core import commands as C
-from fitscope.core import compiled
 from fitscope.core.config import FitConfig
-from fitscope.core.run import Run
+from fitscope.core.drivers.thread import ThreadDriver
+from fitscope.core.engine import compiled
+from fitscope.core.engine.run import Run
+from fitscope.core.engine.training import Experiment, FastStepper, build
 from fitscope.core.snapshot import State
 from fitscope.core.spec import Member, RunSpec
-from fitscope.core.thread_driver import ThreadDriver
-from fitscope.core.training import Experiment, FastStepper, build
 
 from support.oracle import assert_follows_the_lesson
 

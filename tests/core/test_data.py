@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from fitscope.core import commands as C
-from fitscope.core import config, datafile
+from fitscope.core import config
 from fitscope.core.config import ConfigError, FitConfig
-from fitscope.core.data import generate
-from fitscope.core.run import Run
+from fitscope.core.data import file as datafile
+from fitscope.core.data.dataset import generate
+from fitscope.core.engine.run import Run
+from fitscope.core.engine.training import Experiment, build
 from fitscope.core.snapshot import State
 from fitscope.core.spec import RunSpec
-from fitscope.core.training import Experiment, build
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "wave.csv"
 CPU = FitConfig().with_value("train.device", "cpu")

@@ -9,12 +9,12 @@ import pytest
 
 from fitscope.core import commands as C
 from fitscope.core.config import ConfigError, FitConfig
-from fitscope.core.process_driver import ProcessDriver
-from fitscope.core.run import Run
+from fitscope.core.drivers.process import ProcessDriver
+from fitscope.core.drivers.thread import ManualDriver, ThreadDriver
+from fitscope.core.engine.run import Run
+from fitscope.core.engine.training import Experiment
 from fitscope.core.snapshot import Level, State
 from fitscope.core.spec import RunSpec
-from fitscope.core.thread_driver import ManualDriver, ThreadDriver
-from fitscope.core.training import Experiment
 
 from support.devices import absent_cuda
 
@@ -209,7 +209,7 @@ def test_the_manual_driver_applies_commands_at_once_and_survives_a_broken_subscr
 
 
 def test_a_failing_subscriber_is_logged_and_the_others_still_hear(caplog):
-    from fitscope.core.driver import Mailbox
+    from fitscope.core.drivers.driver import Mailbox
 
     box, heard = Mailbox(), []
 

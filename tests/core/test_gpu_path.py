@@ -9,13 +9,15 @@ import pytest
 import torch
 
 from fitscope.core import commands as C
-from fitscope.core import device, graphs, handlers, memory, runs
 from fitscope.core.config import FitConfig
-from fitscope.core.graphs import BLOCK
-from fitscope.core.run import Run
+from fitscope.core.engine import cudagraphs as graphs
+from fitscope.core.engine import device, handlers, memory
+from fitscope.core.engine.cudagraphs import BLOCK
+from fitscope.core.engine.run import Run
+from fitscope.core.engine.training import Experiment, step_work
 from fitscope.core.snapshot import Level, State
 from fitscope.core.spec import RunSpec
-from fitscope.core.training import Experiment, step_work
+from fitscope.core.store import saved as runs
 
 from support.devices import absent_cuda
 

@@ -6,8 +6,8 @@ import numpy as np
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
-from fitscope.core.health import BLOWUP_FACTOR, COLLAPSE_SPREAD, failed, health
-from fitscope.core.run import Run
+from fitscope.core.engine.health import BLOWUP_FACTOR, COLLAPSE_SPREAD, failed, health
+from fitscope.core.engine.run import Run
 from fitscope.core.snapshot import MemberSnap, ranked
 from fitscope.core.spec import RunSpec
 

@@ -5,10 +5,10 @@ import pytest
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
-from fitscope.core.history import LossHistory
-from fitscope.core.run import Run
+from fitscope.core.drivers.tracker import Tracker
+from fitscope.core.engine.history import LossHistory
+from fitscope.core.engine.run import Run
 from fitscope.core.spec import RunSpec
-from fitscope.core.tracker import Tracker
 
 CPU = FitConfig().with_value("train.device", "cpu")
 

@@ -8,8 +8,8 @@ import sys
 import fitscope.core
 
 UI = ["textual", "plotext", "rich", "textual_plotext", "fitscope.tui"]
-TORCH_FREE = ["fitscope.core.process_driver", "fitscope.core.config", "fitscope.core.snapshot", "fitscope.core.spec",
-              "fitscope.core.commands", "fitscope.core.tracker", "fitscope.core.targets"]
+TORCH_FREE = ["fitscope.core.drivers.process", "fitscope.core.config", "fitscope.core.snapshot", "fitscope.core.spec",
+              "fitscope.core.commands", "fitscope.core.drivers.tracker", "fitscope.core.data.targets"]
 
 
 def loaded_after_importing(modules: list[str], tmp_path) -> set[str]:
@@ -24,8 +24,9 @@ def loaded_after_importing(modules: list[str], tmp_path) -> set[str]:
 
 
 def test_every_core_module_imports_no_ui_library(tmp_path):
-    modules = sorted(f"fitscope.core.{m.name}" for m in pkgutil.iter_modules(fitscope.core.__path__))
-    assert {"fitscope.core.run", "fitscope.core.worker", "fitscope.core.kernels", "fitscope.core.bench"} <= set(modules)
+    modules = sorted(m.name for m in pkgutil.walk_packages(fitscope.core.__path__, "fitscope.core.") if not m.ispkg)
+    assert {"fitscope.core.engine.run", "fitscope.core.drivers.worker", "fitscope.core.engine.kernels",
+            "fitscope.core.bench"} <= set(modules)
     loaded = loaded_after_importing(modules, tmp_path)
     assert "torch" in loaded
     assert "fitscope.core" in loaded

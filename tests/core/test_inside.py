@@ -8,13 +8,14 @@ import pytest
 import torch
 
 from fitscope.core import commands as C
-from fitscope.core import inside, runfiles
 from fitscope.core.config import ACTIVATIONS, FitConfig, ModelConfig
-from fitscope.core.model import make_mlp
-from fitscope.core.run import Run
-from fitscope.core.sampler import NetNumbers
+from fitscope.core.engine import inside
+from fitscope.core.engine.model import make_mlp
+from fitscope.core.engine.run import Run
+from fitscope.core.engine.sampler import NetNumbers
+from fitscope.core.engine.timeline import Timeline
 from fitscope.core.spec import RunSpec
-from fitscope.core.timeline import Timeline
+from fitscope.core.store import runfiles
 
 CPU = FitConfig().with_value("train.device", "cpu")
 GRID = np.linspace(-1.5, 1.5, 301)
@@ -146,7 +147,8 @@ def test_a_frames_fit_equals_a_replayed_runs_fit_at_that_step(kernels):
 
 
 def test_a_save_keeps_the_timeline_and_the_networks_numbers(tmp_path, monkeypatch):
-    monkeypatch.setattr("fitscope.core.snapshot_build.STATS_SHARE", 1e9)  # every snapshot (their cost is bench's to measure)
+    # every snapshot (their cost is bench's to measure)
+    monkeypatch.setattr("fitscope.core.engine.snapshot_build.STATS_SHARE", 1e9)
     run = Run(RunSpec(CPU.with_value("data.split", "random")))
     for _ in range(6):
         run.apply(C.Step(50))

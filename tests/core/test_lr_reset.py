@@ -8,7 +8,7 @@ import numpy as np
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
-from fitscope.core.run import Run
+from fitscope.core.engine.run import Run
 from fitscope.core.spec import RunSpec
 
 PLAN = FitConfig().with_values({"train.device": "cpu", "train.steps": 20, "train.lr_changes": "6:0.1"})

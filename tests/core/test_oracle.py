@@ -12,10 +12,10 @@ import torch
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
+from fitscope.core.drivers.thread import ThreadDriver
+from fitscope.core.engine.training import Experiment
 from fitscope.core.snapshot import State
 from fitscope.core.spec import RunSpec
-from fitscope.core.thread_driver import ThreadDriver
-from fitscope.core.training import Experiment
 
 from support.oracle import ACTS, assert_follows_the_lesson, lesson_losses
 

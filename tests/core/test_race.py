@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from fitscope.core.config import ACTIVATIONS, FitConfig
-from fitscope.core.kernels import KERNELS
-from fitscope.core.model import ACTIVATION_MODULES
+from fitscope.core.engine.kernels import KERNELS
+from fitscope.core.engine.model import ACTIVATION_MODULES
+from fitscope.core.engine.training import AutogradStepper, Experiment, FastStepper, build
 from fitscope.core.spec import Member, RunSpec
-from fitscope.core.training import AutogradStepper, Experiment, FastStepper, build
 
 from support.oracle import NUDGES, assert_final_within_rounding, engine_final
 

@@ -6,7 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from fitscope.core import config, export, inside, kernels, model, registry
+from fitscope.core import config
+from fitscope.core.engine import inside, kernels, model, registry
+from fitscope.core.store import export
 
 Z = torch.cat([torch.linspace(-6, 6, 49), torch.tensor([0.0, 25.0, -25.0])]).reshape(1, 1, -1)
 

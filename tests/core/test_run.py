@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from fitscope.core import commands as C
-from fitscope.core import graphs
 from fitscope.core.config import ConfigError, FitConfig
-from fitscope.core.model import make_mlp
-from fitscope.core.run import MAX_STEP, Run
+from fitscope.core.engine import cudagraphs as graphs
+from fitscope.core.engine.model import make_mlp
+from fitscope.core.engine.run import MAX_STEP, Run
+from fitscope.core.engine.training import Experiment
 from fitscope.core.snapshot import END_STATES, IDLE_STATES, Level, State
 from fitscope.core.spec import RunSpec
-from fitscope.core.training import Experiment
 
 from support import metrics
 from support.devices import absent_cuda
@@ -107,7 +107,7 @@ def test_the_data_view_goes_out_once_and_the_tracker_fills_it_in():
     assert first.data is not None
     assert later.data is None
     assert len(pickle.dumps(later)) < len(pickle.dumps(first.data))
-    from fitscope.core.tracker import Tracker
+    from fitscope.core.drivers.tracker import Tracker
 
     t = Tracker()
     assert t.feed(first).data is first.data
@@ -600,7 +600,7 @@ def test_every_command_has_a_handler_and_answers_with_its_declared_type(tmp_path
 
 
 def test_the_outbox_sends_each_loss_and_notice_once_in_sequence():
-    from fitscope.core.outbox import Outbox
+    from fitscope.core.engine.outbox import Outbox
 
     clock = FakeClock()
     box = Outbox(clock, 0.05)

@@ -15,11 +15,12 @@ import pytest
 import torch
 
 from fitscope.core import commands as C
-from fitscope.core import rundir, runs
 from fitscope.core.config import FitConfig
-from fitscope.core.run import Run
-from fitscope.core.rundir import RunDirError
+from fitscope.core.engine.run import Run
 from fitscope.core.spec import RunSpec
+from fitscope.core.store import folder as rundir
+from fitscope.core.store import saved as runs
+from fitscope.core.store.folder import RunDirError
 
 from support import metrics
 
@@ -181,7 +182,7 @@ WRITER = textwrap.dedent("""
     torch.set_num_threads(1)
     from fitscope.core import commands as C
     from fitscope.core.config import FitConfig
-    from fitscope.core.run import Run
+    from fitscope.core.engine.run import Run
     from fitscope.core.spec import RunSpec
     cfg = FitConfig().with_values({"train.device": "cpu", "model.hidden": [256, 256], "train.optimizer": "adam",
                                    "train.lr": 0.001, "train.steps": 100000})
@@ -397,7 +398,7 @@ def test_listing_shows_a_folder_of_runs_and_says_which_cannot_be_read(tmp_path):
 
 
 def test_a_memory_limit_above_the_machines_memory_is_held_to_the_machine(monkeypatch):
-    from fitscope.core import memory
+    from fitscope.core.engine import memory
 
     monkeypatch.setattr(memory, "machine_bytes", lambda: 8 * 10**9)
     spec = RunSpec(CPU.with_values({"train.memory_limit": 100, "data.points": 1_000_000,
@@ -422,7 +423,7 @@ def test_running_out_of_memory_while_training_is_said_plainly():
 def test_the_memory_estimate_counts_the_numbers_forward_pass_over_every_training_point():
     """With mini-batches the estimate counted the batch only (~122 MB) while the network's numbers
     ran all 200,000 points through two layers of 1,024 (peak 3.7 GB, measured)."""
-    from fitscope.core import memory
+    from fitscope.core.engine import memory
 
     spec = RunSpec(CPU.with_values({"data.points": 200_000, "model.hidden": (1024, 1024), "train.batch_size": 7}))
     assert memory.estimate(spec).total > 3.5e9

@@ -9,9 +9,9 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from fitscope.core import targets
 from fitscope.core.config import ConfigError, FitConfig
-from fitscope.core.data import TORCH_OPS, generate
+from fitscope.core.data import targets
+from fitscope.core.data.dataset import TORCH_OPS, generate
 
 X = torch.linspace(-1, 1, 300)[:, None]  # the data's path: torch, float32
 XN = X.numpy()  # the app's path (config checks, no torch): numpy, the same float32 points

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from fitscope.core.device import tune_threads
+from fitscope.core.engine.device import tune_threads
 
 ACTS = {"relu": torch.relu, "softplus": torch.nn.functional.softplus, "tanh": torch.tanh}
 FIRST = 50  # steps compared one by one
@@ -112,8 +112,8 @@ def assert_printed_lesson_loss(printed: str, seed: int = 0, activation: str = "r
 
 def engine_final(cfg, steps: int, nudged: int = 0) -> float:
     """The engine's final loss for a single-member config, from weights moved by :func:`nudge`."""
+    from fitscope.core.engine.training import AutogradStepper, CompiledStepper, Experiment, FastStepper, build
     from fitscope.core.spec import RunSpec
-    from fitscope.core.training import AutogradStepper, CompiledStepper, Experiment, FastStepper, build
 
     spec = RunSpec(cfg)
     exp = Experiment(spec)

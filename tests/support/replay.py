@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from fitscope.core.commands import Command, Refused
-from fitscope.core.driver import Mailbox
+from fitscope.core.drivers.driver import Mailbox
+from fitscope.core.drivers.thread import ManualDriver
 from fitscope.core.snapshot import Snapshot
 from fitscope.core.spec import RunSpec
-from fitscope.core.thread_driver import ManualDriver
 
 FORMAT = 2  # 2: the network numbers as NetNumbers
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"

@@ -58,7 +58,7 @@ class Served:
         """The page's app (the server's child) and its engine worker (the app's), once both run."""
         def both():
             apps = children(self.server.pid, "fitscope.tui.cli")
-            workers = children(apps[0], "fitscope.core.worker") if len(apps) == 1 else []
+            workers = children(apps[0], "fitscope.core.drivers.worker") if len(apps) == 1 else []
             return (apps[0], workers[0]) if workers else None
         return wait_until(both, START, "the served app and its engine worker")
 

@@ -1,8 +1,8 @@
 import pytest
 
 from fitscope.core.config import FitConfig
+from fitscope.core.drivers.thread import ManualDriver
 from fitscope.core.spec import RunSpec
-from fitscope.core.thread_driver import ManualDriver
 from fitscope.tui.app import FitscopeApp
 
 CPU = FitConfig().with_value("train.device", "cpu")

@@ -61,7 +61,7 @@ def test_the_app_sets_start_up_objects_aside_from_the_collector_once_it_runs():
     code = """
 import asyncio, gc
 from fitscope.core.config import FitConfig
-from fitscope.core.thread_driver import ManualDriver
+from fitscope.core.drivers.thread import ManualDriver
 from fitscope.tui.app import FitscopeApp
 
 async def main():

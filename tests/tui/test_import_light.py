@@ -17,7 +17,7 @@ sys.exit(1 if heavy else 0)
 @pytest.mark.parametrize("modules", [
     "fitscope.tui.app",
     "fitscope.tui.cli",
-    "fitscope.tui.app, fitscope.tui.cli, fitscope.core.process_driver",  # all the app's process needs
+    "fitscope.tui.app, fitscope.tui.cli, fitscope.core.drivers.process",  # all the app's process needs
 ])
 def test_importing_the_app_does_not_import_torch(modules):
     r = subprocess.run([sys.executable, "-c", CHECK.format(modules=modules)], capture_output=True, text=True,

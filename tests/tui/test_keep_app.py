@@ -4,7 +4,7 @@ from textual.widgets import Input, Log
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
-from fitscope.core.run import Run
+from fitscope.core.engine.run import Run
 from fitscope.core.snapshot import State
 from fitscope.core.spec import RunSpec, from_toml
 from fitscope.tui.dialogs import PathDialog

@@ -9,7 +9,7 @@ import pytest
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
-from fitscope.core.run import Run
+from fitscope.core.engine.run import Run
 from fitscope.core.spec import RunSpec
 from fitscope.tui.plotting import chart_text
 

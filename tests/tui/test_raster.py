@@ -8,9 +8,9 @@ from textual_plotext.plot import Plot
 
 from fitscope.core import commands as C
 from fitscope.core.config import FitConfig
-from fitscope.core.run import Run
+from fitscope.core.drivers.tracker import Tracker
+from fitscope.core.engine.run import Run
 from fitscope.core.spec import RunSpec
-from fitscope.core.tracker import Tracker
 from fitscope.tui import raster
 from fitscope.tui.plotting import draw_fit, draw_loss, draw_race, draw_race_losses, member_style
 

@@ -211,7 +211,7 @@ async def test_escape_leaves_the_settings_for_the_fit_chart(make_app):
 
 async def test_the_settings_rows_come_after_the_first_frame_and_work():
     from fitscope.core.config import FitConfig
-    from fitscope.core.thread_driver import ManualDriver
+    from fitscope.core.drivers.thread import ManualDriver
     from fitscope.tui.app import FitscopeApp
 
     app = FitscopeApp(FitConfig().with_value("train.device", "cpu"), engine_factory=lambda spec: ManualDriver(spec),

@@ -69,7 +69,7 @@ def server_vanishes(tmp_path, steps: str, when: str) -> int:
     app.stdout.close()
     drain.start()
     try:
-        worker = wait_until(lambda: children(app.pid, "fitscope.core.worker"), 60, "the engine worker")[0]
+        worker = wait_until(lambda: children(app.pid, "fitscope.core.drivers.worker"), 60, "the engine worker")[0]
         wait_until(lambda: when.encode() in drain.seen, 60, f"{when!r} on the screen")
         app.stdin.close()  # the server's ends of both pipes go, as when it is killed
         drain.stop.set()

@@ -21,9 +21,9 @@ from textual.reactive import var
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
-from fitscope.core.reference import Reference
+from fitscope.core.drivers.tracker import Tracker
 from fitscope.core.snapshot import Snapshot
-from fitscope.core.tracker import Tracker
+from fitscope.core.store.reference import Reference
 from fitscope.tui.formatting import num
 from fitscope.tui.inside_plot import draw_kinks, draw_units
 from fitscope.tui.messages import ChartBuilt, Say

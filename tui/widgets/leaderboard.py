@@ -2,7 +2,7 @@
 scrolls, whose cursor picks the member the inside views, solo and hide act on.
 
 Members sort by loss with every failed member after every healthy one; the state column says each
-member's health word (core/health.py). With seeds > 1 it opens on one row per variant (median, min
+member's health word (core/engine/health.py). With seeds > 1 it opens on one row per variant (median, min
 and max final loss over its seeds), and the charts then draw each variant's median member.
 """
 
@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
 
-from fitscope.core.health import BLOWUP_FACTOR
+from fitscope.core.engine.health import BLOWUP_FACTOR
 from fitscope.core.snapshot import MemberSnap, Snapshot, ranked
 from fitscope.tui import keys as key_table
 from fitscope.tui.formatting import num, r2

@@ -6,8 +6,8 @@ from __future__ import annotations
 import textwrap
 import time
 
-from fitscope.core.reference import Reference
 from fitscope.core.snapshot import Snapshot, State
+from fitscope.core.store.reference import Reference
 from fitscope.tui.formatting import num
 from fitscope.tui.inside_view import inside_fields
 from fitscope.tui.widgets.status import STATE_ICON

@@ -103,6 +103,7 @@ class Snapshot:
     stats_step: int | None = None  # when the members' stats were computed
     inspected: int = 0  # the member whose layers the snapshot carries
     memory: int | None = None  # bytes the run holds on a GPU (None on the CPU)
+    kept_at: int | None = None  # the step this run was last saved at or opened from (None: never)
 
     @property
     def x_grid(self) -> np.ndarray:

@@ -77,9 +77,9 @@ def member_count(values: dict[str, str], seeds: str) -> str:
 
 
 def unsaved(snap: Snapshot | None, saved_at: tuple[int, int] | None) -> bool:
-    """A race that has trained since it was last saved (or never was): leaving it loses it."""
+    """A race that has trained since it was last saved or opened (or never was): leaving it loses it."""
     return (snap is not None and snap.racing and snap.step > 0
-            and saved_at != (snap.run_id, snap.step))
+            and saved_at != (snap.run_id, snap.step) and snap.kept_at != snap.step)
 
 
 class CompareSetup(Dialog):

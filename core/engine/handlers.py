@@ -127,6 +127,7 @@ def on_save(run: Run, cmd: C.Save) -> Path:
     except (OSError, RunDirError) as exc:  # a full disk or a read-only folder: said; the run goes on
         raise C.Refused(f"save failed: {exc}") from None
     run.say(f"saved run to {path}")
+    run.kept_at = (run.run_id, run.step)
     return path
 
 
@@ -146,6 +147,7 @@ def on_open(run: Run, cmd: C.Open) -> RunSpec:
         raise C.Refused(f"{cmd.path}: cannot open it ({type(exc).__name__}: {str(exc)[:120]}); "
                         "the current run is kept") from None
     run.say(f"opened {loaded.folder} at step {run.step:,} of {run.budget:,}")
+    run.kept_at = (run.run_id, run.step)  # as its folder holds it: leaving it loses nothing
     return run.spec
 
 

@@ -33,7 +33,8 @@ def build(run: Run) -> Snapshot:
         elapsed=run.elapsed, data=None if run.outbox.data_sent else run.exp.view,
         members=members, spec=run.spec, device=str(run.exp.device), pace=run.pacer.pace,
         notices=tuple(run.outbox.notices), diverged_at=run.diverged_at, stats_step=run.sampler.step,
-        inspected=run.inspected, memory=device_mod.memory_in_use(run.exp.device))
+        inspected=run.inspected, memory=device_mod.memory_in_use(run.exp.device),
+        kept_at=run.kept_at[1] if run.kept_at is not None and run.kept_at[0] == run.run_id else None)
 
 
 def member(run: Run, j: int, pred: np.ndarray, layers: tuple[tuple[np.ndarray, np.ndarray], ...] | None) -> MemberSnap:

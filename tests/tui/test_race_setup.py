@@ -106,3 +106,28 @@ async def test_a_saved_race_quits_at_once(app, tmp_path, monkeypatch):
         await pilot.press("escape", "q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_a_race_opened_from_its_folder_quits_at_once(app, tmp_path, monkeypatch):
+    """Opened as its folder holds it, nothing is lost by leaving (it asked "not saved" before)."""
+    monkeypatch.chdir(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start_race(pilot)
+        app.send(C.Step(5))
+        assert app.main.unsaved()
+        path = app.send(C.Save()).result(timeout=30)  # the app's own save is not what tells it here
+        app.send(C.Step(3))
+        for _ in range(50):
+            await pilot.pause()
+            if app.driver.latest.step == 8:
+                break
+        assert app.main.unsaved()  # trained past its save
+        assert app.main.open_run(str(path)) is None
+        for _ in range(50):
+            await pilot.pause()
+            if app.driver.latest.kept_at == 5 and app.racing:
+                break
+        assert not app.main.unsaved()
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

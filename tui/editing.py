@@ -62,7 +62,7 @@ class Editing(KeptRuns):
             else:
                 # the reason stays under the field, with the text as typed, until it is fixed or
                 # escape restores the old value; the run keeps its settings meanwhile
-                panel.show_error(step.field, step.message)
+                panel.show_error(step.field, step.message, cause=key)
                 self.log_line(step.message)
             return
         panel.clear_error(key)

@@ -313,3 +313,19 @@ async def test_own_data_shows_its_facts_not_the_targets_fields_and_names_its_axe
         assert not app.query_one("#data-facts").display
         assert "truth" in str(app.fit_chart.border_subtitle)
         assert "↑" not in str(app.fit_chart.render())
+
+
+async def test_escape_takes_back_the_reason_its_edit_put_under_another_field(make_app):
+    """x_min typed past x_max: the reason goes under x_max; escape in x_min restored -1 and left
+    the reason there, about a value no longer typed (#22, a new user's trial)."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.settings.field("data.x_min").focus()
+        await pilot.press("ctrl+u", "5", "enter")
+        await pilot.pause()
+        assert "data.x_min (5)" in str(app.query_one("#error-data-x_max").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.settings.field("data.x_min").value == "-1"
+        assert str(app.query_one("#error-data-x_max").render()) == ""
+        assert not app.settings.field("data.x_max").has_class("invalid")

@@ -114,6 +114,7 @@ class SettingsPanel(VerticalScroll):
         # fields whose text escape took back: a refusal of it still on its way is not shown under
         # them (a burst `enter escape` handles the escape before the app hears of the enter)
         self._withdrawn: set[str] = set()
+        self._caused: dict[str, set[str]] = {}  # per edited field, the other fields its refusal is shown under
         self._view: DataView | None = None  # the data shown in the facts line
 
     def compose(self):
@@ -251,9 +252,13 @@ class SettingsPanel(VerticalScroll):
         if str(line.render()) != text:
             line.update(text)
 
-    def show_error(self, key: str, message: str) -> None:
+    def show_error(self, key: str, message: str, cause: str | None = None) -> None:
+        """The reason under ``key``; ``cause``: the field whose edit it refuses (x_max's bound, when
+        x_min was typed), so that escaping or fixing that field takes the reason away too."""
         if not self.populated or key in self._withdrawn:
             return
+        if cause is not None and cause != key:
+            self._caused.setdefault(cause, set()).add(key)
         error = self.query_one(f"#error-{_id(key)}", Static)
         error.update(message)
         error.add_class("shown")
@@ -262,10 +267,11 @@ class SettingsPanel(VerticalScroll):
     def clear_error(self, key: str) -> None:
         if not self.populated:
             return
-        error = self.query_one(f"#error-{_id(key)}", Static)
-        error.update("")
-        error.remove_class("shown")
-        self.field(key).remove_class("invalid")
+        for k in {key, *self._caused.pop(key, ())}:
+            error = self.query_one(f"#error-{_id(k)}", Static)
+            error.update("")
+            error.remove_class("shown")
+            self.field(k).remove_class("invalid")
 
 def _id(key: str) -> str:
     return key.replace(".", "-")

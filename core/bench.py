@@ -42,10 +42,10 @@ def bare_loop_rate(cfg: FitConfig, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def engine_rate(spec: RunSpec, steps: int, publish_hz: float = 20.0, inside: bool = True) -> tuple[float, int]:
+def engine_rate(spec: RunSpec, steps: int, publish_hz: float = 20.0, net_numbers: bool = True) -> tuple[float, int]:
     """Steps/s of the thread driver flat out, publishing snapshots, and how many it published."""
     driver = ThreadDriver(RunSpec(spec.base.with_value("train.steps", steps), spec.vary, spec.seeds),
-                          publish_hz=publish_hz, inside=inside)
+                          publish_hz=publish_hz, net_numbers=net_numbers)
     count = [0]
     driver.subscribe(lambda s: count.__setitem__(0, count[0] + 1))
     t0 = time.perf_counter()
@@ -102,7 +102,7 @@ def engine_vs_bare(cfg: FitConfig, steps: int = 3000, rounds: int = 5, quick: bo
         rate, n = engine_rate(spec, steps * 3)  # the engine is faster: time it over a similar span
         eng.append(rate)
         pubs.append(n / (steps * 3 / rate))
-        plain.append(engine_rate(spec, steps * 3, inside=False)[0])  # without the network's numbers
+        plain.append(engine_rate(spec, steps * 3, net_numbers=False)[0])  # without the network's numbers
     ratios = [e / b for e, b in zip(eng, bare)]
     inside_costs = [1 - e / p for e, p in zip(eng, plain)]
     b, e = statistics.median(bare), statistics.median(eng)

@@ -167,7 +167,7 @@ class BlockChecks(CheckBase):
 
         kernels.Group.step = counting  # type: ignore[method-assign,assignment]  # undone below
         try:
-            run = Run(RunSpec(self.base.with_value("train.steps", 10**7)), blocks=self.blocks, inside=False)
+            run = Run(RunSpec(self.base.with_value("train.steps", 10**7)), blocks=self.blocks, net_numbers=False)
             run.apply(C.Start())
             steps = 3_000 if self.quick else 10_000  # by steps, not seconds: a loaded machine is no excuse
             while run.step < steps:

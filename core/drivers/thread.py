@@ -76,9 +76,9 @@ def tick(run: Run) -> float | None:
 
 
 class ThreadDriver(Mailbox):
-    def __init__(self, spec: RunSpec, *, publish_hz: float = 20.0, pace: float | None = None, inside: bool = True):
+    def __init__(self, spec: RunSpec, *, publish_hz: float = 20.0, pace: float | None = None, net_numbers: bool = True):
         super().__init__()
-        self._inside = inside
+        self._net_numbers = net_numbers
         self._q: queue.Queue[Any] = queue.Queue()
         self._setup_error: BaseException | None = None
         # the Run is built on its own thread: tensors made on one thread and stepped on another
@@ -112,7 +112,7 @@ class ThreadDriver(Mailbox):
 
     def _main(self, spec: RunSpec, publish_hz: float, pace: float | None) -> None:
         try:
-            run = Run(spec, publish_hz=publish_hz, pace=pace, inside=self._inside)
+            run = Run(spec, publish_hz=publish_hz, pace=pace, net_numbers=self._net_numbers)
         except BaseException as exc:  # handed to the constructor, in the caller's thread
             self._setup_error = exc
             self.fail(f"{type(exc).__name__}: {exc}")

@@ -53,10 +53,10 @@ def _save_cap(members: int) -> int:
 class Run:
     kept_at: tuple[int, int] | None = None  # (run id, step) of the last save, or of the folder it was opened from
     def __init__(self, spec: RunSpec, *, publish_hz: float = 20.0, pace: float | None = None,
-                 history_cap: int | None = None, clock: Callable[[], float] = time.monotonic, inside: bool = True,
+                 history_cap: int | None = None, clock: Callable[[], float] = time.monotonic, net_numbers: bool = True,
                  blocks: str | None = None):
         self.blocks = blocks  # how full-batch steps are grouped (CUDA graphs); None: the device's default
-        self.inside = inside  # the network's numbers on the snapshot cadence (bench turns them off to compare)
+        self.net_numbers = net_numbers  # the network's numbers on the snapshot cadence (bench turns them off to compare)
         self.pacer = Pacer(clock, pace)
         self.outbox = Outbox(clock, 1.0 / publish_hz)
         self.history_cap, self.clock = history_cap, clock

@@ -22,7 +22,7 @@ def build(run: Run) -> Snapshot:
     """The snapshot as of now; it takes nothing away (``Run.snapshot`` does)."""
     if run.test_losses is not None and run.step:
         run.test_losses = run.exp.test_losses()
-    measure_inside(run)
+    sample_net_numbers(run)
     preds = run.exp.predict()
     layers = inspected_layers(run, run.inspected)
     members = tuple(member(run, j, preds[j], layers if j == run.inspected else None)
@@ -51,9 +51,9 @@ def member(run: Run, j: int, pred: np.ndarray, layers: tuple[tuple[np.ndarray, n
         run.sampler.latest[j] if run.sampler.latest else None, layers, member_health(run, j, pred))
 
 
-def measure_inside(run: Run) -> None:
+def sample_net_numbers(run: Run) -> None:
     """The network's numbers, on the snapshot cadence but at most ~STATS_SHARE of the time."""
-    if run.inside:
+    if run.net_numbers:
         run.sampler.measure(run.step, run.state == State.RUNNING, STATS_SHARE,  # no NaN nets:
                             lambda: [None if j in run.dead else row for j, row in enumerate(run.exp.stats())])
 

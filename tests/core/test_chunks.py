@@ -25,7 +25,7 @@ def drive(monkeypatch, pace, steps=2000, dt=0.01):
     monkeypatch.setattr(kernels.Group, "step", counting)
     now = [0.0]
     run = Run(RunSpec(FitConfig().with_values({"train.steps": 10**6, "train.device": "cpu"})), pace=pace,
-              clock=lambda: now[0], inside=False, blocks="eager")
+              clock=lambda: now[0], net_numbers=False, blocks="eager")
     run.apply(C.Start())
     ticks = 0
     while run.step < steps and ticks < 100_000:
@@ -58,7 +58,8 @@ def test_a_run_off_a_boundary_gets_back_on_it(monkeypatch):
     monkeypatch.setattr(kernels.Group, "step",
                         lambda g, x, y, out, captured=False: (eager.__setitem__(0, eager[0] + (not captured)),
                                                               step(g, x, y, out, captured))[1])
-    run = Run(RunSpec(FitConfig().with_values({"train.steps": 10**6, "train.device": "cpu"})), inside=False, blocks="eager")
+    run = Run(RunSpec(FitConfig().with_values({"train.steps": 10**6, "train.device": "cpu"})), net_numbers=False,
+              blocks="eager")
     run.apply(C.Step(5))
     before = eager[0]
     run.apply(C.Start())
